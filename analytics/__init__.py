@@ -1,0 +1,1 @@
+"""EMUSA analytics: rollup refresh, anomaly detection, summaries, reports."""

@@ -1,0 +1,1 @@
+"""EMUSA ingestor: MQTT readings -> validated batches -> TimescaleDB. Owns the schema."""

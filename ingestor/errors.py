@@ -1,0 +1,19 @@
+"""The ingestor's exceptions: one base, so callers can catch everything we raise."""
+
+from __future__ import annotations
+
+
+class IngestorError(Exception):
+    """Base of every error raised by the ingestor."""
+
+
+class ConfigError(IngestorError):
+    """A setting (environment variable or flag) is missing or malformed; names it."""
+
+
+class DatabaseError(IngestorError):
+    """The database refused or failed an operation; the driver error is chained."""
+
+
+class MigrationError(IngestorError):
+    """The migration files or the recorded migration history are inconsistent."""
