@@ -69,69 +69,80 @@ _E = (0.0, 1e12)
 _THD = (0.0, 1000.0)
 
 
-def _phase_set(
-    prefix: str,
-    unit: str,
-    group: Group,
-    bounds: tuple[float, float],
-    label_pt: str,
-    label_en: str,
-    suffixes: tuple[str, ...] = ("l1", "l2", "l3"),
+_PHASES = ("l1", "l2", "l3")
+_PHASES_TOTAL = ("l1", "l2", "l3", "total")
+
+# Per-phase gauge families: (prefix, unit, group, (low, high), label pt-BR, label en, suffixes)
+_FAMILIES: tuple[tuple[str, str, Group, tuple[float, float], str, str, tuple[str, ...]], ...] = (
+    ("v", "V", Group.VOLTAGE, _V_LN, "Tensão fase-neutro", "Voltage L-N", ("l1n", "l2n", "l3n")),
+    ("v", "V", Group.VOLTAGE, _V_LL, "Tensão fase-fase", "Voltage L-L", ("l12", "l23", "l31")),
+    ("i", "A", Group.CURRENT, _I, "Corrente", "Current", ("l1", "l2", "l3", "n")),
+    ("p", "kW", Group.ACTIVE_POWER, _P, "Potência ativa", "Active power", _PHASES_TOTAL),
+    ("q", "kvar", Group.REACTIVE_POWER, _P, "Potência reativa", "Reactive power", _PHASES_TOTAL),
+    ("s", "kVA", Group.APPARENT_POWER, _P, "Potência aparente", "Apparent power", _PHASES_TOTAL),
+    ("pf", "", Group.POWER_FACTOR, _PF, "Fator de potência", "Power factor", _PHASES_TOTAL),
+)
+_THD_FAMILIES = (
+    ("thd_v", "%", Group.THD, _THD, "DHT tensão", "Voltage THD", _PHASES),
+    ("thd_i", "%", Group.THD, _THD, "DHT corrente", "Current THD", _PHASES),
+)
+_ENERGY = (
+    ("e_imp_kwh", "kWh", "Energia ativa importada", "Active energy imported"),
+    ("e_exp_kwh", "kWh", "Energia ativa exportada", "Active energy exported"),
+    ("e_imp_kvarh", "kvarh", "Energia reativa importada", "Reactive energy imported"),
+    ("e_exp_kvarh", "kvarh", "Energia reativa exportada", "Reactive energy exported"),
+)
+
+
+def _expand(
+    families: tuple[tuple[str, str, Group, tuple[float, float], str, str, tuple[str, ...]], ...],
 ) -> list[Quantity]:
     out = []
-    for suffix in suffixes:
-        tag = suffix.upper().replace("TOTAL", "total")
-        out.append(
-            Quantity(
-                name=f"{prefix}_{suffix}",
-                unit=unit,
-                group=group,
-                kind=Kind.GAUGE,
-                low=bounds[0],
-                high=bounds[1],
-                label_pt=f"{label_pt} {tag}",
-                label_en=f"{label_en} {tag}",
+    for prefix, unit, group, (low, high), pt, en, suffixes in families:
+        for suffix in suffixes:
+            tag = "total" if suffix == "total" else suffix.upper()
+            out.append(
+                Quantity(
+                    f"{prefix}_{suffix}",
+                    unit,
+                    group,
+                    Kind.GAUGE,
+                    low,
+                    high,
+                    f"{pt} {tag}",
+                    f"{en} {tag}",
+                )
             )
-        )
     return out
 
 
 def _build() -> list[Quantity]:
-    q: list[Quantity] = []
-    q += _phase_set(
-        "v", "V", Group.VOLTAGE, _V_LN, "Tensão fase-neutro", "Voltage L-N", ("l1n", "l2n", "l3n")
-    )
-    q += _phase_set(
-        "v", "V", Group.VOLTAGE, _V_LL, "Tensão fase-fase", "Voltage L-L", ("l12", "l23", "l31")
-    )
-    q += _phase_set("i", "A", Group.CURRENT, _I, "Corrente", "Current", ("l1", "l2", "l3", "n"))
-    for prefix, unit, group, pt, en in (
-        ("p", "kW", Group.ACTIVE_POWER, "Potência ativa", "Active power"),
-        ("q", "kvar", Group.REACTIVE_POWER, "Potência reativa", "Reactive power"),
-        ("s", "kVA", Group.APPARENT_POWER, "Potência aparente", "Apparent power"),
-    ):
-        q += _phase_set(prefix, unit, group, _P, pt, en, ("l1", "l2", "l3", "total"))
-    q += _phase_set(
-        "pf", "", Group.POWER_FACTOR, _PF, "Fator de potência", "Power factor",
-        ("l1", "l2", "l3", "total"),
-    )
+    q = _expand(_FAMILIES)
     q.append(Quantity("freq", "Hz", Group.FREQUENCY, Kind.GAUGE, *_F, "Frequência", "Frequency"))
-    for name, unit, pt, en in (
-        ("e_imp_kwh", "kWh", "Energia ativa importada", "Active energy imported"),
-        ("e_exp_kwh", "kWh", "Energia ativa exportada", "Active energy exported"),
-        ("e_imp_kvarh", "kvarh", "Energia reativa importada", "Reactive energy imported"),
-        ("e_exp_kvarh", "kvarh", "Energia reativa exportada", "Reactive energy exported"),
-    ):
-        q.append(Quantity(name, unit, Group.ENERGY, Kind.COUNTER, *_E, pt, en))
-    q += _phase_set("thd_v", "%", Group.THD, _THD, "DHT tensão", "Voltage THD")
-    q += _phase_set("thd_i", "%", Group.THD, _THD, "DHT corrente", "Current THD")
+    q += [Quantity(n, u, Group.ENERGY, Kind.COUNTER, *_E, pt, en) for n, u, pt, en in _ENERGY]
+    q += _expand(_THD_FAMILIES)
     q.append(
-        Quantity("demand_kw", "kW", Group.DEMAND, Kind.GAUGE, *_P,
-                 "Demanda ativa (medidor)", "Active demand (meter)")
+        Quantity(
+            "demand_kw",
+            "kW",
+            Group.DEMAND,
+            Kind.GAUGE,
+            *_P,
+            "Demanda ativa (medidor)",
+            "Active demand (meter)",
+        )
     )
     q.append(
-        Quantity("demand_kva", "kVA", Group.DEMAND, Kind.GAUGE, 0.0, _P[1],
-                 "Demanda aparente (medidor)", "Apparent demand (meter)")
+        Quantity(
+            "demand_kva",
+            "kVA",
+            Group.DEMAND,
+            Kind.GAUGE,
+            0.0,
+            _P[1],
+            "Demanda aparente (medidor)",
+            "Apparent demand (meter)",
+        )
     )
     return q
 

@@ -34,7 +34,9 @@ def _parser() -> argparse.ArgumentParser:
         ),
     )
     m.add_argument("--database-url", help=f"libpq URL (default: ${DATABASE_URL})")
-    m.add_argument("--directory", type=Path, help="migrations directory (default: the packaged one)")
+    m.add_argument(
+        "--directory", type=Path, help="migrations directory (default: the packaged one)"
+    )
 
     s = sub.add_parser("migrate-status", help="list migrations and whether each is applied")
     s.add_argument("--database-url", help=f"libpq URL (default: ${DATABASE_URL})")

@@ -27,7 +27,9 @@ from ingestor.settings import ROLE_PASSWORD_VARS
 log = logging.getLogger(__name__)
 
 LICENSES = ("apache", "timescale")
-_FILE_RE = re.compile(r"^(?P<version>\d{4})_(?P<name>[a-z0-9_]+)(?:\.(?P<variant>apache|timescale))?\.sql$")
+_FILE_RE = re.compile(
+    r"^(?P<version>\d{4})_(?P<name>[a-z0-9_]+)(?:\.(?P<variant>apache|timescale))?\.sql$"
+)
 _LOCK_KEY = "emusa.migrate"
 
 _HISTORY_DDL = """
@@ -64,7 +66,9 @@ def default_directory() -> Path:
 def discover(directory: Path, license_: str) -> list[Migration]:
     """The migrations to apply on a server with ``license_``, in version order."""
     if license_ not in LICENSES:
-        raise MigrationError(f"unknown TimescaleDB license {license_!r} (expected one of {LICENSES})")
+        raise MigrationError(
+            f"unknown TimescaleDB license {license_!r} (expected one of {LICENSES})"
+        )
     by_version: dict[int, dict[str | None, Path]] = {}
     for path in sorted(directory.iterdir()):
         if path.suffix != ".sql":
@@ -79,18 +83,22 @@ def discover(directory: Path, license_: str) -> list[Migration]:
     migrations = []
     for expected, version in enumerate(sorted(by_version), start=1):
         if version != expected:
-            raise MigrationError(f"{directory}: migration {expected:04d} is missing (found {version:04d})")
+            raise MigrationError(
+                f"{directory}: migration {expected:04d} is missing (found {version:04d})"
+            )
         variants = by_version[version]
         if None in variants and len(variants) > 1:
             names = ", ".join(sorted(p.name for p in variants.values()))
-            raise MigrationError(f"migration {version:04d} has both a plain file and variants: {names}")
-        path = variants.get(None) or variants.get(license_)
-        if path is None:
+            raise MigrationError(
+                f"migration {version:04d} has both a plain file and variants: {names}"
+            )
+        chosen = variants.get(None) or variants.get(license_)
+        if chosen is None:
             present = ", ".join(sorted(p.name for p in variants.values()))
             raise MigrationError(
                 f"migration {version:04d} has no variant for the {license_!r} build (found {present})"
             )
-        migrations.append(Migration(version, path.name, path.read_text(encoding="utf-8")))
+        migrations.append(Migration(version, chosen.name, chosen.read_text(encoding="utf-8")))
     return migrations
 
 
@@ -151,7 +159,9 @@ def migrate(conninfo: str, directory: Path | None = None) -> list[Migration]:
         raise DatabaseError(f"cannot connect to the database: {exc}") from exc
 
 
-def _migrate_locked(conn: psycopg.Connection[tuple[object, ...]], directory: Path) -> list[Migration]:
+def _migrate_locked(
+    conn: psycopg.Connection[tuple[object, ...]], directory: Path
+) -> list[Migration]:
     license_ = server_license(conn)
     available = discover(directory, license_)
     conn.execute(_HISTORY_DDL)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from gateway.quantities import QUANTITIES, Kind, counters, gauges  # noqa: E402
+from gateway.quantities import counters, gauges
 
 ROLLUP_TZ = "America/Sao_Paulo"
 
@@ -273,7 +273,9 @@ def _bi_readings() -> str:
         comments.append((q.name, f"{q.label_en}, minute average ({q.unit or 'ratio'})."))
     for q in counters():
         cols.append(f"r.{q.name}_delta AS {q.name}")
-        comments.append((q.name, f"{q.label_en} during the minute ({q.unit}), from counter deltas."))
+        comments.append(
+            (q.name, f"{q.label_en} during the minute ({q.unit}), from counter deltas.")
+        )
     body = ",\n    ".join(cols)
     return (
         f"CREATE VIEW bi.readings_1m AS\nSELECT\n    {body}\nFROM readings_1m r\n"
@@ -484,5 +486,4 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    assert QUANTITIES and Kind  # registry loaded
     raise SystemExit(main(sys.argv))

@@ -29,7 +29,7 @@ TIMESCALEDB_IMAGE = "timescale/timescaledb:2.19.3-pg15"
 MOSQUITTO_IMAGE = "eclipse-mosquitto:2.0.20"
 PG_MAJOR = os.environ.get("PG_MAJOR", "15")
 MQTT_USER = "emusa-test"
-MQTT_PASSWORD = "emusa-test-password"  # noqa: S105 - throwaway broker of the test session
+MQTT_PASSWORD = "emusa-test-password"
 
 
 class ServiceUnavailable(RuntimeError):  # noqa: N818 - reads better at the call site
@@ -54,7 +54,9 @@ def wait_for_port(host: str, port: int, timeout: float, what: str) -> None:
         with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=0.5):
             return
         time.sleep(0.05)
-    raise ServiceUnavailable(f"{what} did not accept connections on {host}:{port} in {timeout:.0f} s")
+    raise ServiceUnavailable(
+        f"{what} did not accept connections on {host}:{port} in {timeout:.0f} s"
+    )
 
 
 def docker_available() -> bool:
@@ -62,14 +64,14 @@ def docker_available() -> bool:
     if not os.environ.get("DOCKER_HOST") and not Path("/var/run/docker.sock").exists():
         return False
     try:
-        import docker  # noqa: PLC0415 - optional, only for the container path
+        import docker
 
         client = docker.from_env(timeout=3)
-    except Exception:  # noqa: BLE001 - any failure means "no engine"
+    except Exception:
         return False
     try:
         client.ping()
-    except Exception:  # noqa: BLE001
+    except Exception:
         return False
     finally:
         client.close()
@@ -84,9 +86,11 @@ def _as_user(user: str, argv: list[str]) -> list[str]:
 
 
 def _run(argv: list[str], what: str) -> None:
-    proc = subprocess.run(argv, capture_output=True, text=True, check=False)  # noqa: S603
+    proc = subprocess.run(argv, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
-        raise ServiceUnavailable(f"{what} failed ({' '.join(argv[:3])}…): {proc.stderr.strip()[-800:]}")
+        raise ServiceUnavailable(
+            f"{what} failed ({' '.join(argv[:3])}…): {proc.stderr.strip()[-800:]}"
+        )
 
 
 # --- PostgreSQL + TimescaleDB ---------------------------------------------------------
@@ -106,7 +110,7 @@ def pg_bindir() -> Path:
 
 
 def _timescaledb_installed(bindir: Path) -> bool:
-    proc = subprocess.run(  # noqa: S603
+    proc = subprocess.run(
         [str(bindir / "pg_config"), "--sharedir"], capture_output=True, text=True, check=False
     )
     share = proc.stdout.strip() if proc.returncode == 0 else f"/usr/share/postgresql/{PG_MAJOR}"
@@ -139,9 +143,22 @@ class LocalPostgres:
             if os.geteuid() == 0:
                 shutil.chown(self.base, user="postgres")
             _run(
-                _as_user("postgres", [str(self.bindir / "initdb"), "-D", str(self.datadir),
-                                      "-U", "postgres", "-A", "trust", "-E", "UTF8",
-                                      "--locale=C.UTF-8", "--no-sync"]),
+                _as_user(
+                    "postgres",
+                    [
+                        str(self.bindir / "initdb"),
+                        "-D",
+                        str(self.datadir),
+                        "-U",
+                        "postgres",
+                        "-A",
+                        "trust",
+                        "-E",
+                        "UTF8",
+                        "--locale=C.UTF-8",
+                        "--no-sync",
+                    ],
+                ),
                 "initdb",
             )
             conf = self.datadir / "postgresql.conf"
@@ -185,8 +202,10 @@ class LocalPostgres:
         shutil.rmtree(self.base, ignore_errors=True)
 
     def _pg_ctl(self, *args: str) -> None:
-        _run(_as_user("postgres", [str(self.bindir / "pg_ctl"), "-D", str(self.datadir), *args]),
-             f"pg_ctl {args[0]}")
+        _run(
+            _as_user("postgres", [str(self.bindir / "pg_ctl"), "-D", str(self.datadir), *args]),
+            f"pg_ctl {args[0]}",
+        )
 
 
 @contextlib.contextmanager
@@ -196,7 +215,7 @@ def timescaledb() -> Iterator[tuple[str, LocalPostgres | None]]:
         yield dsn, None
         return
     if docker_available():
-        from testcontainers.postgres import PostgresContainer  # noqa: PLC0415
+        from testcontainers.postgres import PostgresContainer
 
         container = PostgresContainer(TIMESCALEDB_IMAGE, username="postgres", password="postgres")
         container.with_command("postgres -c timescaledb.max_background_workers=0")
@@ -226,9 +245,13 @@ class LocalMosquitto:
 
     @property
     def binary(self) -> str:
-        found = shutil.which("mosquitto") or ("/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists() else None)
+        found = shutil.which("mosquitto") or (
+            "/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists() else None
+        )
         if not found:
-            raise ServiceUnavailable("mosquitto not found: run scripts/setup-services.sh (or set TEST_MQTT_URL)")
+            raise ServiceUnavailable(
+                "mosquitto not found: run scripts/setup-services.sh (or set TEST_MQTT_URL)"
+            )
         return found
 
     def _write_config(self) -> Path:
@@ -236,7 +259,9 @@ class LocalMosquitto:
         if not passwd.exists():
             tool = shutil.which("mosquitto_passwd")
             if not tool:
-                raise ServiceUnavailable("mosquitto_passwd not found: install the mosquitto package")
+                raise ServiceUnavailable(
+                    "mosquitto_passwd not found: install the mosquitto package"
+                )
             _run([tool, "-c", "-b", str(passwd), MQTT_USER, MQTT_PASSWORD], "mosquitto_passwd")
         conf = self.base / "mosquitto.conf"
         conf.write_text(
@@ -255,7 +280,7 @@ class LocalMosquitto:
 
     def start(self) -> None:
         conf = self._write_config()
-        self.proc = subprocess.Popen(  # noqa: S603
+        self.proc = subprocess.Popen(
             [self.binary, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
         try:
@@ -263,7 +288,7 @@ class LocalMosquitto:
             wait_for_port("127.0.0.1", self.auth_port, 15, "Mosquitto (password listener)")
         except ServiceUnavailable:
             self.stop()
-            log = (self.base / "mosquitto.log")
+            log = self.base / "mosquitto.log"
             detail = log.read_text(errors="replace")[-800:] if log.exists() else ""
             raise ServiceUnavailable(f"Mosquitto did not start: {detail}") from None
 
@@ -309,10 +334,12 @@ class Broker:
 def mosquitto() -> Iterator[Broker]:
     if url := os.environ.get("TEST_MQTT_URL"):
         parts = urlsplit(url)
-        yield Broker(parts.hostname or "127.0.0.1", parts.port or 1883, None, parts.username, parts.password)
+        yield Broker(
+            parts.hostname or "127.0.0.1", parts.port or 1883, None, parts.username, parts.password
+        )
         return
     if docker_available():
-        from testcontainers.core.container import DockerContainer  # noqa: PLC0415
+        from testcontainers.core.container import DockerContainer
 
         container = DockerContainer(MOSQUITTO_IMAGE).with_exposed_ports(1883)
         container.with_command("mosquitto -c /mosquitto-no-auth.conf")

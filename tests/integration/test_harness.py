@@ -16,9 +16,13 @@ pytestmark = pytest.mark.integration
 
 def test_timescaledb_is_real_and_preloaded(db: str) -> None:
     with psycopg.connect(db) as conn:
-        version = conn.execute("SELECT extversion FROM pg_extension WHERE extname = 'timescaledb'").fetchone()
+        version = conn.execute(
+            "SELECT extversion FROM pg_extension WHERE extname = 'timescaledb'"
+        ).fetchone()
         license_ = conn.execute("SHOW timescaledb.license").fetchone()
-        hypertables = conn.execute("SELECT hypertable_name FROM timescaledb_information.hypertables").fetchall()
+        hypertables = conn.execute(
+            "SELECT hypertable_name FROM timescaledb_information.hypertables"
+        ).fetchall()
     assert version is not None and version[0].startswith("2.")
     assert license_ is not None and license_[0] in {"apache", "timescale"}
     assert ("readings",) in hypertables
@@ -27,7 +31,7 @@ def test_timescaledb_is_real_and_preloaded(db: str) -> None:
 def test_each_test_gets_its_own_database(pg_server: PgServer, db: str) -> None:
     with psycopg.connect(db) as conn:
         conn.execute("INSERT INTO sites (site_id, name) VALUES ('isolation', 'x')")
-    other = pg_server.create_database(template=db.rsplit("dbname=", 1)[-1].split()[0])
+    other = pg_server.create_database(template=db.rsplit("dbname=", 1)[-1].split(maxsplit=1)[0])
     try:
         with psycopg.connect(pg_server.dsn(other)) as conn:
             # the copy has the row of its template: copies are real, independent databases
@@ -77,12 +81,23 @@ def test_mosquitto_round_trip(mqtt_broker: Broker, topic_root: str) -> None:
 
 
 def test_password_listener_refuses_bad_credentials(mqtt_broker: Broker) -> None:
-    if mqtt_broker.auth_port is None or mqtt_broker.username is None or mqtt_broker.password is None:
+    if (
+        mqtt_broker.auth_port is None
+        or mqtt_broker.username is None
+        or mqtt_broker.password is None
+    ):
         pytest.skip("the broker of this session has no password listener")
-    good = _client(mqtt_broker, mqtt_broker.auth_port, username=mqtt_broker.username, password=mqtt_broker.password)
+    good = _client(
+        mqtt_broker,
+        mqtt_broker.auth_port,
+        username=mqtt_broker.username,
+        password=mqtt_broker.password,
+    )
     assert good.connect(mqtt_broker.host, mqtt_broker.auth_port) == mqtt.MQTT_ERR_SUCCESS
     rc: list[object] = []
-    bad = _client(mqtt_broker, mqtt_broker.auth_port, username=mqtt_broker.username, password="wrong")
+    bad = _client(
+        mqtt_broker, mqtt_broker.auth_port, username=mqtt_broker.username, password="wrong"
+    )
     bad.on_connect = lambda _c, _u, _f, reason, _p: rc.append(reason)
     bad.connect(mqtt_broker.host, mqtt_broker.auth_port)
     for _ in range(100):

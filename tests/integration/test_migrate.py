@@ -62,7 +62,9 @@ def test_removed_migration_is_refused(empty_db: str, tmp_path: Path) -> None:
     migrate(empty_db, directory)
     last = sorted(directory.glob("*.sql"))[-1]
     last.unlink()
-    with pytest.raises(MigrationError, match=f"{last.name} was applied to this database but is no longer"):
+    with pytest.raises(
+        MigrationError, match=f"{last.name} was applied to this database but is no longer"
+    ):
         migrate(empty_db, directory)
 
 
@@ -85,7 +87,7 @@ def test_concurrent_migrate_applies_each_migration_once(empty_db: str) -> None:
     def run() -> None:
         try:
             results.append(len(migrate(empty_db)))
-        except Exception as exc:  # noqa: BLE001 - recorded and asserted below
+        except Exception as exc:
             results.append(exc)
 
     threads = [threading.Thread(target=run) for _ in range(3)]
@@ -111,19 +113,29 @@ def test_role_passwords_from_environment(empty_db: str) -> None:
 
 def test_cli_migrate_and_errors(empty_db: str) -> None:
     cli = [sys.executable, "-m", "ingestor"]
-    ok = subprocess.run([*cli, "migrate", "--database-url", empty_db], capture_output=True, text=True, check=False)
+    ok = subprocess.run(
+        [*cli, "migrate", "--database-url", empty_db], capture_output=True, text=True, check=False
+    )
     assert ok.returncode == 0, ok.stderr
     assert "applied 0001_core.sql" in ok.stdout
-    again = subprocess.run([*cli, "migrate", "--database-url", empty_db], capture_output=True, text=True, check=False)
+    again = subprocess.run(
+        [*cli, "migrate", "--database-url", empty_db], capture_output=True, text=True, check=False
+    )
     assert again.returncode == 0 and "up to date" in again.stdout
     missing = subprocess.run(
-        [*cli, "migrate"], capture_output=True, text=True, check=False, env={"PATH": "/usr/bin:/bin"}
+        [*cli, "migrate"],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={"PATH": "/usr/bin:/bin"},
     )
     assert missing.returncode == 2
     assert "EMUSA_DATABASE_URL is not set" in missing.stderr
     unreachable = subprocess.run(
         [*cli, "migrate", "--database-url", "postgresql://nobody@127.0.0.1:1/x?connect_timeout=2"],
-        capture_output=True, text=True, check=False,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert unreachable.returncode == 2
     assert "cannot connect to the database" in unreachable.stderr

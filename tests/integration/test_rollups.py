@@ -7,6 +7,7 @@ inside a bucket, a reset on a bucket boundary, a NULL counter reading and a data
 
 from __future__ import annotations
 
+import itertools
 import random
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
@@ -23,10 +24,13 @@ T0 = datetime(2026, 11, 24, 22, 0, tzinfo=UTC)  # 19:00 local; local midnight is
 T1 = T0 + timedelta(hours=6)
 STEP = timedelta(seconds=10)
 TZ = ZoneInfo("America/Sao_Paulo")
-RESET_INSIDE = datetime(2026, 11, 25, 1, 17, 35, tzinfo=UTC)  # m1: reset mid-minute
+RESET_INSIDE = datetime(2026, 11, 25, 1, 17, 30, tzinfo=UTC)  # m1: reset mid-minute
 RESET_EDGE = datetime(2026, 11, 25, 2, 0, 0, tzinfo=UTC)  # m2: first reading of a bucket
 NULL_AT = datetime(2026, 11, 25, 0, 5, 0, tzinfo=UTC)  # m1: counter dropped as implausible
-GAP = (datetime(2026, 11, 25, 0, 30, tzinfo=UTC), datetime(2026, 11, 25, 0, 50, 20, tzinfo=UTC))  # m2
+GAP = (
+    datetime(2026, 11, 25, 0, 30, tzinfo=UTC),
+    datetime(2026, 11, 25, 0, 50, 20, tzinfo=UTC),
+)  # m2
 
 GRAINS = {
     "readings_1m": timedelta(minutes=1),
@@ -55,7 +59,7 @@ def _generate(meter_ids: dict[str, int]) -> list[Row]:
         while t < T1:
             p = 50 + 30 * rng.random()
             skip = name == "m2" and GAP[0] <= t < GAP[1]
-            if name == "m1" and t == RESET_INSIDE or name == "m2" and t == RESET_EDGE:
+            if (name == "m1" and t == RESET_INSIDE) or (name == "m2" and t == RESET_EDGE):
                 counter = 0.25  # meter reset: restarts near zero
             else:
                 counter += p * STEP.total_seconds() / 3600
@@ -78,7 +82,7 @@ def _reference_energy(rows: list[Row], width: timedelta) -> dict[tuple[int, date
     for mid, series in by_meter.items():
         series.sort()
         out[(mid, _bucket(series[0][0], width))] += 0.0
-        for (t0, e0), (t1, e1) in zip(series, series[1:], strict=False):
+        for (t0, e0), (t1, e1) in itertools.pairwise(series):
             b0, b1 = _bucket(t0, width), _bucket(t1, width)
             out[(mid, b1)] += 0.0
             adjacent = b0 == b1 or _bucket(b1 - timedelta(microseconds=1), width) == b0
@@ -101,6 +105,7 @@ def loaded(db: str) -> tuple[str, dict[str, int], list[Row]]:
             assert row is not None
             ids[name] = int(row[0])
         rows = _generate(ids)
+        assert sum(1 for r in rows if r[5] == 0.25) == 2, "both resets are in the data"
         with conn.cursor().copy(
             "COPY readings (time, meter_id, p_total, v_l1n, pf_total, e_imp_kwh) FROM STDIN"
         ) as copy:
@@ -111,7 +116,9 @@ def loaded(db: str) -> tuple[str, dict[str, int], list[Row]]:
 
 
 @pytest.mark.parametrize("rel", list(GRAINS))
-def test_gauges_equal_direct_time_bucket_aggregate(loaded: tuple[str, dict[str, int], list[Row]], rel: str) -> None:
+def test_gauges_equal_direct_time_bucket_aggregate(
+    loaded: tuple[str, dict[str, int], list[Row]], rel: str
+) -> None:
     db, _ids, _rows = loaded
     bucket = (
         "time_bucket('1 day', time, 'America/Sao_Paulo')"
@@ -134,37 +141,50 @@ def test_gauges_equal_direct_time_bucket_aggregate(loaded: tuple[str, dict[str, 
 
 
 @pytest.mark.parametrize("rel", list(GRAINS))
-def test_energy_per_bucket_from_counter_deltas(loaded: tuple[str, dict[str, int], list[Row]], rel: str) -> None:
+def test_energy_per_bucket_from_counter_deltas(
+    loaded: tuple[str, dict[str, int], list[Row]], rel: str
+) -> None:
     db, _ids, rows = loaded
     expected = _reference_energy(rows, GRAINS[rel])
     with psycopg.connect(db) as conn:
         got = {
             (int(m), b): e
-            for m, b, e in conn.execute(f"SELECT meter_id, bucket, e_imp_kwh_delta FROM {rel}").fetchall()
+            for m, b, e in conn.execute(
+                f"SELECT meter_id, bucket, e_imp_kwh_delta FROM {rel}"
+            ).fetchall()
         }
     assert set(got) == set(expected)
     for key, value in expected.items():
         assert got[key] == pytest.approx(value, rel=1e-9, abs=1e-9), key
 
 
-def test_reset_buckets_keep_the_energy_before_and_after(loaded: tuple[str, dict[str, int], list[Row]]) -> None:
+def test_reset_buckets_keep_the_energy_before_and_after(
+    loaded: tuple[str, dict[str, int], list[Row]],
+) -> None:
     db, ids, rows = loaded
+    minute = _bucket(RESET_INSIDE, timedelta(minutes=1))
+    m1 = [(t, e) for t, mid, *_r, e in rows if mid == ids["m1"] and e is not None]
+    base = max((t, e) for t, e in m1 if t < minute)[1]  # end of the previous minute
+    before = [e for t, e in m1 if minute <= t < RESET_INSIDE]
+    after = [e for t, e in m1 if RESET_INSIDE <= t < minute + timedelta(minutes=1)]
+    expected = (before[-1] - base) + (after[-1] - after[0])
     with psycopg.connect(db) as conn:
-        e = conn.execute(
-            "SELECT e_imp_kwh_delta, p_total_avg FROM readings_1m WHERE meter_id = %s AND bucket = %s",
-            (ids["m1"], _bucket(RESET_INSIDE, timedelta(minutes=1))),
+        got = conn.execute(
+            "SELECT e_imp_kwh_delta FROM readings_1m WHERE meter_id = %s AND bucket = %s",
+            (ids["m1"], minute),
         ).fetchone()
-    assert e is not None
-    # about 55 of the 60 seconds of power were counted (one 10 s step lost to the reset)
-    assert e[0] == pytest.approx(e[1] * 50 / 3600, rel=0.3)
-    assert e[0] > 0
+    assert got is not None
+    assert got[0] == pytest.approx(expected, rel=1e-9)
+    assert 0 < got[0] < before[-1] - base + 1  # never the size of the counter itself
 
 
 def test_total_energy_matches_every_grain(loaded: tuple[str, dict[str, int], list[Row]]) -> None:
     db, ids, _rows = loaded
     with psycopg.connect(db) as conn:
         totals = [
-            conn.execute(f"SELECT sum(e_imp_kwh_delta) FROM {rel} WHERE meter_id = %s", (ids["m1"],)).fetchone()
+            conn.execute(
+                f"SELECT sum(e_imp_kwh_delta) FROM {rel} WHERE meter_id = %s", (ids["m1"],)
+            ).fetchone()
             for rel in ("readings_1m", "readings_15m", "readings_1h")
         ]
     assert totals[0] is not None
@@ -206,7 +226,9 @@ def test_site_total_sums_the_counted_meters(loaded: tuple[str, dict[str, int], l
     assert reporting == (1, 2)  # m2's gap leaves one meter reporting; m3 never counts
 
 
-def test_refresh_is_incremental_and_late_data_is_picked_up(loaded: tuple[str, dict[str, int], list[Row]]) -> None:
+def test_refresh_is_incremental_and_late_data_is_picked_up(
+    loaded: tuple[str, dict[str, int], list[Row]],
+) -> None:
     db, ids, _rows = loaded
     late = T1 + timedelta(minutes=5)
     with psycopg.connect(db) as conn:
@@ -252,7 +274,9 @@ def test_duplicate_reading_is_harmless(loaded: tuple[str, dict[str, int], list[R
         ).fetchall()
         assert stored == [(pytest.approx(p),)]
         with pytest.raises(psycopg.errors.UniqueViolation):
-            conn.execute("INSERT INTO readings (time, meter_id, p_total) VALUES (%s, %s, 1)", (t, mid))
+            conn.execute(
+                "INSERT INTO readings (time, meter_id, p_total) VALUES (%s, %s, 1)", (t, mid)
+            )
 
 
 def test_refresh_rejects_an_inverted_range(db: str) -> None:

@@ -24,7 +24,9 @@ def test_readings_columns_are_the_registry(db: str) -> None:
         cols = _columns(conn, "public", "readings")
     assert list(cols)[:3] == ["time", "meter_id", "seq"]
     quantity_cols = {k: v for k, v in cols.items() if k not in {"time", "meter_id", "seq"}}
-    assert list(quantity_cols) == list(QUANTITIES), "registry and readings disagree: write a migration"
+    assert list(quantity_cols) == list(QUANTITIES), (
+        "registry and readings disagree: write a migration"
+    )
     assert set(quantity_cols.values()) == {"double precision"}
 
 
@@ -38,7 +40,7 @@ def test_readings_is_a_daily_hypertable_unique_per_meter_and_time(db: str) -> No
             "SELECT indexdef FROM pg_indexes WHERE tablename = 'readings' AND indexdef LIKE 'CREATE UNIQUE%'"
         ).fetchall()
     assert dim is not None and dim[0] == "time" and str(dim[1]) == "1 day, 0:00:00"
-    assert any("(meter_id, \"time\" DESC)" in str(i[0]) for i in idx)
+    assert any('(meter_id, "time" DESC)' in str(i[0]) for i in idx)
 
 
 @pytest.mark.parametrize("rel", ["readings_1m", "readings_15m", "readings_1h", "readings_1d"])
@@ -58,7 +60,14 @@ def test_demand_and_site_relations_exist(db: str) -> None:
         demand = set(_columns(conn, "public", "demand_15m"))
         site = set(_columns(conn, "public", "site_demand_15m"))
     assert {"meter_id", "bucket", "demand_kw", "demand_kvar", "e_imp_kwh_delta"} <= demand
-    assert {"site_id", "bucket", "meters_reporting", "demand_kw", "p_total_avg", "pf_total_avg"} <= site
+    assert {
+        "site_id",
+        "bucket",
+        "meters_reporting",
+        "demand_kw",
+        "p_total_avg",
+        "pf_total_avg",
+    } <= site
 
 
 def test_every_bi_column_is_documented(db: str) -> None:
@@ -73,7 +82,15 @@ def test_every_bi_column_is_documented(db: str) -> None:
             """
         ).fetchall()
     views = {r[0] for r in rows}
-    assert {"meters", "readings_1m", "demand_15m", "site_demand_15m", "energy_daily", "anomalies", "summaries"} <= views
+    assert {
+        "meters",
+        "readings_1m",
+        "demand_15m",
+        "site_demand_15m",
+        "energy_daily",
+        "anomalies",
+        "summaries",
+    } <= views
     undocumented = [f"bi.{r[0]}.{r[1]}" for r in rows if not r[2]]
     assert undocumented == []
     assert all(r[3] for r in rows), "every bi view has a COMMENT"

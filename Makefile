@@ -1,0 +1,46 @@
+# EMUSA Energy — the commands people and CI use alike.
+#   make test   install what is missing (services, virtualenv), lint, run every test
+#   make run    the stack with Docker:  docker compose up -d  (see README)
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: test setup venv lint format typecheck unit integration lock clean
+
+test: setup venv lint  ## the README's test command; fails when a required service is missing
+	EMUSA_REQUIRE_SERVICES=1 $(BIN)/pytest
+
+setup:  ## PostgreSQL 15 + TimescaleDB (built from Debian source) + Mosquitto, when missing
+	bash scripts/setup-services.sh
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml requirements.lock
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Python >= 3.11 needed (found $$($(PYTHON) --version))"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --disable-pip-version-check -c requirements.lock -e ".[dev]"
+	touch $@
+
+lint: venv  ## ruff (lint + format check) and mypy
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: venv
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+unit: venv
+	$(BIN)/pytest -m unit
+
+integration: setup venv
+	EMUSA_REQUIRE_SERVICES=1 $(BIN)/pytest -m integration
+
+lock: venv  ## re-pin every dependency to what is installed now
+	{ echo "# Pinned versions for reproducible installs: pip install -c requirements.lock -e \".[dev]\""; \
+	  echo "# Regenerate with: make lock"; \
+	  $(BIN)/pip freeze --exclude-editable; } > requirements.lock
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

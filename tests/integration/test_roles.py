@@ -1,0 +1,142 @@
+"""Least privilege: each role can do its job and nothing more."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import psycopg
+import pytest
+from psycopg.conninfo import make_conninfo
+
+from ingestor.migrate import set_role_passwords
+
+pytestmark = pytest.mark.integration
+
+
+@contextmanager
+def as_role(db: str, role: str) -> Iterator[psycopg.Connection[tuple[object, ...]]]:
+    set_role_passwords(db, {f"EMUSA_{role.removeprefix('emusa_').upper()}_DB_PASSWORD": "pw"})
+    with psycopg.connect(make_conninfo(db, user=role, password="pw"), autocommit=True) as conn:
+        yield conn
+
+
+def _denied(conn: psycopg.Connection[tuple[object, ...]], query: str) -> None:
+    with pytest.raises(psycopg.errors.InsufficientPrivilege):
+        conn.execute(query)
+
+
+@pytest.fixture
+def seeded(db: str) -> str:
+    with psycopg.connect(db) as conn:
+        conn.execute("INSERT INTO sites (site_id, name) VALUES ('plant', 'Plant')")
+        conn.execute("INSERT INTO meters (site_id, name) VALUES ('plant', 'm1')")
+        conn.execute(
+            "INSERT INTO readings (time, meter_id, p_total, e_imp_kwh)"
+            " SELECT t, 1, 10, extract(epoch FROM t - '2026-11-25') / 360"
+            " FROM generate_series('2026-11-25'::timestamptz, '2026-11-25 00:30', '10 s') t"
+        )
+    return db
+
+
+def test_bi_reads_bi_views_only(seeded: str) -> None:
+    with as_role(seeded, "emusa_bi") as conn:
+        for view in (
+            "meters",
+            "readings_1m",
+            "demand_15m",
+            "site_demand_15m",
+            "energy_daily",
+            "anomalies",
+            "summaries",
+        ):
+            conn.execute(f"SELECT * FROM bi.{view} LIMIT 1").fetchall()
+        assert conn.execute("SELECT meter FROM bi.meters").fetchall() == [("m1",)]
+        for raw in (
+            "readings",
+            "meters",
+            "sites",
+            "anomalies",
+            "ingest_rejects",
+            "rollup.agg_1m",
+            "readings_1m",
+        ):
+            _denied(conn, f"SELECT 1 FROM {raw} LIMIT 1")
+
+
+def test_bi_cannot_write_anything(seeded: str) -> None:
+    with as_role(seeded, "emusa_bi") as conn:
+        with pytest.raises(
+            (psycopg.errors.InsufficientPrivilege, psycopg.errors.ObjectNotInPrerequisiteState)
+        ):
+            conn.execute("DELETE FROM bi.anomalies")
+        _denied(
+            conn,
+            "INSERT INTO summaries (site_id, period_start, period_end, text_pt, text_en)"
+            " VALUES ('plant', now(), now() + interval '1 h', 'x', 'x')",
+        )
+        _denied(conn, "UPDATE sites SET name = 'x'")
+        _denied(conn, "INSERT INTO readings (time, meter_id) VALUES (now(), 1)")
+        _denied(conn, "CREATE TABLE public.evil (x int)")
+        _denied(conn, "CREATE TABLE bi.evil (x int)")
+        _denied(conn, "CREATE VIEW bi.evil AS SELECT 1")
+
+
+def test_ingestor_writes_raw_data_only(seeded: str) -> None:
+    with as_role(seeded, "emusa_ingestor") as conn:
+        conn.execute("INSERT INTO meters (site_id, name) VALUES ('plant', 'm2')")
+        conn.execute(
+            "INSERT INTO readings (time, meter_id, p_total) VALUES (now(), 1, 5) ON CONFLICT DO NOTHING"
+        )
+        conn.execute(
+            "INSERT INTO ingest_rejects (topic, reason, payload, payload_bytes) VALUES ('t', 'r', 'x', 1)"
+        )
+        _denied(conn, "DELETE FROM readings")
+        _denied(conn, "UPDATE readings SET p_total = 0")
+        _denied(
+            conn,
+            "INSERT INTO anomalies (site_id, kind, severity, started_at, message_pt, message_en)"
+            " VALUES ('plant', 'x', 'info', now(), 'x', 'x')",
+        )
+        _denied(conn, "DROP TABLE readings")
+
+
+def test_grafana_is_read_only(seeded: str) -> None:
+    with as_role(seeded, "emusa_grafana") as conn:
+        assert conn.execute("SELECT count(*) FROM readings").fetchone() == (181,)
+        conn.execute("SELECT * FROM demand_15m LIMIT 1").fetchall()
+        conn.execute("SELECT * FROM site_readings_1h LIMIT 1").fetchall()
+        conn.execute("SELECT * FROM bi.energy_daily LIMIT 1").fetchall()
+        _denied(conn, "INSERT INTO readings (time, meter_id) VALUES (now(), 1)")
+        _denied(conn, "UPDATE sites SET name = 'x'")
+        _denied(conn, "SELECT 1 FROM ingest_rejects")
+
+
+def test_analytics_writes_events_and_refreshes_rollups(seeded: str) -> None:
+    with as_role(seeded, "emusa_analytics") as conn:
+        conn.execute(
+            "INSERT INTO anomalies (site_id, meter_id, kind, severity, started_at, message_pt, message_en)"
+            " VALUES ('plant', 1, 'frequency', 'warning', now(), 'x', 'x')"
+        )
+        conn.execute(
+            "INSERT INTO summaries (site_id, period_start, period_end, text_pt, text_en)"
+            " VALUES ('plant', '2026-11-25 03:00Z', '2026-11-25 09:00Z', 'x', 'x')"
+        )
+        lic = conn.execute("SHOW timescaledb.license").fetchone()
+        assert lic is not None
+        if lic[0] == "apache":
+            conn.execute("SELECT rollup.refresh('2026-11-25', '2026-11-25 00:30')")
+            assert conn.execute("SELECT sum(samples) FROM rollup.agg_1m").fetchone() == (181,)
+        _denied(conn, "INSERT INTO readings (time, meter_id) VALUES (now(), 1)")
+        _denied(conn, "DELETE FROM meters")
+
+
+def test_public_cannot_call_the_refresh_functions(seeded: str) -> None:
+    with psycopg.connect(seeded) as conn:
+        lic = conn.execute("SHOW timescaledb.license").fetchone()
+    assert lic is not None
+    with as_role(seeded, "emusa_bi") as conn:
+        if lic[0] == "apache":
+            _denied(conn, "SELECT rollup.refresh(now(), now())")
+        else:
+            _denied(conn, "CALL refresh_continuous_aggregate('rollup.agg_1m', NULL, NULL)")
