@@ -10,6 +10,7 @@ import pytest
 from psycopg.conninfo import make_conninfo
 
 from ingestor.migrate import set_role_passwords
+from tests.integration.bi_views import BI_VIEWS
 
 pytestmark = pytest.mark.integration
 
@@ -41,15 +42,7 @@ def seeded(db: str) -> str:
 
 def test_bi_reads_bi_views_only(seeded: str) -> None:
     with as_role(seeded, "emusa_bi") as conn:
-        for view in (
-            "meters",
-            "readings_1m",
-            "demand_15m",
-            "site_demand_15m",
-            "energy_daily",
-            "anomalies",
-            "summaries",
-        ):
+        for view in BI_VIEWS:
             conn.execute(f"SELECT * FROM bi.{view} LIMIT 1").fetchall()
         assert conn.execute("SELECT meter FROM bi.meters").fetchall() == [("m1",)]
         for raw in (

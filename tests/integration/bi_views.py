@@ -1,0 +1,11 @@
+"""The documented Power BI views (README, section Power BI)."""
+
+BI_VIEWS = (
+    "meters",
+    "readings_1m",
+    "demand_15m",
+    "site_demand_15m",
+    "energy_daily",
+    "anomalies",
+    "summaries",
+)
