@@ -1,0 +1,231 @@
+"""MQTT message contract v1: topics and the reading payload, defined once.
+
+The gateway encodes with it, the ingestor (and anyone else in Python) decodes with it;
+nothing else spells a topic or a payload field. Pure module: no network imports.
+
+Reading payload (QoS 1, not retained) on ``<root>/<site>/<meter>/reading``::
+
+    {"v": 1, "ts": "2026-11-25T12:00:00.250Z", "site": "plant", "meter": "kron1",
+     "seq": 42, "values": {"v_l1n": 127.1, "p_total": 45.2, "e_imp_kwh": 10234.5}}
+
+``ts`` is the poll time in UTC (RFC 3339), ``seq`` the gateway's per-meter counter,
+``values`` canonical quantities (gateway/quantities.py) as finite JSON numbers. A
+quantity the meter does not have, or whose value was dropped as implausible, is absent.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Final
+
+from gateway.quantities import QUANTITIES
+
+VERSION: Final = 1
+DEFAULT_ROOT: Final = "emusa"
+MAX_PAYLOAD_BYTES: Final = 16 * 1024
+STATUS_ONLINE: Final = "online"
+STATUS_UNREACHABLE: Final = "unreachable"
+STATUS_OFFLINE: Final = "offline"
+
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+_ROOT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}(/[A-Za-z0-9][A-Za-z0-9_.-]{0,63})*$")
+
+
+class ContractError(ValueError):
+    """A topic or payload that breaks the contract; ``reason`` is a short stable code."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+def check_name(kind: str, value: str) -> str:
+    """A site, meter or gateway id usable as one topic level (and as a database name)."""
+    if not isinstance(value, str) or not _NAME_RE.match(value):
+        raise ContractError(
+            "bad_name",
+            f"{kind} {value!r} must be 1-64 characters of letters, digits, '_', '.', '-',"
+            " starting with a letter or digit",
+        )
+    return value
+
+
+def check_root(root: str) -> str:
+    if not isinstance(root, str) or not _ROOT_RE.match(root):
+        raise ContractError("bad_name", f"topic root {root!r} must be levels of [A-Za-z0-9_.-]")
+    return root
+
+
+# --- topics ---------------------------------------------------------------------------
+
+
+def reading_topic(root: str, site: str, meter: str) -> str:
+    return f"{root}/{site}/{meter}/reading"
+
+
+def meter_status_topic(root: str, site: str, meter: str) -> str:
+    return f"{root}/{site}/{meter}/status"
+
+
+def gateway_status_topic(root: str, site: str, gateway_id: str) -> str:
+    return f"{root}/{site}/gateway/{gateway_id}/status"
+
+
+def state_topic(root: str, site: str, meter: str, quantity: str) -> str:
+    return f"{root}/{site}/{meter}/state/{quantity}"
+
+
+def alerts_topic(root: str, site: str) -> str:
+    return f"{root}/{site}/alerts"
+
+
+def summaries_topic(root: str, site: str) -> str:
+    return f"{root}/{site}/summaries"
+
+
+def reading_subscription(root: str, shared_group: str | None = None) -> str:
+    """Filter matching every reading; an MQTT v5 shared subscription when a group is given."""
+    topic = f"{root}/+/+/reading"
+    return f"$share/{check_name('shared group', shared_group)}/{topic}" if shared_group else topic
+
+
+def parse_reading_topic(topic: str, root: str) -> tuple[str, str]:
+    """(site, meter) of a reading topic under ``root``."""
+    prefix = f"{root}/"
+    rest = topic[len(prefix) :].split("/") if topic.startswith(prefix) else []
+    if len(rest) != 3 or rest[2] != "reading":
+        raise ContractError("bad_topic", f"{topic!r} is not {root}/<site>/<meter>/reading")
+    return check_name("site", rest[0]), check_name("meter", rest[1])
+
+
+# --- readings -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    site: str
+    meter: str
+    ts: datetime
+    seq: int
+    values: Mapping[str, float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        check_name("site", self.site)
+        check_name("meter", self.meter)
+        if self.ts.tzinfo is None:
+            raise ContractError("bad_ts", "ts must be timezone-aware")
+        for name, value in self.values.items():
+            _check_value(name, value)
+
+
+def format_ts(ts: datetime) -> str:
+    """RFC 3339 in UTC with milliseconds and a ``Z``."""
+    return ts.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def encode(reading: Reading) -> bytes:
+    return json.dumps(
+        {
+            "v": VERSION,
+            "ts": format_ts(reading.ts),
+            "site": reading.site,
+            "meter": reading.meter,
+            "seq": reading.seq,
+            "values": dict(reading.values),
+        },
+        separators=(",", ":"),
+        allow_nan=False,
+    ).encode()
+
+
+def _reject_constant(name: str) -> float:
+    raise ContractError("not_finite", f"{name} is not a JSON number")
+
+
+def _check_value(name: str, value: object) -> float:
+    quantity = QUANTITIES.get(name)
+    if quantity is None:
+        raise ContractError("unknown_quantity", f"values.{name} is not a canonical quantity")
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ContractError(
+            "bad_type", f"values.{name} must be a number, got {type(value).__name__}"
+        )
+    number = float(value)
+    if not math.isfinite(number):
+        raise ContractError("not_finite", f"values.{name} is {number}")
+    if not quantity.is_plausible(number):
+        raise ContractError(
+            "implausible",
+            f"values.{name} = {number} outside [{quantity.low}, {quantity.high}] {quantity.unit}",
+        )
+    return number
+
+
+def decode(
+    payload: bytes,
+    *,
+    topic: tuple[str, str] | None = None,
+    now: datetime | None = None,
+    max_future: timedelta = timedelta(minutes=5),
+    not_before: datetime | None = None,
+    max_bytes: int = MAX_PAYLOAD_BYTES,
+) -> Reading:
+    """Parse and validate a reading payload; ``ContractError`` says what is wrong.
+
+    ``topic``: the (site, meter) of the topic it came on, which the payload must match.
+    ``now``/``max_future``: refuse readings stamped in the future (a wrong gateway clock).
+    ``not_before``: refuse readings older than the raw-data retention.
+    """
+    if len(payload) > max_bytes:
+        raise ContractError("too_large", f"payload of {len(payload)} bytes exceeds {max_bytes}")
+    try:
+        doc: Any = json.loads(payload, parse_constant=_reject_constant)
+    except ContractError:
+        raise
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ContractError("bad_json", str(exc)) from None
+    if not isinstance(doc, dict):
+        raise ContractError("bad_json", f"payload is a JSON {type(doc).__name__}, not an object")
+    missing = [k for k in ("v", "ts", "site", "meter", "seq", "values") if k not in doc]
+    if missing:
+        raise ContractError("missing_field", ", ".join(missing))
+    if doc["v"] != VERSION or isinstance(doc["v"], bool):
+        raise ContractError("bad_version", f"contract version {doc['v']!r} (this is v{VERSION})")
+    ts = _parse_ts(doc["ts"])
+    now = now or datetime.now(UTC)
+    if ts > now + max_future:
+        raise ContractError("future_ts", f"ts {doc['ts']} is more than {max_future} ahead")
+    if not_before is not None and ts < not_before:
+        raise ContractError("old_ts", f"ts {doc['ts']} is before {format_ts(not_before)}")
+    seq = doc["seq"]
+    if isinstance(seq, bool) or not isinstance(seq, int) or not 0 <= seq < 2**63:
+        raise ContractError("bad_type", f"seq must be a non-negative integer, got {seq!r}")
+    site = check_name("site", doc["site"])
+    meter = check_name("meter", doc["meter"])
+    if topic is not None and (site, meter) != topic:
+        raise ContractError(
+            "topic_mismatch", f"payload is {site}/{meter}, topic {topic[0]}/{topic[1]}"
+        )
+    values = doc["values"]
+    if not isinstance(values, dict) or not values:
+        raise ContractError("bad_type", "values must be a non-empty object")
+    checked = {str(k): _check_value(str(k), v) for k, v in values.items()}
+    return Reading(site, meter, ts, seq, checked)
+
+
+def _parse_ts(value: object) -> datetime:
+    if not isinstance(value, str):
+        raise ContractError("bad_ts", f"ts must be an RFC 3339 string, got {type(value).__name__}")
+    try:
+        ts = datetime.fromisoformat(value)
+    except ValueError:
+        raise ContractError("bad_ts", f"ts {value!r} is not RFC 3339") from None
+    if ts.tzinfo is None:
+        raise ContractError("bad_ts", f"ts {value!r} has no UTC offset")
+    return ts.astimezone(UTC)
