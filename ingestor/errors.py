@@ -17,3 +17,11 @@ class DatabaseError(IngestorError):
 
 class MigrationError(IngestorError):
     """The migration files or the recorded migration history are inconsistent."""
+
+
+class DatabaseUnavailable(DatabaseError):  # noqa: N818 - a state, not a mistake
+    """The database cannot be reached or is busy for now; the same batch is retried."""
+
+
+class BatchError(DatabaseError):
+    """The database refused a batch for what it contains; its messages are isolated."""

@@ -1,0 +1,159 @@
+"""Settings of ``emusa-ingestor run``: environment variables, overridden by flags.
+
+Shared names come from DESIGN.md (``EMUSA_DATABASE_URL``, ``EMUSA_MQTT_URL``,
+``EMUSA_TOPIC_ROOT``); the ingestor's own knobs are ``EMUSA_INGESTOR_*``. A missing or
+malformed value raises ``ConfigError`` naming the variable, so the service stops at start.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Final
+from urllib.parse import unquote, urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from gateway.contract import DEFAULT_ROOT, ContractError, check_name, check_root
+from ingestor.errors import ConfigError
+from ingestor.settings import DATABASE_URL, database_url
+
+MQTT_URL: Final = "EMUSA_MQTT_URL"
+TOPIC_ROOT: Final = "EMUSA_TOPIC_ROOT"
+
+#: field name -> environment variable (and the flag is ``--field-name``).
+ENV: Final[Mapping[str, str]] = {
+    "database_url": DATABASE_URL,
+    "mqtt_url": MQTT_URL,
+    "topic_root": TOPIC_ROOT,
+    "client_id": "EMUSA_INGESTOR_CLIENT_ID",
+    "shared_group": "EMUSA_INGESTOR_SHARED_GROUP",
+    "session_expiry": "EMUSA_INGESTOR_SESSION_EXPIRY",
+    "receive_maximum": "EMUSA_INGESTOR_RECEIVE_MAXIMUM",
+    "batch_rows": "EMUSA_INGESTOR_BATCH_ROWS",
+    "batch_ms": "EMUSA_INGESTOR_BATCH_MS",
+    "retention_days": "EMUSA_INGESTOR_RETENTION_DAYS",
+    "max_future_s": "EMUSA_INGESTOR_MAX_FUTURE_S",
+    "reject_keep_bytes": "EMUSA_INGESTOR_REJECT_KEEP_BYTES",
+    "status_file": "EMUSA_INGESTOR_STATUS_FILE",
+    "retry_max_s": "EMUSA_INGESTOR_RETRY_MAX_S",
+}
+
+DEFAULT_STATUS_FILE: Final = Path(tempfile.gettempdir()) / "emusa-ingestor.status.json"
+
+
+class MqttEndpoint(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    host: str
+    port: int = Field(ge=1, le=65535)
+    tls: bool
+    username: str | None = None
+    password: str | None = Field(default=None, repr=False)
+
+
+def parse_mqtt_url(url: str) -> MqttEndpoint:
+    """``mqtt://user:pass@host:1883`` or ``mqtts://…`` (TLS, default port 8883)."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        raise ValueError(f"is not a valid URL: {exc}") from None
+    if parts.scheme not in {"mqtt", "mqtts"}:
+        raise ValueError("must start with mqtt:// or mqtts://")
+    if not parts.hostname:
+        raise ValueError("has no host (mqtt://user:pass@host:1883)")
+    if parts.path not in {"", "/"} or parts.query:
+        raise ValueError("takes no path or query")
+    tls = parts.scheme == "mqtts"
+    return MqttEndpoint(
+        host=parts.hostname,
+        port=port or (8883 if tls else 1883),
+        tls=tls,
+        username=unquote(parts.username) if parts.username else None,
+        password=unquote(parts.password) if parts.password is not None else None,
+    )
+
+
+class IngestorConfig(BaseModel):
+    """Everything ``run`` needs; built by :func:`load` from flags and the environment."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    database_url: str = Field(repr=False)
+    mqtt_url: str = Field(repr=False)
+    topic_root: str = DEFAULT_ROOT
+    client_id: str = Field(default="emusa-ingestor", min_length=1, max_length=64)
+    shared_group: str | None = None
+    session_expiry: int = Field(default=86_400, ge=0, le=2**32 - 1)
+    receive_maximum: int = Field(default=8_000, ge=1, le=65_535)
+    batch_rows: int = Field(default=2_000, ge=1, le=50_000)
+    batch_ms: int = Field(default=200, ge=1, le=60_000)
+    retention_days: int = Field(default=400, ge=1)
+    max_future_s: int = Field(default=300, ge=0)
+    reject_keep_bytes: int = Field(default=4096, ge=0, le=1_048_576)
+    status_file: Path = DEFAULT_STATUS_FILE
+    retry_max_s: float = Field(default=30.0, gt=0, le=3600)
+
+    @field_validator("database_url")
+    @classmethod
+    def _db(cls, v: str) -> str:
+        try:
+            return database_url(v)
+        except ConfigError as exc:
+            raise ValueError(str(exc).removeprefix(f"{DATABASE_URL} ")) from None
+
+    @field_validator("mqtt_url")
+    @classmethod
+    def _mqtt(cls, v: str) -> str:
+        parse_mqtt_url(v)
+        return v
+
+    @field_validator("topic_root")
+    @classmethod
+    def _root(cls, v: str) -> str:
+        try:
+            return check_root(v)
+        except ContractError as exc:
+            raise ValueError(exc.detail) from None
+
+    @field_validator("shared_group")
+    @classmethod
+    def _group(cls, v: str | None) -> str | None:
+        if not v:
+            return None
+        try:
+            return check_name("shared group", v)
+        except ContractError as exc:
+            raise ValueError(exc.detail) from None
+
+    @property
+    def mqtt(self) -> MqttEndpoint:
+        return parse_mqtt_url(self.mqtt_url)
+
+
+def load(
+    flags: Mapping[str, object | None] | None = None, env: Mapping[str, str] | None = None
+) -> IngestorConfig:
+    """Settings from ``flags`` (field name -> value, ``None`` = not given) over ``env``."""
+    env = os.environ if env is None else env
+    raw: dict[str, Any] = {}
+    for name, var in ENV.items():
+        value = (flags or {}).get(name)
+        if value is None:
+            value = env.get(var) or None
+        if value is not None:
+            raw[name] = value
+    for required in ("database_url", "mqtt_url"):
+        if required not in raw:
+            raise ConfigError(f"{ENV[required]} is not set")
+    try:
+        return IngestorConfig(**raw)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = str(err["loc"][0]) if err["loc"] else "?"
+        var = ENV.get(field, field)
+        shown = "" if field in {"database_url", "mqtt_url"} else f" ({raw.get(field)!r})"
+        raise ConfigError(f"{var}{shown} is invalid: {err['msg']}") from None

@@ -1,0 +1,213 @@
+"""Helpers for ingestor tests against the real broker and database."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+import psycopg
+import pytest
+from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
+
+from gateway import contract
+from gateway.contract import Reading
+from gateway.quantities import QUANTITIES
+from ingestor.config import IngestorConfig
+from ingestor.service import Service
+from tests.harness.services import Broker
+
+REPO = Path(__file__).resolve().parents[3]
+START = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
+
+
+def full_values(seq: int) -> dict[str, float]:
+    """A plausible value for every canonical quantity."""
+    return {
+        name: (q.low + q.high) / 2 + (seq % 7) * 1e-3 if q.low < 0 else q.low + 0.5 + seq % 7
+        for name, q in QUANTITIES.items()
+    }
+
+
+def reading(site: str, meter: str, seq: int, *, full: bool = True) -> Reading:
+    values = full_values(seq) if full else {"p_total": 10.0 + seq % 5, "e_imp_kwh": float(seq)}
+    return Reading(site, meter, START + timedelta(seconds=seq), seq, values)
+
+
+def readings(n: int, meters: int = 5, site: str = "plant", full: bool = True) -> list[Reading]:
+    return [reading(site, f"m{i % meters}", i // meters, full=full) for i in range(n)]
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+def count(db: str, query: str = "SELECT count(*) FROM readings") -> int:
+    with psycopg.connect(db, connect_timeout=5) as conn:
+        row = conn.execute(query).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def count_or_none(db: str) -> int | None:
+    try:
+        return count(db)
+    except psycopg.OperationalError:
+        return None
+
+
+class Publisher:
+    """A QoS 1 publisher with a persistent session: survives broker restarts."""
+
+    def __init__(self, broker: Broker, client_id: str) -> None:
+        self.client = mqtt.Client(
+            CallbackAPIVersion.VERSION2, client_id=client_id, protocol=MQTTProtocolVersion.MQTTv5
+        )
+        self.client.max_queued_messages_set(0)
+        self.client.reconnect_delay_set(0, 1)
+        self.client.connect(broker.host, broker.port, clean_start=False)
+        self.client.loop_start()
+        self.infos: list[mqtt.MQTTMessageInfo] = []
+
+    def publish(self, topic: str, payload: bytes) -> None:
+        self.infos.append(self.client.publish(topic, payload, qos=1))
+
+    def publish_readings(self, root: str, items: Sequence[Reading], rate: float = 0.0) -> None:
+        for i, r in enumerate(items):
+            self.publish(contract.reading_topic(root, r.site, r.meter), contract.encode(r))
+            if rate and i % 10 == 9:
+                time.sleep(10 / rate)
+
+    def wait_all(self, timeout: float) -> None:
+        wait_until(lambda: all(i.is_published() for i in self.infos), timeout, "publishes")
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+@contextmanager
+def publisher(broker: Broker, client_id: str = "test-publisher") -> Iterator[Publisher]:
+    p = Publisher(broker, f"{client_id}-{os.getpid()}-{time.monotonic_ns()}")
+    try:
+        yield p
+    finally:
+        p.close()
+
+
+def make_config(
+    db: str, broker: Broker, root: str, tmp_path: Path, **overrides: object
+) -> IngestorConfig:
+    values: dict[str, object] = {
+        "database_url": db,
+        "mqtt_url": broker.url,
+        "topic_root": root,
+        "client_id": f"ingestor-{root}",
+        "batch_rows": 500,
+        "batch_ms": 50,
+        "receive_maximum": 2000,
+        "retry_max_s": 1.0,
+        "status_file": tmp_path / "status.json",
+    }
+    values.update(overrides)
+    return IngestorConfig.model_validate(values)
+
+
+@contextmanager
+def running(config: IngestorConfig, **kwargs: object) -> Iterator[Service]:
+    service = Service(config, **kwargs)  # type: ignore[arg-type]
+    service.start()
+    try:
+        wait_until(service.subscriber.subscribed.is_set, 15, "the subscription")
+        yield service
+    finally:
+        service.stop()
+
+
+class IngestorProcess:
+    """``python -m ingestor run`` as a child process (for SIGKILL tests)."""
+
+    def __init__(self, config: IngestorConfig, log_path: Path) -> None:
+        self.config = config
+        self.log_path = log_path
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        env = {
+            **os.environ,
+            "EMUSA_DATABASE_URL": self.config.database_url,
+            "EMUSA_MQTT_URL": self.config.mqtt_url,
+        }
+        args = [sys.executable, "-m", "ingestor", "run"]
+        for name in ("topic_root", "client_id", "batch_rows", "batch_ms", "receive_maximum"):
+            args += [f"--{name.replace('_', '-')}", str(getattr(self.config, name))]
+        args += ["--status-file", str(self.config.status_file), "--retry-max-s", "1"]
+        with self.log_path.open("ab") as log:
+            self.proc = subprocess.Popen(args, cwd=REPO, env=env, stdout=log, stderr=log)
+
+    def kill(self) -> None:
+        if self.proc is not None:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+            self.proc = None
+
+    def terminate(self) -> int | None:
+        if self.proc is None:
+            return None
+        self.proc.terminate()
+        try:
+            return self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+            return None
+        finally:
+            self.proc = None
+
+
+@pytest.fixture
+def ingestor_process(tmp_path: Path) -> Iterator[Callable[[IngestorConfig], IngestorProcess]]:
+    made: list[IngestorProcess] = []
+
+    def make(config: IngestorConfig) -> IngestorProcess:
+        p = IngestorProcess(config, tmp_path / f"ingestor-{len(made)}.log")
+        made.append(p)
+        return p
+
+    yield make
+    for p in made:
+        p.kill()
+
+
+class Background:
+    """Run a function in a thread that the test joins (with a timeout)."""
+
+    def __init__(self, fn: Callable[[], None]) -> None:
+        self.error: BaseException | None = None
+
+        def target() -> None:
+            try:
+                fn()
+            except BaseException as exc:
+                self.error = exc
+
+        self.thread = threading.Thread(target=target, daemon=True)
+        self.thread.start()
+
+    def join(self, timeout: float) -> None:
+        self.thread.join(timeout)
+        assert not self.thread.is_alive(), "background work did not finish in time"
+        if self.error is not None:
+            raise self.error
