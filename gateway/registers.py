@@ -1,0 +1,428 @@
+"""Register maps: data files (one per meter model) loaded into a validated ``RegisterMap``.
+
+Two file formats load here:
+
+* the house format (YAML, or the same structure in JSON), one file per model under
+  ``gateway/maps/``::
+
+      model: siemens_pac3200
+      source: ...
+      transport: tcp
+      defaults: {function: 4, type: F32, order: ABCD}
+      registers:
+        p_total: {address: 65, unit: W, scale: 0.001}   # meter gives W, canonical kW
+
+  ``address`` is the 0-based wire address. ``unit`` is the unit the meter gives
+  (after ``resolution`` for fixed-point integers); ``scale`` converts it into the
+  canonical unit of gateway.quantities and must agree with the two units
+  (W -> kW needs 0.001). ``nodata`` is the raw value the meter sends for "no value".
+
+* the plant's own ``registers_kron03_real.json`` format (``fn``, ``addr``, ``kind``,
+  ``endian``, keys in Portuguese such as ``tensao_ll_l1``), mapped onto canonical
+  quantities by the alias table ``gateway/maps/_aliases_kron03.yaml``.
+
+Every error is a ``RegisterMapError`` naming the file, the register and the rule, e.g.
+``siemens_pac3200.yaml: registers.p_total: type F16 unknown``. Pure module: no network.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from gateway import quantities
+from gateway.config import MeterConfig
+from gateway.decode import TYPES, Order
+from gateway.errors import RegisterMapError
+
+MAPS_DIR = Path(__file__).parent / "maps"
+ALIASES_FILE = MAPS_DIR / "_aliases_kron03.yaml"
+DEFAULT_MAX_GAP = 10
+
+# (meter unit, canonical unit) -> the scale that converts one into the other.
+UNIT_FACTORS: dict[tuple[str, str], float] = {
+    ("W", "kW"): 1e-3,
+    ("kW", "kW"): 1.0,
+    ("MW", "kW"): 1e3,
+    ("var", "kvar"): 1e-3,
+    ("kvar", "kvar"): 1.0,
+    ("VA", "kVA"): 1e-3,
+    ("kVA", "kVA"): 1.0,
+    ("Wh", "kWh"): 1e-3,
+    ("kWh", "kWh"): 1.0,
+    ("MWh", "kWh"): 1e3,
+    ("varh", "kvarh"): 1e-3,
+    ("kvarh", "kvarh"): 1.0,
+    ("Mvarh", "kvarh"): 1e3,
+    ("V", "V"): 1.0,
+    ("kV", "V"): 1e3,
+    ("A", "A"): 1.0,
+    ("mA", "A"): 1e-3,
+    ("Hz", "Hz"): 1.0,
+    ("", ""): 1.0,
+    ("%", "%"): 1.0,
+    ("%", ""): 0.01,  # power factor given in percent
+}
+
+Function = Literal[3, 4]
+TypeName = Literal["U16", "S16", "U32", "S32", "U64", "S64", "F32", "F64"]
+OrderName = Literal["ABCD", "CDAB", "BADC", "DCBA"]
+
+
+@dataclass(frozen=True, slots=True)
+class Register:
+    """One quantity of a meter: where it is, how it is encoded, how to scale it."""
+
+    name: str  # canonical quantity
+    function: int  # 3 (holding) or 4 (input)
+    address: int  # 0-based wire address
+    type: str  # key of gateway.decode.TYPES
+    order: Order
+    count: int  # registers, derived from type
+    scale: float  # raw * resolution * scale = canonical value
+    resolution: float
+    unit: str  # the meter's unit
+    nodata: float | None
+    verified: bool
+
+    @property
+    def end(self) -> int:
+        """One past the last register."""
+        return self.address + self.count
+
+    def to_canonical(self, raw: float) -> float:
+        return float(raw) * self.resolution * self.scale
+
+    def to_raw(self, value: float) -> float:
+        return value / (self.resolution * self.scale)
+
+
+@dataclass(frozen=True, slots=True)
+class RegisterMap:
+    model: str
+    source: str
+    transport: str  # rtu, tcp or any
+    registers: tuple[Register, ...]
+    path: Path | None = None
+    verified: bool = False
+    max_gap: int = DEFAULT_MAX_GAP
+    default_unit: int | None = None
+
+    def __getitem__(self, name: str) -> Register:
+        for reg in self.registers:
+            if reg.name == name:
+                return reg
+        raise KeyError(name)
+
+    @property
+    def names(self) -> list[str]:
+        return [r.name for r in self.registers]
+
+
+# --- the house format -------------------------------------------------------------------
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class _Defaults(_Strict):
+    function: Function = 4
+    type: TypeName = "F32"
+    order: OrderName = "ABCD"
+
+
+class _RegisterSpec(_Strict):
+    address: int = Field(ge=0, le=65535)
+    unit: str
+    function: Function | None = None
+    type: TypeName | None = None
+    order: OrderName | None = None
+    scale: float = 1.0
+    resolution: float = Field(default=1.0, gt=0)
+    nodata: float | None = None
+    verified: bool = True
+    note: str | None = None
+
+
+class _MapFile(_Strict):
+    model: str
+    source: str
+    transport: Literal["rtu", "tcp", "any"]
+    name: str | None = None
+    verified: bool = False
+    notes: str | None = None
+    default_unit: int | None = Field(default=None, ge=0, le=255)
+    max_gap: int = Field(default=DEFAULT_MAX_GAP, ge=0, le=124)
+    defaults: _Defaults = _Defaults()
+    registers: dict[str, _RegisterSpec] = Field(min_length=1)
+
+
+def _fail(path: Path, key: str, rule: str) -> RegisterMapError:
+    return RegisterMapError(f"{path.name}: {key}: {rule}")
+
+
+def _pydantic_errors(path: Path, exc: ValidationError) -> RegisterMapError:
+    lines = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"]) or "(top)"
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key"
+        elif err["type"] == "literal_error" and err["loc"][-1] == "type":
+            msg = f"type {err['input']} unknown ({', '.join(TYPES)})"
+        elif err["type"] == "literal_error" and err["loc"][-1] == "order":
+            msg = f"order {err['input']} unknown (ABCD, CDAB, BADC, DCBA)"
+        elif err["type"] == "literal_error" and err["loc"][-1] == "function":
+            msg = f"function {err['input']} not allowed (3 or 4)"
+        lines.append(f"{path.name}: {loc}: {msg}")
+    return RegisterMapError("\n".join(lines))
+
+
+def _check_unit(path: Path, key: str, name: str, unit: str, scale: float) -> None:
+    try:
+        q = quantities.get(name)
+    except KeyError:
+        raise _fail(path, key, f"quantity {name!r} unknown (not in gateway.quantities)") from None
+    factor = UNIT_FACTORS.get((unit, q.unit))
+    if factor is None:
+        raise _fail(path, key, f"unit {unit!r} cannot become {name}'s unit {q.unit!r}")
+    if not math.isclose(scale, factor, rel_tol=1e-9):
+        raise _fail(
+            path,
+            key,
+            f"unit {unit!r} with scale {scale:g} does not give {q.unit or 'a ratio'}"
+            f" (needs scale {factor:g})",
+        )
+
+
+def _check_overlaps(path: Path, regs: list[Register], prefix: str) -> None:
+    by_fn = sorted(regs, key=lambda r: (r.function, r.address))
+    for prev, cur in itertools.pairwise(by_fn):
+        if prev.function == cur.function and cur.address < prev.end:
+            raise _fail(
+                path,
+                f"{prefix}.{cur.name}",
+                f"registers {cur.address}-{cur.end - 1} overlap {prev.name}"
+                f" ({prev.address}-{prev.end - 1}, function {cur.function})",
+            )
+        if cur.end > 65536:
+            raise _fail(path, f"{prefix}.{cur.name}", "runs past register 65535")
+
+
+def _from_house(path: Path, doc: dict[str, Any]) -> RegisterMap:
+    try:
+        spec = _MapFile.model_validate(doc)
+    except ValidationError as exc:
+        raise _pydantic_errors(path, exc) from None
+    regs: list[Register] = []
+    for name, r in spec.registers.items():
+        key = f"registers.{name}"
+        _check_unit(path, key, name, r.unit, r.scale)
+        type_name = r.type or spec.defaults.type
+        dtype = TYPES[type_name]
+        regs.append(
+            Register(
+                name=name,
+                function=r.function or spec.defaults.function,
+                address=r.address,
+                type=type_name,
+                order=Order(r.order or spec.defaults.order),
+                count=dtype.count,
+                scale=r.scale,
+                resolution=r.resolution,
+                unit=r.unit,
+                nodata=r.nodata,
+                verified=r.verified and spec.verified,
+            )
+        )
+    _check_overlaps(path, regs, "registers")
+    return RegisterMap(
+        model=spec.model,
+        source=spec.source,
+        transport=spec.transport,
+        registers=tuple(regs),
+        path=path,
+        verified=spec.verified,
+        max_gap=spec.max_gap,
+        default_unit=spec.default_unit,
+    )
+
+
+# --- the plant's registers_kron03_real.json format --------------------------------------
+
+
+class _Alias(_Strict):
+    quantity: str
+    unit: str
+    scale: float = 1.0
+    note: str | None = None
+
+
+class _AliasFile(_Strict):
+    source: str
+    aliases: dict[str, _Alias]
+
+
+class _KronEntry(_Strict):
+    fn: int | str
+    addr: int = Field(ge=0, le=65535)
+    kind: TypeName
+    endian: OrderName = "DCBA"
+    scale: float | None = None
+    unit: str | None = None
+
+
+def load_aliases(path: Path = ALIASES_FILE) -> dict[str, _Alias]:
+    """The alias table: plant key (Portuguese) -> canonical quantity, meter unit, scale."""
+    doc = _read(path)
+    try:
+        spec = _AliasFile.model_validate(doc)
+    except ValidationError as exc:
+        raise _pydantic_errors(path, exc) from None
+    for key, alias in spec.aliases.items():
+        _check_unit(path, f"aliases.{key}", alias.quantity, alias.unit, alias.scale)
+    return dict(spec.aliases)
+
+
+def _fn(path: Path, key: str, value: int | str) -> int:
+    try:
+        fn = int(value, 0) if isinstance(value, str) and value.startswith("0x") else int(value)
+    except ValueError:
+        fn = -1
+    if fn not in (3, 4):
+        raise _fail(path, f"{key}.fn", f"function {value!r} not allowed (3 or 4)")
+    return fn
+
+
+def _from_kron(path: Path, doc: dict[str, Any] | list[Any]) -> RegisterMap:
+    aliases = load_aliases()
+    items: list[tuple[str, Any]]
+    if isinstance(doc, list):
+        items = []
+        for i, entry in enumerate(doc):
+            if not isinstance(entry, dict) or not isinstance(
+                entry.get("name", entry.get("key")), str
+            ):
+                raise _fail(path, f"[{i}]", "each entry needs a 'name' (or 'key')")
+            rest = {k: v for k, v in entry.items() if k not in ("name", "key")}
+            items.append((str(entry.get("name", entry.get("key"))), rest))
+    else:
+        items = [(k, v) for k, v in doc.items() if not k.startswith("_")]
+    unknown = [k for k, _ in items if k not in aliases]
+    if unknown:
+        raise _fail(
+            path,
+            ", ".join(unknown),
+            f"unknown key{'s' if len(unknown) > 1 else ''} (not in the alias table"
+            f" {ALIASES_FILE.name}; known: {', '.join(sorted(aliases))})",
+        )
+    regs: list[Register] = []
+    seen: dict[str, str] = {}
+    for key, raw in items:
+        try:
+            entry = _KronEntry.model_validate(raw)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            loc = ".".join([key, *(str(p) for p in err["loc"])])
+            raise _fail(
+                path, loc, "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
+            ) from None
+        alias = aliases[key]
+        if alias.quantity in seen:
+            raise _fail(path, key, f"maps to {alias.quantity} like {seen[alias.quantity]}")
+        seen[alias.quantity] = key
+        unit = entry.unit if entry.unit is not None else alias.unit
+        scale = entry.scale if entry.scale is not None else alias.scale
+        _check_unit(path, key, alias.quantity, unit, scale)
+        dtype = TYPES[entry.kind]
+        regs.append(
+            Register(
+                name=alias.quantity,
+                function=_fn(path, key, entry.fn),
+                address=entry.addr,
+                type=entry.kind,
+                order=Order(entry.endian),
+                count=dtype.count,
+                scale=scale,
+                resolution=1.0,
+                unit=unit,
+                nodata=None,
+                verified=False,
+            )
+        )
+    if not regs:
+        raise _fail(path, "(top)", "no registers")
+    _check_overlaps(path, regs, "registers")
+    return RegisterMap(
+        model=path.stem,
+        source=f"plant register file {path.name} (kron03 format, aliases {ALIASES_FILE.name})",
+        transport="rtu",
+        registers=tuple(regs),
+        path=path,
+        verified=False,
+    )
+
+
+# --- public API -------------------------------------------------------------------------
+
+
+def _read(path: Path) -> Any:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise RegisterMapError(f"{path.name}: cannot read: {exc.strerror}") from exc
+    try:
+        if path.suffix.lower() == ".json":
+            return json.loads(text)
+        return yaml.safe_load(text)
+    except (json.JSONDecodeError, yaml.YAMLError) as exc:
+        raise RegisterMapError(f"{path.name}: not valid {path.suffix[1:].upper()}: {exc}") from exc
+
+
+def load_map(path: Path) -> RegisterMap:
+    """Load and validate a register map file (house format or the plant's kron03 JSON)."""
+    doc = _read(path)
+    if isinstance(doc, dict) and "registers" in doc:
+        return _from_house(path, doc)
+    if path.suffix.lower() == ".json" and isinstance(doc, dict | list):
+        return _from_kron(path, doc)
+    raise RegisterMapError(
+        f"{path.name}: (top): expected a mapping with 'registers' (house format) or a"
+        " kron03 JSON object of {key: {fn, addr, kind, endian}}"
+    )
+
+
+def builtin_models() -> list[str]:
+    """Names of the shipped register maps."""
+    return sorted(
+        p.stem
+        for p in MAPS_DIR.iterdir()
+        if p.suffix in (".yaml", ".json") and not p.name.startswith("_")
+    )
+
+
+def builtin_map(model: str) -> RegisterMap:
+    """A shipped register map by model name, e.g. ``kron_konect``."""
+    for suffix in (".yaml", ".json"):
+        path = MAPS_DIR / f"{model}{suffix}"
+        if path.is_file() and not model.startswith("_"):
+            return load_map(path)
+    raise RegisterMapError(f"model {model!r} unknown (shipped: {', '.join(builtin_models())})")
+
+
+def map_for(meter: MeterConfig, base_dir: Path) -> RegisterMap:
+    """The map of a configured meter: its ``model`` or its ``map_file`` (relative to base_dir)."""
+    if meter.model is not None:
+        return builtin_map(meter.model)
+    if meter.map_file is None:  # pragma: no cover - MeterConfig forbids it
+        raise RegisterMapError(f"meter {meter.name}: neither model nor map_file")
+    path = meter.map_file if meter.map_file.is_absolute() else base_dir / meter.map_file
+    return load_map(path)

@@ -1,0 +1,264 @@
+"""Buses: Modbus TCP and Modbus RTU over a serial line, on pymodbus' asyncio clients.
+
+One ``asyncio.Lock`` per bus, so at most one request is in flight on a serial line (and
+on a TCP connection, which meters and gateways rarely pipeline correctly). Between two
+frames the bus keeps ``inter_frame_delay`` seconds of silence. A request is attempted
+``1 + retries`` times, each bounded by ``timeout``; pymodbus' own retries and background
+reconnects are switched off so these numbers mean what the configuration says. A dropped
+connection is reopened on the next request (lazy connect, no restart needed).
+
+Failures become ``MeterTimeout`` (no answer, cannot connect) or ``MeterError`` (Modbus
+exception response, wrong length), both naming bus, unit, function and address; the
+pymodbus exception is chained.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from pathlib import Path
+from typing import Any, Protocol
+
+from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient
+from pymodbus.exceptions import ConnectionException, ModbusException, ModbusIOException
+
+from gateway.config import RtuBusConfig, TcpBusConfig
+from gateway.errors import GatewayError, MeterError, MeterTimeout
+
+log = logging.getLogger(__name__)
+
+EXCEPTION_NAMES = {
+    1: "illegal function",
+    2: "illegal data address",
+    3: "illegal data value",
+    4: "device failure",
+    5: "acknowledge",
+    6: "device busy",
+    10: "gateway path unavailable",
+    11: "gateway target failed to respond",
+}
+
+
+class Bus(Protocol):
+    name: str
+
+    async def read(self, unit: int, function: int, address: int, count: int) -> list[int]: ...
+
+    async def close(self) -> None: ...
+
+
+class ModbusBus:
+    """Common part of the TCP and RTU buses: lock, pacing, retries, reconnect."""
+
+    def __init__(self, name: str, timeout: float, retries: int, inter_frame_delay: float) -> None:
+        self.name = name
+        self.timeout = timeout
+        self.retries = retries
+        self.inter_frame_delay = inter_frame_delay
+        self.requests = 0  # frames sent, for statistics
+        self._client: Any = None
+        self._lock = asyncio.Lock()
+        self._last_frame = 0.0
+
+    # subclasses -------------------------------------------------------------------------
+    def _new_client(self) -> Any:
+        raise NotImplementedError
+
+    def where(self) -> str:
+        raise NotImplementedError
+
+    async def _prepare(self) -> None:
+        """Hook run before connecting (RTU resolves ``port: auto`` here)."""
+
+    # ------------------------------------------------------------------------------------
+    async def _connect(self) -> None:
+        await self._prepare()
+        client = self._new_client()
+        try:
+            ok = await asyncio.wait_for(client.connect(), self.timeout + 1.0)
+        except (OSError, TimeoutError, ModbusException) as exc:
+            client.close()
+            raise MeterTimeout(f"bus {self.name}: cannot connect to {self.where()}: {exc}") from exc
+        if not ok:
+            client.close()
+            raise MeterTimeout(f"bus {self.name}: cannot connect to {self.where()}")
+        self._client = client
+
+    def _drop(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    async def _pace(self) -> None:
+        wait = self._last_frame + self.inter_frame_delay - time.monotonic()
+        if wait > 0:
+            await asyncio.sleep(wait)
+
+    def _label(self, unit: int, function: int, address: int, count: int) -> str:
+        return f"bus {self.name} ({self.where()}) unit {unit} FC{function:02d} address {address} count {count}"
+
+    async def _once(self, unit: int, function: int, address: int, count: int) -> list[int]:
+        label = self._label(unit, function, address, count)
+        if self._client is None or not self._client.connected:
+            self._drop()
+            await self._connect()
+        await self._pace()
+        call = (
+            self._client.read_input_registers
+            if function == 4
+            else self._client.read_holding_registers
+        )
+        self.requests += 1
+        try:
+            rr = await asyncio.wait_for(
+                call(address, count=count, device_id=unit), self.timeout + 0.5
+            )
+        except (ModbusIOException, TimeoutError) as exc:
+            raise MeterTimeout(f"{label}: no answer within {self.timeout:g} s") from exc
+        except (ConnectionException, OSError) as exc:
+            self._drop()
+            raise MeterTimeout(f"{label}: connection lost: {exc}") from exc
+        except ModbusException as exc:
+            raise MeterError(f"{label}: {exc}") from exc
+        finally:
+            self._last_frame = time.monotonic()
+        if rr.isError():
+            code = getattr(rr, "exception_code", 0)
+            raise MeterError(
+                f"{label}: Modbus exception {code} ({EXCEPTION_NAMES.get(code, 'unknown')})"
+            )
+        registers = list(rr.registers)
+        if len(registers) != count:
+            raise MeterError(f"{label}: answered {len(registers)} registers")
+        return registers
+
+    async def read(self, unit: int, function: int, address: int, count: int) -> list[int]:
+        """``count`` registers from ``address``; MeterTimeout/MeterError naming bus and unit."""
+        if function not in (3, 4):
+            raise ValueError(f"function {function} is not a register read (3 or 4)")
+        if not 1 <= count <= 125:
+            raise ValueError(f"count {count} outside 1..125")
+        async with self._lock:
+            error: MeterError | None = None
+            for attempt in range(self.retries + 1):
+                try:
+                    return await self._once(unit, function, address, count)
+                except MeterTimeout as exc:
+                    error = exc
+                    log.debug(
+                        "%s (attempt %d)",
+                        exc,
+                        attempt + 1,
+                        extra={"bus": self.name, "action": "read"},
+                    )
+            assert error is not None
+            raise error
+
+    async def close(self) -> None:
+        async with self._lock:
+            self._drop()
+
+
+class TcpBus(ModbusBus):
+    def __init__(self, config: TcpBusConfig) -> None:
+        super().__init__(config.name, config.timeout, config.retries, config.inter_frame_delay)
+        self.host = config.host
+        self.port = config.port
+
+    def where(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    def _new_client(self) -> Any:
+        return AsyncModbusTcpClient(
+            self.host,
+            port=self.port,
+            name=f"emusa-{self.name}",
+            reconnect_delay=0,
+            reconnect_delay_max=0,
+            timeout=self.timeout,
+            retries=0,
+        )
+
+
+class RtuBus(ModbusBus):
+    """Modbus RTU on a serial line; ``port: auto`` finds the port at first connect."""
+
+    def __init__(
+        self,
+        config: RtuBusConfig,
+        candidates: list[str] | None = None,
+        base_dir: Path | None = None,
+    ) -> None:
+        super().__init__(config.name, config.timeout, config.retries, config.inter_frame_delay)
+        self.config = config
+        self.port = config.port
+        self._candidates = candidates
+        self._base_dir = base_dir or Path()
+
+    def where(self) -> str:
+        c = self.config
+        return f"{self.port} {c.baudrate} {c.bytesize}{c.parity}{c.stopbits}"
+
+    async def _prepare(self) -> None:
+        if self.port != "auto":
+            return
+        from gateway.registers import map_for  # noqa: PLC0415
+        from gateway.scan import SerialSettings, find_port  # noqa: PLC0415 - scan builds RtuBus
+
+        meter = next((m for m in self.config.meters if m.enabled), self.config.meters[0])
+        try:
+            regmap = map_for(meter, self._base_dir)
+        except GatewayError as exc:
+            raise MeterError(f"bus {self.name}: port auto: {exc}") from exc
+        self.port = await find_port(
+            SerialSettings.from_config(self.config),
+            unit=meter.unit,
+            regmap=regmap,
+            candidates=self._candidates,
+        )
+        log.info(
+            "bus %s: port auto -> %s",
+            self.name,
+            self.port,
+            extra={"bus": self.name, "action": "scan"},
+        )
+
+    async def _connect(self) -> None:
+        try:
+            await super()._connect()
+        except MeterTimeout:
+            if self.config.port == "auto":
+                self.port = "auto"  # the adapter may come back under another name
+            raise
+
+    def _new_client(self) -> Any:
+        c = self.config
+        return AsyncModbusSerialClient(
+            self.port,
+            name=f"emusa-{self.name}",
+            baudrate=c.baudrate,
+            bytesize=c.bytesize,
+            parity=c.parity,
+            stopbits=c.stopbits,
+            reconnect_delay=0,
+            reconnect_delay_max=0,
+            timeout=self.timeout,
+            retries=0,
+        )
+
+
+def open_bus(
+    config: TcpBusConfig | RtuBusConfig,
+    *,
+    candidates: list[str] | None = None,
+    base_dir: Path | None = None,
+) -> ModbusBus:
+    """A bus for ``config``; nothing is opened until the first read.
+
+    ``candidates`` (serial ports to try for ``port: auto``, default: every port pyserial
+    lists) and ``base_dir`` (where a meter's ``map_file`` is relative to) only matter to RTU.
+    """
+    if isinstance(config, TcpBusConfig):
+        return TcpBus(config)
+    return RtuBus(config, candidates=candidates, base_dir=base_dir)
