@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
+import logging
 import sys
+import time
+from pathlib import Path
 
+from gateway.errors import GatewayError
 from gateway.quantities import QUANTITIES
 
 
@@ -21,7 +26,219 @@ def _parser() -> argparse.ArgumentParser:
     )
     q.add_argument("--format", choices=("table", "json"), default="table")
     q.add_argument("--lang", choices=("pt-BR", "en"), default="pt-BR", help="label language")
+    _add_modbus_commands(sub)
     return p
+
+
+# --- Modbus commands: simulate, scan-ports, read ----------------------------------------
+
+
+def _host_port(text: str) -> tuple[str, int]:
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit():
+        raise argparse.ArgumentTypeError(f"{text!r} is not HOST:PORT")
+    return host or "127.0.0.1", int(port)
+
+
+def _map_args(p: argparse.ArgumentParser, default_model: str | None = "kron_konect") -> None:
+    g = p.add_mutually_exclusive_group()
+    g.add_argument(
+        "--model", default=default_model, help="shipped register map (default %(default)s)"
+    )
+    g.add_argument("--map", type=Path, dest="map_file", help="a register map file of your own")
+
+
+def _serial_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--baudrate", type=int, default=9600)
+    p.add_argument("--parity", choices=("N", "E", "O"), default="N")
+    p.add_argument("--stopbits", type=int, choices=(1, 2), default=2)
+    p.add_argument("--bytesize", type=int, choices=(7, 8), default=8)
+
+
+def _add_modbus_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    s = sub.add_parser(
+        "simulate",
+        help="serve a simulated meter (any shipped map) over Modbus TCP and/or RTU",
+        description="A real Modbus server answering from a seeded plant model. "
+        "Scenarios: KIND[@START][+DURATION] in seconds from now, KIND one of "
+        "sag, swell, pf_drop, demand_peak, phase_loss, silent.",
+    )
+    _map_args(s)
+    s.add_argument(
+        "--tcp", type=_host_port, metavar="HOST:PORT", help="listen on TCP (port 0 = any)"
+    )
+    s.add_argument("--serial", metavar="PORT", help="answer Modbus RTU on this serial port")
+    s.add_argument(
+        "--pty", action="store_true", help="create a pseudo-terminal pair, print the path to open"
+    )
+    _serial_args(s)
+    s.add_argument(
+        "--unit", type=int, action="append", help="unit id (repeat for several meters; default 1)"
+    )
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--scenario", action="append", default=[], metavar="KIND[@START][+DURATION]")
+    s.add_argument("--duration", type=float, help="stop after this many seconds")
+
+    sc = sub.add_parser(
+        "scan-ports",
+        help="find the serial port where a meter answers (probe read on each port)",
+    )
+    sc.add_argument("ports", nargs="*", help="ports to try (default: every serial port listed)")
+    _map_args(sc)
+    _serial_args(sc)
+    sc.add_argument("--unit", type=int, default=1)
+    sc.add_argument("--timeout", type=float, default=0.5, help="seconds per probe")
+
+    r = sub.add_parser("read", help="read a meter once and print canonical values (commissioning)")
+    _map_args(r)
+    where = r.add_mutually_exclusive_group(required=True)
+    where.add_argument("--tcp", type=_host_port, metavar="HOST:PORT")
+    where.add_argument(
+        "--serial", metavar="PORT", help="serial port, or 'auto' to scan for the meter"
+    )
+    _serial_args(r)
+    r.add_argument("--unit", type=int, help="unit id (default: the map's, else 1)")
+    r.add_argument("--timeout", type=float, default=1.0)
+    r.add_argument("--retries", type=int, default=1)
+    r.add_argument("--format", choices=("table", "json"), default="table")
+
+
+def _quiet_pymodbus() -> None:
+    """pymodbus logs every timeout at ERROR with frame dumps; our errors already say it."""
+    logging.getLogger("pymodbus").setLevel(logging.CRITICAL)
+
+
+def _cmd_simulate(args: argparse.Namespace) -> int:
+    from gateway.simulator.run import load_regmap, parse_scenario, serve  # noqa: PLC0415
+
+    _quiet_pymodbus()
+    if args.tcp is None and args.serial is None and not args.pty:
+        args.tcp = ("127.0.0.1", 5020)
+    now = time.time()
+    try:
+        regmap = load_regmap(args.model, args.map_file)
+        events = tuple(parse_scenario(text, now) for text in args.scenario)
+    except (GatewayError, ValueError) as exc:
+        print(f"emusa-gateway simulate: {exc}", file=sys.stderr)
+        return 2
+    serial_settings = {
+        "baudrate": args.baudrate,
+        "parity": args.parity,
+        "stopbits": args.stopbits,
+        "bytesize": args.bytesize,
+    }
+    serial = {"port": args.serial, **serial_settings} if args.serial else None
+
+    def say(line: str) -> None:
+        print(line, flush=True)
+
+    asyncio.run(
+        serve(
+            regmap,
+            units=args.unit or [1],
+            seed=args.seed,
+            events=events,
+            tcp=args.tcp,
+            serial=serial,
+            pty=args.pty,
+            duration=args.duration,
+            say=say,
+        )
+    )
+    return 0
+
+
+def _cmd_scan_ports(args: argparse.Namespace) -> int:
+    from gateway.scan import SerialSettings, scan_ports  # noqa: PLC0415
+    from gateway.simulator.run import load_regmap  # noqa: PLC0415
+
+    _quiet_pymodbus()
+    try:
+        regmap = load_regmap(args.model, args.map_file)
+    except GatewayError as exc:
+        print(f"emusa-gateway scan-ports: {exc}", file=sys.stderr)
+        return 2
+    settings = SerialSettings(
+        args.baudrate, args.parity, args.stopbits, args.bytesize, args.timeout
+    )
+    results = asyncio.run(scan_ports(settings, args.unit, regmap, args.ports or None))
+    print(f"probing unit {args.unit} as {regmap.model} at {settings}")
+    print(f"{'port':<24} {'status':<9} detail")
+    for r in results:
+        print(
+            f"{r.port:<24} {'ANSWERED' if r.answered else 'silent':<9} {r.description} {r.detail}".rstrip()
+        )
+    if not results:
+        print("no serial port found")
+    return 0 if any(r.answered for r in results) else 1
+
+
+def _cmd_read(args: argparse.Namespace) -> int:
+    from gateway.config import MeterConfig, RtuBusConfig, TcpBusConfig  # noqa: PLC0415
+    from gateway.meter import MeterRead, read_meter  # noqa: PLC0415
+    from gateway.planner import plan  # noqa: PLC0415
+    from gateway.simulator.run import load_regmap  # noqa: PLC0415
+    from gateway.transport import open_bus  # noqa: PLC0415
+
+    _quiet_pymodbus()
+    try:
+        regmap = load_regmap(args.model, args.map_file)
+        unit = args.unit if args.unit is not None else (regmap.default_unit or 1)
+        meter = (
+            MeterConfig(name="meter", model=args.model, unit=unit)
+            if args.map_file is None
+            else MeterConfig(name="meter", map_file=args.map_file, unit=unit)
+        )
+        common = {
+            "name": "cli",
+            "timeout": args.timeout,
+            "retries": args.retries,
+            "meters": [meter],
+        }
+        config: TcpBusConfig | RtuBusConfig
+        if args.tcp is not None:
+            config = TcpBusConfig(type="tcp", host=args.tcp[0], port=args.tcp[1], **common)
+        else:
+            config = RtuBusConfig(
+                type="rtu",
+                port=args.serial,
+                baudrate=args.baudrate,
+                parity=args.parity,
+                stopbits=args.stopbits,
+                bytesize=args.bytesize,
+                **common,
+            )
+    except (GatewayError, ValueError) as exc:
+        print(f"emusa-gateway read: {exc}", file=sys.stderr)
+        return 2
+
+    async def once() -> MeterRead:
+        bus = open_bus(config)
+        try:
+            return await read_meter(bus, unit, regmap, plan(regmap))
+        finally:
+            await bus.close()
+
+    try:
+        result = asyncio.run(once())
+    except GatewayError as exc:
+        print(f"emusa-gateway read: {exc}", file=sys.stderr)
+        return 1
+    values, dropped = result.values, result.dropped
+    if args.format == "json":
+        json.dump(
+            {"model": regmap.model, "unit": unit, "values": values, "dropped": dropped},
+            sys.stdout,
+            indent=2,
+        )
+        sys.stdout.write("\n")
+        return 0
+    print(f"{regmap.model} unit {unit}: {result.requests} requests, {result.elapsed * 1000:.0f} ms")
+    for name, value in values.items():
+        print(f"{name:<12} {value:>14.4f} {QUANTITIES[name].unit}")
+    for name, reason in dropped.items():
+        print(f"{name:<12} {'dropped':>14} {reason}")
+    return 0
 
 
 def _cmd_quantities(args: argparse.Namespace) -> int:
@@ -46,9 +263,17 @@ def _cmd_quantities(args: argparse.Namespace) -> int:
     return 0
 
 
+COMMANDS = {
+    "quantities": _cmd_quantities,
+    "simulate": _cmd_simulate,
+    "scan-ports": _cmd_scan_ports,
+    "read": _cmd_read,
+}
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    return {"quantities": _cmd_quantities}[args.command](args)
+    return COMMANDS[args.command](args)
 
 
 if __name__ == "__main__":
