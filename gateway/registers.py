@@ -204,6 +204,9 @@ def _check_unit(path: Path, key: str, name: str, unit: str, scale: float) -> Non
 
 
 def _check_overlaps(path: Path, regs: list[Register], prefix: str) -> None:
+    for reg in regs:
+        if reg.end > 65536:
+            raise _fail(path, f"{prefix}.{reg.name}", "runs past register 65535")
     by_fn = sorted(regs, key=lambda r: (r.function, r.address))
     for prev, cur in itertools.pairwise(by_fn):
         if prev.function == cur.function and cur.address < prev.end:
@@ -213,8 +216,6 @@ def _check_overlaps(path: Path, regs: list[Register], prefix: str) -> None:
                 f"registers {cur.address}-{cur.end - 1} overlap {prev.name}"
                 f" ({prev.address}-{prev.end - 1}, function {cur.function})",
             )
-        if cur.end > 65536:
-            raise _fail(path, f"{prefix}.{cur.name}", "runs past register 65535")
 
 
 def _from_house(path: Path, doc: dict[str, Any]) -> RegisterMap:

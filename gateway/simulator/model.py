@@ -86,12 +86,14 @@ def _smooth_noise(seed: int, name: str, t: float, period: float) -> float:
 
 # Load fraction knots (hour of day, fraction), linear in between.
 _WEEKDAY: Final = (
-    (0.0, 0.12), (5.75, 0.12), (6.0, 0.9), (11.5, 0.95), (11.75, 0.55), (12.5, 0.55),
+    (0.0, 0.1), (5.75, 0.1), (6.0, 0.9), (11.5, 0.95), (11.75, 0.55), (12.5, 0.55),
     (12.75, 0.95), (13.85, 0.95), (14.0, 0.7), (14.25, 0.95), (17.75, 0.9), (18.0, 0.8),
-    (21.75, 0.8), (22.0, 0.12), (24.0, 0.12),
+    (21.75, 0.8), (22.0, 0.1), (24.0, 0.1),
 )  # fmt: skip
-_SATURDAY: Final = ((0.0, 0.12), (5.75, 0.12), (6.0, 0.5), (12.0, 0.5), (12.25, 0.1), (24.0, 0.1))
-_SUNDAY: Final = ((0.0, 0.08), (24.0, 0.08))
+_SATURDAY: Final = ((0.0, 0.1), (5.75, 0.1), (6.0, 0.5), (12.0, 0.5), (12.25, 0.1), (24.0, 0.1))
+_SUNDAY: Final = ((0.0, 0.1), (24.0, 0.1))
+# Every day starts and ends at the night value, so the profile is continuous and the
+# energy integral on the minute grid is exact.
 
 
 def _interp(knots: tuple[tuple[float, float], ...], hour: float) -> float:
