@@ -45,7 +45,9 @@ def test_readings_are_stored_with_every_quantity(
             " WHERE m.name = 'm1' AND r.seq = 4"
         ).fetchone()
         assert row is not None
-        columns = [d.name for d in conn.execute("SELECT * FROM readings LIMIT 0").description]
+        description = conn.execute("SELECT * FROM readings LIMIT 0").description
+    assert description is not None
+    columns = [d.name for d in description]
     stored = dict(zip(columns, row, strict=True))
     assert stored.pop("time") == items[13].ts
     stored.pop("meter_id")

@@ -108,9 +108,11 @@ def test_refused_data_is_a_batch_error_and_isolation_dead_letters_only_it(
 
 
 def test_unreachable_database_is_transient(pg_server: object) -> None:
-    with Writer("postgresql://nobody@127.0.0.1:1/none", connect_timeout=2) as w:
-        with pytest.raises(DatabaseUnavailable) as exc:
-            w.write(readings(1))
+    with (
+        Writer("postgresql://nobody@127.0.0.1:1/none", connect_timeout=2) as w,
+        pytest.raises(DatabaseUnavailable) as exc,
+    ):
+        w.write(readings(1))
     assert isinstance(exc.value.__cause__, psycopg.OperationalError)
 
 
