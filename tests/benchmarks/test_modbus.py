@@ -24,7 +24,7 @@ from gateway.simulator.model import PlantModel
 from gateway.simulator.server import MeterSimulator, SimulatedMeter
 from gateway.timing import cycle_time
 from gateway.transport import open_bus
-from tests.integration.gateway.conftest import T0, tcp_config
+from tests.integration.gateway.simhelpers import T0, tcp_config
 
 pytestmark = pytest.mark.benchmark
 

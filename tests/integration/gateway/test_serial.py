@@ -13,7 +13,7 @@ from gateway.simulator.model import PlantModel
 from gateway.simulator.ptypair import PtyPair
 from gateway.simulator.server import MeterSimulator, SimulatedMeter
 from gateway.transport import open_bus
-from tests.integration.gateway.conftest import T0, expected_reading, rtu_config, run
+from tests.integration.gateway.simhelpers import T0, expected_reading, rtu_config, run
 
 pytestmark = pytest.mark.integration
 

@@ -14,7 +14,7 @@ from gateway.registers import builtin_map, builtin_models, load_map
 from gateway.simulator.model import PlantModel
 from gateway.simulator.server import MeterSimulator, SimulatedMeter
 from gateway.transport import open_bus
-from tests.integration.gateway.conftest import T0, expected_reading, run, tcp_config
+from tests.integration.gateway.simhelpers import T0, expected_reading, run, tcp_config
 
 pytestmark = pytest.mark.integration
 
