@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+from gateway import cli_service
 from gateway.errors import GatewayError
 from gateway.quantities import QUANTITIES
 
@@ -27,6 +28,7 @@ def _parser() -> argparse.ArgumentParser:
     q.add_argument("--format", choices=("table", "json"), default="table")
     q.add_argument("--lang", choices=("pt-BR", "en"), default="pt-BR", help="label language")
     _add_modbus_commands(sub)
+    cli_service.add_commands(sub)
     return p
 
 
@@ -268,6 +270,7 @@ COMMANDS = {
     "simulate": _cmd_simulate,
     "scan-ports": _cmd_scan_ports,
     "read": _cmd_read,
+    **cli_service.COMMANDS,
 }
 
 

@@ -1,0 +1,171 @@
+"""Wiring of the gateway service: config -> maps and read plans -> buses -> poll loops ->
+store-and-forward publisher. Also the poll-budget check that ``check-config`` reports.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from gateway import timing
+from gateway.config import GatewayConfig, RtuBusConfig, TcpBusConfig
+from gateway.discovery import discovery_messages
+from gateway.errors import ConfigError
+from gateway.mqtt_url import parse as parse_mqtt_url
+from gateway.planner import plan
+from gateway.poller import BusPoller, MeterState
+from gateway.publisher import Publisher, PublisherSettings
+from gateway.queue import DiskQueue
+from gateway.registers import map_for
+from gateway.transport import open_bus
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class BusBudget:
+    bus: str
+    meters: int
+    requests: int  # per poll cycle
+    registers: int
+    wire_seconds: float | None  # RTU only: computed wire time of one cycle
+    interval: float
+
+    @property
+    def fits(self) -> bool:
+        return self.wire_seconds is None or self.wire_seconds <= self.interval
+
+    def describe(self) -> str:
+        wire = (
+            f", {self.wire_seconds * 1000:.0f} ms of wire time per cycle"
+            if self.wire_seconds is not None
+            else ""
+        )
+        verdict = "fits" if self.fits else "DOES NOT FIT"
+        return (
+            f"bus {self.bus}: {self.meters} meters, {self.requests} requests and "
+            f"{self.registers} registers per cycle{wire}; {verdict} in {self.interval:g} s"
+        )
+
+
+def load_meters(bus: TcpBusConfig | RtuBusConfig, config_dir: Path) -> list[MeterState]:
+    """Register map and read plan of every meter on ``bus`` (errors name file and key)."""
+    states = []
+    for meter in bus.meters:
+        regmap = map_for(meter, config_dir)
+        states.append(MeterState(config=meter, regmap=regmap, blocks=plan(regmap)))
+    return states
+
+
+def budget(
+    bus: TcpBusConfig | RtuBusConfig, meters: list[MeterState], interval: float
+) -> BusBudget:
+    """What one poll cycle costs on ``bus``; on RS-485 the wire time decides what fits."""
+    counts = [b.count for m in meters if m.config.enabled for b in m.blocks]
+    wire = None
+    if isinstance(bus, RtuBusConfig):
+        wire = timing.cycle_time(counts, bus.baudrate) + bus.inter_frame_delay * len(counts)
+    return BusBudget(bus.name, len(meters), len(counts), sum(counts), wire, interval)
+
+
+def _publisher(
+    config: GatewayConfig, queue: DiskQueue, meters: list[MeterState], env: Mapping[str, str]
+) -> Publisher:
+    try:
+        endpoint = parse_mqtt_url(config.mqtt.url)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    retained: dict[str, bytes] = {}
+    if config.mqtt.homeassistant_discovery:
+        for m in meters:
+            retained.update(
+                discovery_messages(
+                    prefix=config.mqtt.homeassistant_prefix,
+                    root=config.mqtt.topic_root,
+                    site=config.site,
+                    meter=m.name,
+                    model=m.regmap.model,
+                    quantities=m.regmap.names,
+                    lang=env.get("EMUSA_LANG", "pt-BR"),
+                )
+            )
+    settings = PublisherSettings(
+        endpoint=endpoint,
+        root=config.mqtt.topic_root,
+        site=config.site,
+        gateway_id=config.gateway_id,
+        client_id=config.mqtt.client_id or f"emusa-gateway-{config.site}-{config.gateway_id}",
+        keepalive=config.mqtt.keepalive,
+        state_topics=config.mqtt.state_topics,
+        tls=config.mqtt.tls,
+        retained=retained,
+    )
+    return Publisher(settings, queue)
+
+
+async def run(
+    config: GatewayConfig,
+    config_dir: Path,
+    stop: asyncio.Event,
+    env: Mapping[str, str] | None = None,
+) -> None:
+    """Poll every bus concurrently and publish until ``stop`` is set."""
+    env = os.environ if env is None else env
+    per_bus = [(bus, load_meters(bus, config_dir)) for bus in config.buses]
+    for bus, meters in per_bus:
+        report = budget(bus, meters, config.poll_interval)
+        if report.fits:
+            log.info("%s", report.describe(), extra={"bus": bus.name, "action": "budget"})
+        else:
+            log.error(
+                "%s: the meters on it cannot all be read every %g s at %s baud; polling as fast"
+                " as the line allows (about every %.2f s). Raise poll_interval, the baud rate,"
+                " or split the meters over more buses.",
+                report.describe(),
+                config.poll_interval,
+                getattr(bus, "baudrate", "?"),
+                report.wire_seconds or 0.0,
+                extra={"bus": bus.name, "action": "budget"},
+            )
+    queue_path = (
+        config.queue.path if config.queue.path.is_absolute() else config_dir / config.queue.path
+    )
+    queue = DiskQueue(queue_path, config.queue.max_messages)
+    all_meters = [m for _, meters in per_bus for m in meters]
+    publisher = _publisher(config, queue, all_meters, env)
+    buses = [open_bus(bus, base_dir=config_dir) for bus, _ in per_bus]
+    pollers = [
+        BusPoller(
+            site=config.site,
+            bus=handle,
+            meters=meters,
+            sink=publisher,
+            sequences=queue,
+            interval=config.poll_interval,
+        )
+        for handle, (_bus, meters) in zip(buses, per_bus, strict=True)
+    ]
+    publisher.start()
+    log.info(
+        "gateway %s polling %d meters on %d buses every %g s; %d readings waiting in %s",
+        config.gateway_id,
+        len(all_meters),
+        len(buses),
+        config.poll_interval,
+        len(queue),
+        queue_path,
+        extra={"action": "start"},
+    )
+    try:
+        await asyncio.gather(*(p.run(stop) for p in pollers))
+    finally:
+        for handle in buses:
+            await handle.close()
+        flushed = await asyncio.to_thread(publisher.stop, 10.0)
+        if not flushed:
+            log.warning("%d readings stay queued in %s for the next start", len(queue), queue_path)
+        queue.close()

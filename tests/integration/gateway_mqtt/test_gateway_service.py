@@ -1,0 +1,237 @@
+"""The whole gateway process (`emusa-gateway run`) against simulated meters over Modbus
+TCP and a real Mosquitto: readings, statuses, broker outage, meter unplugged, crashes."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+from gateway.registers import builtin_map
+from gateway.simulator.model import PlantModel
+from gateway.simulator.server import MeterSimulator, SimulatedMeter
+from tests.harness.mqtt import Collector, Received
+from tests.harness.services import Broker
+
+pytestmark = pytest.mark.integration
+
+
+class SimulatorThread:
+    """The simulator's Modbus TCP server on its own event loop in a thread."""
+
+    def __init__(self) -> None:
+        self.meters = {
+            1: SimulatedMeter(1, builtin_map("kron_konect"), PlantModel(seed=1)),
+            2: SimulatedMeter(2, builtin_map("siemens_pac3200"), PlantModel(seed=2)),
+        }
+        self.sim = MeterSimulator(list(self.meters.values()))
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+        self.host, self.port = asyncio.run_coroutine_threadsafe(
+            self.sim.start_tcp(), self.loop
+        ).result(10)
+
+    def close(self) -> None:
+        asyncio.run_coroutine_threadsafe(self.sim.stop(), self.loop).result(10)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+        self.loop.close()
+
+
+@pytest.fixture
+def simulator() -> Iterator[SimulatorThread]:
+    sim = SimulatorThread()
+    yield sim
+    sim.close()
+
+
+@pytest.fixture
+def gateway_config(
+    tmp_path: Path, simulator: SimulatorThread, mqtt_broker: Broker, topic_root: str
+) -> Path:
+    doc = {
+        "site": "plant",
+        "gateway_id": "gw1",
+        "poll_interval": 1.0,
+        "mqtt": {"url": mqtt_broker.url, "topic_root": topic_root, "keepalive": 5},
+        "queue": {"path": "queue.sqlite"},
+        "buses": [
+            {
+                "name": "lan",
+                "type": "tcp",
+                "host": simulator.host,
+                "port": simulator.port,
+                "timeout": 0.5,
+                "retries": 0,
+                "meters": [
+                    {"name": "kron1", "model": "kron_konect", "unit": 1},
+                    {"name": "pac1", "model": "siemens_pac3200", "unit": 2},
+                ],
+            }
+        ],
+    }
+    path = tmp_path / "gateway.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    return path
+
+
+@pytest.fixture
+def gateway(gateway_config: Path) -> Iterator[subprocess.Popen[bytes]]:
+    log = (gateway_config.parent / "gateway.log").open("wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gateway", "run", "--config", str(gateway_config)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "EMUSA_MQTT_URL": ""},
+    )
+    yield proc
+    if proc.poll() is None:
+        proc.kill()
+    proc.wait(10)
+    log.close()
+
+
+def _first_copies(messages: list[Received], meter: str) -> list[int]:
+    seqs: list[int] = []
+    for m in messages:
+        if m.topic.endswith(f"/{meter}/reading"):
+            seq = json.loads(m.payload)["seq"]
+            if seq not in seqs:
+                seqs.append(seq)
+    return seqs
+
+
+def _status(collector: Collector, suffix: str) -> bytes | None:
+    found = collector.matching(suffix)
+    return found[-1].payload if found else None
+
+
+def _wait(predicate: object, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():  # type: ignore[operator]
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def test_readings_and_statuses(
+    gateway: subprocess.Popen[bytes], mqtt_broker: Broker, topic_root: str
+) -> None:
+    collector = Collector(mqtt_broker, f"{topic_root}/#")
+    try:
+        got = collector.wait_for("/pac1/reading", 3, timeout=20)
+        assert len(got) >= 3
+        reading = json.loads(got[0].payload)
+        pac_map = builtin_map("siemens_pac3200")
+        assert set(reading["values"]) == set(pac_map.names)
+        assert reading["site"] == "plant"
+        assert 40 < reading["values"]["freq"] < 70
+        kron = json.loads(collector.wait_for("/kron1/reading", 1, timeout=10)[0].payload)
+        assert set(kron["values"]) == set(builtin_map("kron_konect").names)
+        assert _wait(lambda: _status(collector, "/gateway/gw1/status") == b"online", 10)
+        assert _status(collector, "/kron1/status") == b"online"
+        assert collector.wait_for("/pac1/state/p_total", 1, timeout=10)
+        gateway.send_signal(signal.SIGTERM)
+        assert gateway.wait(20) == 0
+        assert _wait(lambda: _status(collector, "/gateway/gw1/status") == b"offline", 10)
+    finally:
+        collector.close()
+
+
+def test_broker_down_30s_at_1hz_loses_nothing(
+    gateway: subprocess.Popen[bytes], mqtt_broker: Broker, topic_root: str
+) -> None:
+    if mqtt_broker.local is None:
+        pytest.skip("needs a broker this session can restart")
+    collector = Collector(mqtt_broker, f"{topic_root}/+/+/reading")
+    try:
+        collector.wait_for("/kron1/reading", 3, timeout=20)
+        mqtt_broker.local.stop()
+        time.sleep(30)
+        mqtt_broker.local.start()
+        time.sleep(5)
+        gateway.send_signal(signal.SIGTERM)
+        assert gateway.wait(30) == 0
+        messages = collector.wait_until(lambda _m: False, timeout=3)
+    finally:
+        collector.close()
+    for meter in ("kron1", "pac1"):
+        seqs = _first_copies(messages, meter)
+        assert seqs == list(range(1, len(seqs) + 1)), f"{meter}: every reading once, in order"
+        assert len(seqs) >= 36, f"{meter}: about one reading per second for 38 s, got {len(seqs)}"
+
+
+def test_meter_unplugged_and_back(
+    gateway: subprocess.Popen[bytes],
+    simulator: SimulatorThread,
+    mqtt_broker: Broker,
+    topic_root: str,
+) -> None:
+    collector = Collector(mqtt_broker, f"{topic_root}/#")
+    try:
+        collector.wait_for("/pac1/reading", 2, timeout=20)
+        simulator.meters[2].silent = True  # unplugged
+        assert _wait(lambda: _status(collector, "/pac1/status") == b"unreachable", 10)
+        before = len(collector.matching("/kron1/reading"))
+        time.sleep(4)
+        assert len(collector.matching("/kron1/reading")) >= before + 3, (
+            "the other meter keeps going"
+        )
+        simulator.meters[2].silent = False  # plugged back
+        assert _wait(lambda: _status(collector, "/pac1/status") == b"online", 15)
+        n = len(collector.matching("/pac1/reading"))
+        collector.wait_for("/pac1/reading", n + 2, timeout=10)
+    finally:
+        collector.close()
+    seqs = _first_copies(collector.messages, "pac1")
+    assert seqs == list(range(1, len(seqs) + 1)), "no reading invented or skipped while silent"
+
+
+def test_crash_leaves_the_last_will(
+    gateway: subprocess.Popen[bytes], mqtt_broker: Broker, topic_root: str
+) -> None:
+    collector = Collector(mqtt_broker, f"{topic_root}/plant/gateway/gw1/status")
+    try:
+        assert _wait(lambda: _status(collector, "/gw1/status") == b"online", 20)
+        gateway.kill()  # SIGKILL: no goodbye, the broker publishes the will
+        gateway.wait(10)
+        assert _wait(lambda: _status(collector, "/gw1/status") == b"offline", 15)
+    finally:
+        collector.close()
+
+
+def test_check_config_reports_errors_and_budget(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        "site: plant\nbuses:\n  - {name: b, type: rtu, port: /dev/x, baudrate: 9600,"
+        " meters: [{name: m, model: kron_konect, unit: 300}]}\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-m", "gateway", "check-config", "--config", str(bad)],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert out.returncode == 2
+    assert "bad.yaml: buses.0.rtu.meters.0.unit" in out.stderr
+    busy = tmp_path / "busy.yaml"
+    meters = ", ".join(f"{{name: m{u}, model: kron_konect, unit: {u}}}" for u in range(1, 11))
+    busy.write_text(
+        f"site: plant\nbuses:\n  - {{name: b, type: rtu, port: /dev/x, meters: [{meters}]}}\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-m", "gateway", "check-config", "--config", str(busy)],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert out.returncode == 1
+    assert "DOES NOT FIT in 1 s" in out.stdout
