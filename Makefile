@@ -6,7 +6,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: test setup venv lint format typecheck unit integration lock clean
+.PHONY: test setup venv lint format typecheck unit integration bench lock clean
 
 test: setup venv lint  ## the README's test command; fails when a required service is missing
 	EMUSA_REQUIRE_SERVICES=1 $(BIN)/pytest
@@ -36,6 +36,9 @@ unit: venv
 
 integration: setup venv
 	EMUSA_REQUIRE_SERVICES=1 $(BIN)/pytest -m integration
+
+bench: setup venv  ## every benchmark; figures printed and written to bench-results/*.json
+	EMUSA_REQUIRE_SERVICES=1 $(BIN)/pytest -m benchmark tests/benchmarks -s -p no:cacheprovider
 
 lock: venv  ## re-pin every dependency to what is installed now
 	{ echo "# Pinned versions for reproducible installs: pip install -c requirements.lock -e \".[dev]\""; \
