@@ -241,11 +241,7 @@ class Service:
                     r.detail,
                     extra={"action": "reject", "topic": r.topic, "reason": r.reason},
                 )
-        acked = 0
-        ack = self._subscriber.ack
-        for delivery, _ in items:
-            if ack(delivery):
-                acked += 1
+        acked = self._subscriber.ack([d for d, _ in items])
         c.acked += acked
         log.debug(
             "batch committed",

@@ -18,9 +18,8 @@ from __future__ import annotations
 import logging
 import socket
 import threading
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode, MQTTProtocolVersion
@@ -40,8 +39,9 @@ class MqttError(IngestorError):
     """The broker refused us or the client could not be set up; the paho error is chained."""
 
 
-@dataclass(frozen=True, slots=True)
-class Delivery:
+class Delivery(NamedTuple):
+    """One received message (a tuple: built once per message on the MQTT thread)."""
+
     generation: int
     mid: int
     qos: int
@@ -119,13 +119,22 @@ class Subscriber:
     def generation(self) -> int:
         return self._generation
 
-    def ack(self, delivery: Delivery) -> bool:
-        """Acknowledge a committed delivery; False when it came on an earlier connection."""
+    def ack(self, deliveries: Sequence[Delivery]) -> int:
+        """Acknowledge committed deliveries; returns how many were sent.
+
+        Deliveries that came on an earlier connection are skipped: the broker redelivers
+        them on this one (their packet ids may already name other messages).
+        """
+        sent = 0
         with self._lock:
-            if delivery.generation != self._generation or not self.connected.is_set():
-                return False
-            rc = self._client.ack(delivery.mid, delivery.qos)
-        return rc == MQTTErrorCode.MQTT_ERR_SUCCESS
+            if not self.connected.is_set():
+                return 0
+            current = self._generation
+            ack = self._client.ack
+            for d in deliveries:
+                if d.generation == current and ack(d.mid, d.qos) == MQTTErrorCode.MQTT_ERR_SUCCESS:
+                    sent += 1
+        return sent
 
     # --- paho callbacks (MQTT thread) ----------------------------------------------------
 

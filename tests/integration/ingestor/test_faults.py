@@ -126,3 +126,62 @@ def test_broker_restart_mid_stream(
         wait_until(lambda: count(db) == len(items), 60, "every reading to be stored")
         assert service.subscriber.connects >= 2
     _assert_exactly_once(db, items)
+
+
+def test_database_unreachable_holds_at_most_receive_maximum_then_catches_up(
+    db: str, mqtt_broker: Broker, topic_root: str, tmp_path: Path
+) -> None:
+    items = readings(1000, meters=4, full=False)
+    window = 100
+    down = make_config(
+        db,
+        mqtt_broker,
+        topic_root,
+        tmp_path,
+        database_url="postgresql://nobody@127.0.0.1:1/none?connect_timeout=1",
+        receive_maximum=window,
+    )
+    with running(down) as service:
+        with publisher(mqtt_broker) as pub:
+            pub.publish_readings(topic_root, items)
+            pub.wait_all(30)
+        wait_until(lambda: service.counters.received == window, 15, "the receive window to fill")
+        wait_until(lambda: service.counters.retries >= 2, 15, "two failed attempts")
+        assert service.counters.received == window  # the broker keeps the other 900
+        assert service.counters.acked == 0
+        assert not service.status().db_ok
+    up = down.model_copy(update={"database_url": db})
+    with running(up) as service:
+        wait_until(lambda: count(db) == len(items), 60, "the backlog to be stored")
+        wait_until(lambda: service.counters.acked >= len(items), 30, "every acknowledgement")
+    _assert_exactly_once(db, items)
+
+
+def test_memory_stays_bounded_draining_a_backlog_while_the_database_is_down(
+    db: str, mqtt_broker: Broker, topic_root: str, tmp_path: Path
+) -> None:
+    # Mosquitto 2.0.11 overshoots the client's Receive Maximum when it drains a session's
+    # offline backlog; the ingestor then stops reading at 2 x receive_maximum + batch_rows.
+    items = readings(2000, meters=4, full=False)
+    config = make_config(
+        db,
+        mqtt_broker,
+        topic_root,
+        tmp_path,
+        database_url="postgresql://nobody@127.0.0.1:1/none?connect_timeout=1",
+        receive_maximum=20,
+        batch_rows=50,
+    )
+    with running(config):
+        pass  # creates the persistent session and its subscription
+    with publisher(mqtt_broker) as pub:
+        pub.publish_readings(topic_root, items)
+        pub.wait_all(30)
+    with running(config) as service:
+        wait_until(lambda: service.counters.received >= 20, 15, "the backlog to start")
+        time.sleep(2.0)
+        assert service.counters.received <= 2 * 20 + 50 + 1
+        assert service.counters.acked == 0
+    with running(config.model_copy(update={"database_url": db})):
+        wait_until(lambda: count(db) == len(items), 60, "the backlog to be stored")
+    _assert_exactly_once(db, items)
