@@ -1,0 +1,971 @@
+# ruff: noqa: RUF001  (pt-BR text for operators: its dashes and signs are intended)
+"""Generate the provisioned Grafana dashboards (pt-BR) from one description.
+
+    python scripts/gen_dashboards.py          # rewrite grafana/provisioning/dashboards/emusa/*.json
+    python scripts/gen_dashboards.py --check  # exit 1 when a committed JSON differs
+
+The JSON files are what Grafana loads and what the tests read; this script keeps the
+five dashboards consistent (one datasource uid, the same variables, the same
+relation switch for long ranges, the same PRODIST thresholds). Edit here, then run it.
+
+Relation switch for long ranges (every time series panel): the panel query is a
+``UNION ALL`` of three branches, each gated by a condition on the dashboard range only
+(``$__timeTo() - $__timeFrom()``). PostgreSQL plans such a condition as a one-time
+filter, so only one branch runs:
+
+* range <= 2 h: raw ``readings`` (1 s resolution, at most 7,200 rows per meter);
+* range <= 3 days: ``readings_1m`` (at most 4,320 rows per meter);
+* longer: ``readings_1h`` (720 rows per meter for 30 days, 8,760 for a year).
+
+Each branch is grouped by ``$__timeGroupAlias(..., $__interval)``, so Grafana's own
+resolution still applies on top. The range decides rather than ``$__interval`` alone,
+because ``$__interval`` depends on the panel width: a narrow panel over two days
+would otherwise read raw seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "grafana" / "provisioning" / "dashboards" / "emusa"
+
+DS = {"type": "grafana-postgresql-datasource", "uid": "emusa-timescaledb"}
+TZ = "America/Sao_Paulo"
+TAGS = ["emusa"]
+RAW_MAX = "2 hours"
+M1_MAX = "3 days"
+LIVE_WINDOW = "5 minutes"  # a meter silent for longer shows no live value
+RANGE = "($__timeTo()::timestamptz - $__timeFrom()::timestamptz)"
+API_DEFAULT = "http://localhost:8080"
+
+# PRODIST Modulo 8, 220/127 V: adequate 202-231 / 117-133 V, precarious 191-202 or
+# 231-233 / 110-117 or 133-135 V, critical outside. Grafana colours a value by the
+# highest step <= value, so the upper inclusive limits sit just above 231 / 233.
+RED, ORANGE, GREEN, BLUE = "red", "orange", "green", "blue"
+V_LL_STEPS = [(None, RED), (191, ORANGE), (202, GREEN), (231.001, ORANGE), (233.001, RED)]
+V_LN_STEPS = [(None, RED), (110, ORANGE), (117, GREEN), (133.001, ORANGE), (135.001, RED)]
+HZ_STEPS = [(None, RED), (59.9, GREEN), (60.1001, RED)]
+PF_STEPS = [(None, RED), (0.92, GREEN)]
+UNBALANCE_STEPS = [(None, GREEN), (3.0001, RED)]  # PRODIST FD limit at low voltage: 3 %
+NEUTRAL_STEPS = [(None, BLUE)]
+
+
+def steps(spec: list[tuple[float | None, str]]) -> dict[str, Any]:
+    return {"mode": "absolute", "steps": [{"color": c, "value": v} for v, c in spec]}
+
+
+# --- SQL builders ------------------------------------------------------------------
+
+
+def meter_filter(alias: str, *, site_total: bool = False) -> str:
+    """Restrict a branch to the selected meters (or to the meters of the site total)."""
+    which = "include_in_site_total" if site_total else "name IN ($meter)"
+    return f"{alias}.meter_id IN (SELECT meter_id FROM meters WHERE site_id = '$site' AND {which})"
+
+
+def switched(columns: dict[str, tuple[str, str]], *, site_total: bool = False) -> str:
+    """A time series over the dashboard range, from raw, 1 min or 1 h data by range.
+
+    ``columns`` maps the output name to (raw expression, rollup expression) over alias
+    ``r``. Per meter: ``time, metric (meter name), <columns>``; with ``site_total``:
+    ``time, metric ('Total do site'), <columns>`` summed over the site's meters.
+    """
+    names = list(columns)
+    inner = [f"c{i}" for i in range(len(names))]
+
+    def branch(relation: str, tcol: str, use_rollup: bool, cond: str) -> str:
+        exprs = ", ".join(
+            f"{columns[n][1] if use_rollup else columns[n][0]} AS {c}"
+            for n, c in zip(names, inner, strict=True)
+        )
+        return (
+            f"  SELECT r.{tcol} AS t, r.meter_id, {exprs}\n"
+            f"  FROM {relation} r\n"
+            f"  WHERE $__timeFilter(r.{tcol}) AND {cond}\n"
+            f"    AND {meter_filter('r', site_total=site_total)}"
+        )
+
+    union = "\n  UNION ALL\n".join(
+        [
+            branch("readings", "time", False, f"{RANGE} <= interval '{RAW_MAX}'"),
+            branch(
+                "readings_1m",
+                "bucket",
+                True,
+                f"{RANGE} > interval '{RAW_MAX}' AND {RANGE} <= interval '{M1_MAX}'",
+            ),
+            branch("readings_1h", "bucket", True, f"{RANGE} > interval '{M1_MAX}'"),
+        ]
+    )
+    if site_total:
+        per_meter = ", ".join(f"avg(x.{c}) AS {c}" for c in inner)
+        outer = ", ".join(f'sum(y.{c}) AS "{n}"' for n, c in zip(names, inner, strict=True))
+        return (
+            f"SELECT y.time, 'Total do site' AS metric, {outer}\nFROM (\n"
+            f"SELECT $__timeGroupAlias(x.t, $__interval), x.meter_id, {per_meter}\nFROM (\n"
+            f"{union}\n) x\nGROUP BY 1, 2\n) y\nGROUP BY 1\nORDER BY 1"
+        )
+    outs = ", ".join(f'avg(x.{c}) AS "{n}"' for n, c in zip(names, inner, strict=True))
+    return (
+        f"SELECT $__timeGroupAlias(x.t, $__interval), m.name AS metric, {outs}\nFROM (\n"
+        f"{union}\n) x\nJOIN meters m ON m.meter_id = x.meter_id\nGROUP BY 1, 2\nORDER BY 1"
+    )
+
+
+def q(name: str) -> tuple[str, str]:
+    """A gauge quantity: raw column, rollup average."""
+    return (f"r.{name}", f"r.{name}_avg")
+
+
+def mean3(a: str, b: str, c: str) -> tuple[str, str]:
+    return (f"(r.{a} + r.{b} + r.{c}) / 3", f"(r.{a}_avg + r.{b}_avg + r.{c}_avg) / 3")
+
+
+def unbalance(suffix: str) -> str:
+    """PRODIST Modulo 8 voltage unbalance FD (%) from the three line-line voltages."""
+    a, b, c = (f"r.v_l12{suffix}", f"r.v_l23{suffix}", f"r.v_l31{suffix}")
+    beta = f"(({a}^4 + {b}^4 + {c}^4) / nullif(({a}^2 + {b}^2 + {c}^2)^2, 0))"
+    root = f"sqrt(greatest(3 - 6 * {beta}, 0))"
+    return f"100 * sqrt(greatest((1 - {root}) / (1 + {root}), 0))"
+
+
+def latest(expr: str, *, site_total: bool = False, aggregate: str = "") -> str:
+    """The latest raw reading of each selected meter (within LIVE_WINDOW of the range end).
+
+    Per meter: ``meter, value`` rows. With ``site_total``: one row ``value`` from
+    ``aggregate`` over the meters of the site total.
+    """
+    where = (
+        "m.site_id = '$site' AND m.include_in_site_total"
+        if site_total
+        else "m.site_id = '$site' AND m.name IN ($meter)"
+    )
+    lateral = (
+        "CROSS JOIN LATERAL (\n"
+        "  SELECT r.* FROM readings r\n"
+        "  WHERE r.meter_id = m.meter_id AND r.time <= $__timeTo()\n"
+        f"    AND r.time > $__timeTo()::timestamptz - interval '{LIVE_WINDOW}'\n"
+        "  ORDER BY r.time DESC LIMIT 1\n) r\n"
+    )
+    if site_total:
+        return f"SELECT {aggregate} AS value\nFROM meters m\n{lateral}WHERE {where}"
+    return f"SELECT m.name AS meter, {expr} AS value\nFROM meters m\n{lateral}WHERE {where}\nORDER BY m.name"
+
+
+def energy_today(*, site_total: bool = False) -> str:
+    """Imported kWh since the site's local midnight: last minus first counter of today."""
+    where = (
+        "m.site_id = '$site' AND m.include_in_site_total"
+        if site_total
+        else "m.site_id = '$site' AND m.name IN ($meter)"
+    )
+    body = (
+        "FROM meters m\nJOIN sites s ON s.site_id = m.site_id\n"
+        "CROSS JOIN LATERAL (SELECT (date_trunc('day', $__timeTo()::timestamptz AT TIME ZONE s.timezone)"
+        " AT TIME ZONE s.timezone) AS midnight) d\n"
+        "CROSS JOIN LATERAL (\n  SELECT r.e_imp_kwh FROM readings r\n"
+        "  WHERE r.meter_id = m.meter_id AND r.time >= d.midnight AND r.time <= $__timeTo()\n"
+        "  ORDER BY r.time LIMIT 1\n) f\n"
+        "CROSS JOIN LATERAL (\n  SELECT r.e_imp_kwh FROM readings r\n"
+        "  WHERE r.meter_id = m.meter_id AND r.time >= d.midnight AND r.time <= $__timeTo()\n"
+        "  ORDER BY r.time DESC LIMIT 1\n) l\n"
+        f"WHERE {where}"
+    )
+    if site_total:
+        return f"SELECT sum(greatest(l.e_imp_kwh - f.e_imp_kwh, 0)) AS value\n{body}"
+    return (
+        f"SELECT m.name AS meter, greatest(l.e_imp_kwh - f.e_imp_kwh, 0) AS value\n{body}\n"
+        "ORDER BY m.name"
+    )
+
+
+# Contracted demand that applies to a 15-minute bucket (ponta demand on tarifa azul).
+CONTRACTED = (
+    "CROSS JOIN LATERAL (SELECT CASE WHEN s.tariff_modality = 'azul'"
+    " AND emusa_tariff_period(s.site_id, d.bucket) = 'ponta'"
+    " THEN s.contracted_demand_ponta_kw ELSE s.contracted_demand_kw END AS kw) c"
+)
+# Tariff period of a bucket. emusa_tariff_period() is only called when the bucket's
+# local time falls inside one of the site's windows: outside every window the answer
+# is fora_ponta by definition, and most buckets are outside (the function costs a
+# holiday computation per call, too slow for the 2,880 buckets of 30 days).
+PERIOD = (
+    "CASE WHEN EXISTS (SELECT 1 FROM tariff_windows w WHERE w.site_id = s.site_id"
+    " AND (d.bucket AT TIME ZONE s.timezone)::time >= w.starts"
+    " AND (d.bucket AT TIME ZONE s.timezone)::time < w.ends)"
+    " THEN emusa_tariff_period(s.site_id, d.bucket) ELSE 'fora_ponta' END"
+)
+
+ANOMALY_WHERE = (
+    "a.site_id = '$site' AND a.started_at <= $__timeTo()"
+    " AND coalesce(a.ended_at, 'infinity') >= $__timeFrom()"
+    " AND (a.meter_id IS NULL OR a.meter_id IN"
+    " (SELECT meter_id FROM meters WHERE site_id = '$site' AND name IN ($meter)))"
+)
+
+
+# --- panel builders ----------------------------------------------------------------
+
+
+class Layout:
+    def __init__(self) -> None:
+        self.x = 0
+        self.y = 0
+        self.row_h = 0
+        self.next_id = 1
+
+    def place(self, w: int, h: int) -> dict[str, int]:
+        if self.x + w > 24:
+            self.x, self.y, self.row_h = 0, self.y + self.row_h, 0
+        pos = {"h": h, "w": w, "x": self.x, "y": self.y}
+        self.x += w
+        self.row_h = max(self.row_h, h)
+        return pos
+
+    def newline(self) -> None:
+        if self.x:
+            self.x, self.y, self.row_h = 0, self.y + self.row_h, 0
+
+    def id(self) -> int:
+        self.next_id += 1
+        return self.next_id - 1
+
+
+def target(sql: str, fmt: str = "time_series", ref: str = "A") -> dict[str, Any]:
+    return {
+        "datasource": DS,
+        "editorMode": "code",
+        "format": fmt,
+        "rawQuery": True,
+        "rawSql": sql,
+        "refId": ref,
+    }
+
+
+def row(lay: Layout, title: str) -> dict[str, Any]:
+    lay.newline()
+    panel = {
+        "collapsed": False,
+        "gridPos": lay.place(24, 1),
+        "id": lay.id(),
+        "panels": [],
+        "title": title,
+        "type": "row",
+    }
+    lay.newline()
+    return panel
+
+
+def stat(
+    lay: Layout,
+    title: str,
+    sql: str,
+    unit: str,
+    thresholds: list[tuple[float | None, str]],
+    *,
+    decimals: int = 1,
+    w: int = 5,
+    h: int = 5,
+    per_meter: bool = True,
+    description: str = "",
+    kind: str = "stat",
+    minmax: tuple[float, float] | None = None,
+) -> dict[str, Any]:
+    defaults: dict[str, Any] = {
+        "color": {"mode": "thresholds"},
+        "decimals": decimals,
+        "thresholds": steps(thresholds),
+        "unit": unit,
+    }
+    if per_meter:
+        defaults["displayName"] = "${__data.fields.meter}"
+    if minmax:
+        defaults["min"], defaults["max"] = minmax
+    options: dict[str, Any] = {
+        "reduceOptions": {"calcs": ["lastNotNull"], "fields": "/^value$/", "values": True},
+        "orientation": "auto",
+    }
+    if kind == "stat":
+        options.update({"colorMode": "background", "graphMode": "none", "textMode": "auto"})
+    else:
+        options.update({"showThresholdLabels": False, "showThresholdMarkers": True})
+    return {
+        "datasource": DS,
+        "description": description,
+        "fieldConfig": {"defaults": defaults, "overrides": []},
+        "gridPos": lay.place(w, h),
+        "id": lay.id(),
+        "options": options,
+        "targets": [target(sql, "table")],
+        "title": title,
+        "type": kind,
+    }
+
+
+def timeseries(
+    lay: Layout,
+    title: str,
+    sqls: list[str],
+    unit: str,
+    *,
+    thresholds: list[tuple[float | None, str]] | None = None,
+    threshold_style: str = "off",
+    w: int = 12,
+    h: int = 8,
+    description: str = "",
+    decimals: int | None = None,
+    draw: str = "line",
+    stack: bool = False,
+    overrides: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    custom: dict[str, Any] = {
+        "drawStyle": draw,
+        "lineWidth": 1,
+        "fillOpacity": 0 if draw == "line" else 80,
+        "showPoints": "never",
+        "spanNulls": False,
+        "thresholdsStyle": {"mode": threshold_style},
+        "stacking": {"group": "A", "mode": "normal" if stack else "none"},
+    }
+    defaults: dict[str, Any] = {
+        "color": {"mode": "palette-classic"},
+        "custom": custom,
+        "thresholds": steps(thresholds or [(None, GREEN)]),
+        "unit": unit,
+    }
+    if decimals is not None:
+        defaults["decimals"] = decimals
+    refs = "ABCDEFGH"
+    return {
+        "datasource": DS,
+        "description": description,
+        "fieldConfig": {"defaults": defaults, "overrides": overrides or []},
+        "gridPos": lay.place(w, h),
+        "id": lay.id(),
+        "options": {
+            "legend": {"displayMode": "list", "placement": "bottom", "showLegend": True},
+            "tooltip": {"mode": "multi", "sort": "none"},
+        },
+        "targets": [target(s, "time_series", refs[i]) for i, s in enumerate(sqls)],
+        "title": title,
+        "type": "timeseries",
+    }
+
+
+def table(
+    lay: Layout,
+    title: str,
+    sql: str,
+    *,
+    w: int = 24,
+    h: int = 8,
+    description: str = "",
+    overrides: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    return {
+        "datasource": DS,
+        "description": description,
+        "fieldConfig": {
+            "defaults": {"custom": {"align": "auto", "cellOptions": {"type": "auto"}}},
+            "overrides": overrides or [],
+        },
+        "gridPos": lay.place(w, h),
+        "id": lay.id(),
+        "options": {"cellHeight": "sm", "showHeader": True},
+        "targets": [target(sql, "table")],
+        "title": title,
+        "type": "table",
+    }
+
+
+def text(lay: Layout, title: str, content: str, *, w: int = 24, h: int = 4) -> dict[str, Any]:
+    return {
+        "gridPos": lay.place(w, h),
+        "id": lay.id(),
+        "options": {"content": content, "mode": "markdown"},
+        "title": title,
+        "type": "text",
+    }
+
+
+def override(name: str, props: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "matcher": {"id": "byName", "options": name},
+        "properties": [{"id": k, "value": v} for k, v in props.items()],
+    }
+
+
+# --- variables, annotations, links -------------------------------------------------
+
+
+def variables(*, multi_meter: bool = True, api: bool = False) -> list[dict[str, Any]]:
+    site_sql = "SELECT site_id AS __value, name AS __text FROM sites ORDER BY name"
+    meter_sql = "SELECT name FROM meters WHERE site_id = '$site' ORDER BY name"
+    out: list[dict[str, Any]] = [
+        {
+            "current": {},
+            "datasource": DS,
+            "definition": site_sql,
+            "hide": 0,
+            "includeAll": False,
+            "label": "Planta",
+            "multi": False,
+            "name": "site",
+            "options": [],
+            "query": site_sql,
+            "refresh": 1,
+            "regex": "",
+            "sort": 0,
+            "type": "query",
+        },
+        {
+            "current": {},
+            "datasource": DS,
+            "definition": meter_sql,
+            "hide": 0,
+            "includeAll": multi_meter,
+            "label": "Medidor",
+            "multi": multi_meter,
+            "name": "meter",
+            "options": [],
+            "query": meter_sql,
+            "refresh": 1,
+            "regex": "",
+            "sort": 1,
+            "type": "query",
+        },
+    ]
+    if api:
+        out.append(
+            {
+                "current": {"text": API_DEFAULT, "value": API_DEFAULT},
+                "description": "Endereço base da API de análises (relatórios PDF, CSV, Power BI), como o navegador do operador o alcança.",
+                "hide": 2,
+                "label": "API de análises",
+                "name": "api_url",
+                "options": [{"selected": True, "text": API_DEFAULT, "value": API_DEFAULT}],
+                "query": API_DEFAULT,
+                "type": "textbox",
+            }
+        )
+    return out
+
+
+def anomaly_annotation() -> dict[str, Any]:
+    sql = (
+        "SELECT a.started_at AS time, coalesce(a.ended_at, $__timeTo()::timestamptz) AS timeend,\n"
+        "       coalesce(m.name || ': ', '') || a.message_pt AS text,\n"
+        "       a.severity || ',' || a.kind AS tags\n"
+        f"FROM anomalies a\nLEFT JOIN meters m ON m.meter_id = a.meter_id\nWHERE {ANOMALY_WHERE}\n"
+        "ORDER BY a.started_at"
+    )
+    return {
+        "datasource": DS,
+        "enable": True,
+        "iconColor": "red",
+        "name": "Anomalias",
+        "target": {
+            "editorMode": "code",
+            "format": "table",
+            "rawQuery": True,
+            "rawSql": sql,
+            "refId": "Anno",
+        },
+    }
+
+
+def annotation_list(with_anomalies: bool) -> dict[str, Any]:
+    builtin = {
+        "builtIn": 1,
+        "datasource": {"type": "grafana", "uid": "-- Grafana --"},
+        "enable": True,
+        "hide": True,
+        "iconColor": "rgba(0, 211, 255, 1)",
+        "name": "Anotações e alertas",
+        "type": "dashboard",
+    }
+    return {"list": [builtin, anomaly_annotation()] if with_anomalies else [builtin]}
+
+
+def dashboard(
+    uid: str,
+    title: str,
+    panels: list[dict[str, Any]],
+    *,
+    description: str,
+    time_from: str,
+    refresh: str,
+    multi_meter: bool = True,
+    api: bool = False,
+    with_anomalies: bool = True,
+) -> dict[str, Any]:
+    return {
+        "annotations": annotation_list(with_anomalies),
+        "description": description,
+        "editable": False,
+        "fiscalYearStartMonth": 0,
+        "graphTooltip": 1,
+        "links": [
+            {
+                "asDropdown": False,
+                "icon": "external link",
+                "includeVars": True,
+                "keepTime": True,
+                "tags": TAGS,
+                "targetBlank": False,
+                "title": "EMUSA",
+                "type": "dashboards",
+            }
+        ],
+        "panels": panels,
+        "refresh": refresh,
+        "schemaVersion": 39,
+        "tags": TAGS,
+        "templating": {"list": variables(multi_meter=multi_meter, api=api)},
+        "time": {"from": time_from, "to": "now"},
+        "timepicker": {"refresh_intervals": ["5s", "10s", "30s", "1m", "5m", "15m", "1h"]},
+        "timezone": TZ,
+        "title": title,
+        "uid": uid,
+        "version": 1,
+        "weekStart": "",
+    }
+
+
+# --- the dashboards ----------------------------------------------------------------
+
+
+def visao_geral() -> dict[str, Any]:
+    lay = Layout()
+    v_ll = "(r.v_l12 + r.v_l23 + r.v_l31) / 3"
+    p: list[dict[str, Any]] = [row(lay, "Por medidor (última leitura)")]
+    desc_live = f"Última leitura de cada medidor (nos {LIVE_WINDOW} até o fim do intervalo)."
+    p.append(
+        stat(lay, "Tensão LL média", latest(v_ll), "volt", V_LL_STEPS, w=5,
+             description=desc_live + " Cores: faixas PRODIST para 220 V (adequada 202–231 V; precária 191–202 e 231–233 V; crítica fora delas).")
+    )  # fmt: skip
+    p.append(
+        stat(
+            lay,
+            "Potência ativa",
+            latest("r.p_total"),
+            "kwatt",
+            [(None, BLUE)],
+            w=5,
+            description=desc_live,
+        )
+    )
+    p.append(stat(lay, "Fator de potência", latest("r.pf_total"), "none", PF_STEPS, decimals=3, w=4,
+                  description=desc_live + " Verde a partir do fator de referência 0,92 (ANEEL)."))  # fmt: skip
+    p.append(stat(lay, "Frequência", latest("r.freq"), "hertz", HZ_STEPS, decimals=2, w=4,
+                  description=desc_live + " Verde na faixa de operação normal 59,9–60,1 Hz (PRODIST)."))  # fmt: skip
+    p.append(stat(lay, "Energia hoje", energy_today(), "kwatth", [(None, BLUE)], w=6,
+                  description="Energia ativa importada desde a meia-noite local (contador do medidor)."))  # fmt: skip
+    p.append(row(lay, "Total do site"))
+    site_pf = "sum(r.p_total) / nullif(sqrt(sum(r.p_total) ^ 2 + sum(r.q_total) ^ 2), 0)"
+    p.append(stat(lay, "Tensão LL média (site)", latest("", site_total=True, aggregate=f"avg({v_ll})"),
+                  "volt", V_LL_STEPS, per_meter=False, w=4))  # fmt: skip
+    p.append(stat(lay, "Potência ativa total", latest("", site_total=True, aggregate="sum(r.p_total)"),
+                  "kwatt", [(None, BLUE)], per_meter=False, w=4,
+                  description="Soma dos medidores que compõem o total do site."))  # fmt: skip
+    p.append(stat(lay, "FP do site", latest("", site_total=True, aggregate=site_pf), "none", PF_STEPS,
+                  decimals=3, per_meter=False, w=4, description="P total / raiz(P² + Q²) somando os medidores."))  # fmt: skip
+    p.append(stat(lay, "Frequência (site)", latest("", site_total=True, aggregate="avg(r.freq)"),
+                  "hertz", HZ_STEPS, decimals=2, per_meter=False, w=4))  # fmt: skip
+    p.append(stat(lay, "Energia hoje (site)", energy_today(site_total=True), "kwatth", [(None, BLUE)],
+                  per_meter=False, w=4))  # fmt: skip
+    demand_now = (
+        "SELECT sum(x.kw) AS demand_kw,\n"
+        "       100 * sum(x.kw) / nullif(max(s.contracted_demand_kw * (1 + s.demand_tolerance)), 0) AS value\n"
+        "FROM (\n"
+        "  SELECT r.meter_id, avg(r.p_total) AS kw FROM readings r\n"
+        "  WHERE r.time >= time_bucket(interval '15 minutes', $__timeTo()::timestamptz)\n"
+        "    AND r.time <= $__timeTo() AND " + meter_filter("r", site_total=True) + "\n"
+        "  GROUP BY r.meter_id\n) x\nCROSS JOIN sites s\nWHERE s.site_id = '$site'"
+    )
+    p.append(stat(lay, "Demanda em curso (% do limite)", demand_now, "percent",
+                  [(None, GREEN), (90, ORANGE), (100, RED)], decimals=0, per_meter=False, w=4,
+                  kind="gauge", minmax=(0, 120),
+                  description="Potência média no intervalo de 15 min em curso, em % da demanda contratada + 5% de tolerância."))  # fmt: skip
+    p.append(row(lay, "Histórico"))
+    kw = {"kW": q("p_total")}
+    p.append(timeseries(lay, "Potência ativa (kW)", [switched(kw), switched(kw, site_total=True)], "kwatt",
+                        description="Por medidor e total do site. Até 2 h: leituras brutas; até 3 dias: médias de 1 min; acima: médias de 1 h."))  # fmt: skip
+    p.append(timeseries(lay, "Tensão LL média (V)", [switched({"V LL": mean3("v_l12", "v_l23", "v_l31")})],
+                        "volt", thresholds=V_LL_STEPS, threshold_style="area"))  # fmt: skip
+    p.append(timeseries(lay, "Fator de potência", [switched({"FP": q("pf_total")})], "none",
+                        thresholds=PF_STEPS, threshold_style="line", decimals=3))  # fmt: skip
+    p.append(timeseries(lay, "Frequência (Hz)", [switched({"Hz": q("freq")})], "hertz",
+                        thresholds=HZ_STEPS, threshold_style="line", decimals=2))  # fmt: skip
+    return dashboard(
+        "emusa-visao-geral",
+        "EMUSA — Visão geral",
+        p,
+        description="KPIs ao vivo por medidor e do site (atualiza a cada 5 s).",
+        time_from="now-1h",
+        refresh="5s",
+    )
+
+
+def wave_sql(
+    quantities: tuple[str, str, str], labels: tuple[str, str, str], *, current: bool
+) -> str:
+    """Two cycles of the three phases, 120 degrees apart, amplitude sqrt(2) x latest RMS.
+
+    The phase follows the reading's own timestamp (so successive refreshes move, like the
+    seed's animation); currents lag their phase voltage by acos(PF of the phase).
+    """
+    lags = ["acos(least(greatest(coalesce(l.pf_l1, 1), -1), 1))",
+            "acos(least(greatest(coalesce(l.pf_l2, 1), -1), 1))",
+            "acos(least(greatest(coalesce(l.pf_l3, 1), -1), 1))"] if current else ["0", "0", "0"]  # fmt: skip
+    shifts = ["0", "2 * pi() / 3", "4 * pi() / 3"]
+    cols = ",\n       ".join(
+        f'sqrt(2) * l.{qty} * sin(w.theta - {shift} - {lag}) AS "{label}"'
+        for qty, label, shift, lag in zip(quantities, labels, shifts, lags, strict=True)
+    )
+    return (
+        "WITH l AS (\n"
+        "  SELECT r.* FROM readings r\n"
+        "  WHERE r.meter_id = (SELECT meter_id FROM meters WHERE site_id = '$site' AND name = '$meter')\n"
+        "    AND r.time <= $__timeTo()\n"
+        f"    AND r.time > $__timeTo()::timestamptz - interval '{LIVE_WINDOW}'\n"
+        "  ORDER BY r.time DESC LIMIT 1\n),\n"
+        "w AS (\n"
+        "  SELECT g.k, g.k / 100.0 / l.freq AS t,\n"
+        "         2 * pi() * (g.k / 100.0 + l.freq * (extract(epoch FROM l.time) - floor(extract(epoch FROM l.time)))) AS theta\n"
+        "  FROM l, generate_series(0, 200) AS g(k)\n)\n"
+        f'SELECT round((w.t * 1000)::numeric, 3)::float8 AS "t_ms",\n       {cols}\n'
+        "FROM w, l\nORDER BY w.k"
+    )
+
+
+def xychart(lay: Layout, title: str, sql: str, unit: str, ys: tuple[str, ...], *, w: int = 12, h: int = 10,
+            description: str = "") -> dict[str, Any]:  # fmt: skip
+    return {
+        "datasource": DS,
+        "description": description,
+        "fieldConfig": {
+            "defaults": {
+                "color": {"mode": "palette-classic"},
+                "custom": {"lineWidth": 2, "pointSize": 1, "show": "lines"},
+                "unit": unit,
+            },
+            "overrides": [
+                override(name, {"color": {"fixedColor": color, "mode": "fixed"}})
+                for name, color in zip(ys, ("red", "yellow", "blue"), strict=True)
+            ],
+        },
+        "gridPos": lay.place(w, h),
+        "id": lay.id(),
+        "options": {
+            "legend": {"displayMode": "list", "placement": "bottom", "showLegend": True},
+            # auto mapping: x is t_ms, every other numeric column of the frame is a y series
+            "mapping": "auto",
+            "series": [{"x": {"matcher": {"id": "byName", "options": "t_ms"}}}],
+            "tooltip": {"mode": "multi", "sort": "none"},
+        },
+        "targets": [target(sql, "table")],
+        "title": title,
+        "type": "xychart",
+    }
+
+
+def formas_de_onda() -> dict[str, Any]:
+    lay = Layout()
+    p: list[dict[str, Any]] = []
+    v_labels = ("R (V12)", "S (V23)", "T (V31)")
+    i_labels = ("R (I1)", "S (I2)", "T (I3)")
+    p.append(xychart(lay, "Tensões de linha R/S/T (V)", wave_sql(("v_l12", "v_l23", "v_l31"), v_labels, current=False),
+                     "volt", v_labels,
+                     description="Dois ciclos senoidais defasados de 120°, amplitude √2 × RMS da última leitura, frequência medida. Eixo x em milissegundos."))  # fmt: skip
+    p.append(xychart(lay, "Correntes R/S/T (A)", wave_sql(("i_l1", "i_l2", "i_l3"), i_labels, current=True),
+                     "amp", i_labels,
+                     description="Correntes de fase com amplitude √2 × RMS, atrasadas da tensão de fase pelo ângulo do FP de cada fase."))  # fmt: skip
+    one = (
+        "SELECT r.time, r.v_l12, r.v_l23, r.v_l31, r.i_l1, r.i_l2, r.i_l3, r.freq AS value\n"
+        "FROM readings r\n"
+        "WHERE r.meter_id = (SELECT meter_id FROM meters WHERE site_id = '$site' AND name = '$meter')\n"
+        f"  AND r.time <= $__timeTo() AND r.time > $__timeTo()::timestamptz - interval '{LIVE_WINDOW}'\n"
+        "ORDER BY r.time DESC LIMIT 1"
+    )
+    panel = stat(
+        lay,
+        "Última leitura (RMS)",
+        one,
+        "none",
+        [(None, BLUE)],
+        per_meter=False,
+        w=24,
+        h=4,
+        decimals=1,
+    )
+    panel["options"]["reduceOptions"]["fields"] = "/^(v_l|i_l|value)/"
+    panel["fieldConfig"]["overrides"] = [
+        override("v_l12", {"displayName": "V12 (R)", "unit": "volt"}),
+        override("v_l23", {"displayName": "V23 (S)", "unit": "volt"}),
+        override("v_l31", {"displayName": "V31 (T)", "unit": "volt"}),
+        override("i_l1", {"displayName": "I1", "unit": "amp"}),
+        override("i_l2", {"displayName": "I2", "unit": "amp"}),
+        override("i_l3", {"displayName": "I3", "unit": "amp"}),
+        override("value", {"displayName": "Frequência", "unit": "hertz", "decimals": 2}),
+    ]
+    p.append(panel)
+    return dashboard(
+        "emusa-formas-de-onda",
+        "EMUSA — Formas de onda",
+        p,
+        description="Ondas senoidais trifásicas R/S/T calculadas da última leitura (amplitude √2 × RMS, 120° entre fases).",
+        time_from="now-5m",
+        refresh="5s",
+        multi_meter=False,
+        with_anomalies=False,
+    )
+
+
+def qualidade() -> dict[str, Any]:
+    lay = Layout()
+    p: list[dict[str, Any]] = []
+    bands = "Faixas PRODIST (Módulo 8) para 220/127 V em segundo plano."
+    p.append(timeseries(lay, "Tensões de fase (V)", [switched({"V1": q("v_l1n"), "V2": q("v_l2n"), "V3": q("v_l3n")})],
+                        "volt", thresholds=V_LN_STEPS, threshold_style="area", description=bands))  # fmt: skip
+    p.append(timeseries(lay, "Tensões de linha (V)", [switched({"V12": q("v_l12"), "V23": q("v_l23"), "V31": q("v_l31")})],
+                        "volt", thresholds=V_LL_STEPS, threshold_style="area", description=bands))  # fmt: skip
+    p.append(timeseries(lay, "Desequilíbrio de tensão FD (%)", [switched({"FD": (unbalance(""), unbalance("_avg"))})],
+                        "percent", thresholds=UNBALANCE_STEPS, threshold_style="line", decimals=2,
+                        description="Fator de desequilíbrio pela fórmula do PRODIST com as tensões de linha; limite 3% em baixa tensão. Em períodos longos, calculado das médias."))  # fmt: skip
+    p.append(timeseries(lay, "Frequência (Hz)", [switched({"Hz": q("freq")})], "hertz",
+                        thresholds=HZ_STEPS, threshold_style="line", decimals=3))  # fmt: skip
+    p.append(timeseries(lay, "Fator de potência por fase", [switched({"FP1": q("pf_l1"), "FP2": q("pf_l2"), "FP3": q("pf_l3"), "FP total": q("pf_total")})],
+                        "none", thresholds=PF_STEPS, threshold_style="line", decimals=3))  # fmt: skip
+    p.append(timeseries(lay, "Correntes (A)", [switched({"I1": q("i_l1"), "I2": q("i_l2"), "I3": q("i_l3"), "IN": q("i_n")})],
+                        "amp"))  # fmt: skip
+    p.append(timeseries(lay, "THD de tensão (%)", [switched({"THD V1": q("thd_v_l1"), "THD V2": q("thd_v_l2"), "THD V3": q("thd_v_l3")})],
+                        "percent", decimals=1))  # fmt: skip
+    p.append(timeseries(lay, "THD de corrente (%)", [switched({"THD I1": q("thd_i_l1"), "THD I2": q("thd_i_l2"), "THD I3": q("thd_i_l3")})],
+                        "percent", decimals=1))  # fmt: skip
+    return dashboard(
+        "emusa-qualidade",
+        "EMUSA — Qualidade de energia",
+        p,
+        description="Tensões por fase, desequilíbrio, frequência, fator de potência e THD, com as faixas do PRODIST.",
+        time_from="now-24h",
+        refresh="1m",
+    )
+
+
+def demanda() -> dict[str, Any]:
+    lay = Layout()
+    p: list[dict[str, Any]] = []
+    site_demand = (
+        'SELECT d.bucket AS time, d.demand_kw AS "Demanda 15 min",\n'
+        '       c.kw AS "Contratada", c.kw * (1 + s.demand_tolerance) AS "Limite (+5%)"\n'
+        f"FROM site_demand_15m d\nJOIN sites s ON s.site_id = d.site_id\n{CONTRACTED}\n"
+        "WHERE d.site_id = '$site' AND $__timeFilter(d.bucket)\nORDER BY 1"
+    )
+    p.append(timeseries(lay, "Demanda do site (15 min) × contratada", [site_demand], "kwatt", w=24, h=9,
+                        description="Demanda de cada intervalo de 15 min (kWh × 4) somando os medidores do site; linha da demanda contratada e do limite de ultrapassagem (+5%).",
+                        overrides=[override("Limite (+5%)", {"color": {"fixedColor": "red", "mode": "fixed"}, "custom.lineStyle": {"dash": [10, 10], "fill": "dash"}}),
+                                   override("Contratada", {"color": {"fixedColor": "orange", "mode": "fixed"}}),
+                                   override("Demanda 15 min", {"custom.drawStyle": "bars", "custom.fillOpacity": 60})]))  # fmt: skip
+    meter_demand = (
+        'SELECT d.bucket AS time, m.name AS metric, d.demand_kw AS "kW"\n'
+        "FROM demand_15m d\nJOIN meters m ON m.meter_id = d.meter_id\n"
+        "WHERE $__timeFilter(d.bucket) AND " + meter_filter("d") + "\nORDER BY 1"
+    )
+    p.append(timeseries(lay, "Demanda por medidor (15 min)", [meter_demand], "kwatt", w=12))
+    peaks = (
+        f"SELECT {PERIOD} AS period, max(d.demand_kw) AS value, max(c.kw * (1 + s.demand_tolerance)) AS limit_kw\n"
+        f"FROM site_demand_15m d\nJOIN sites s ON s.site_id = d.site_id\n{CONTRACTED}\n"
+        "WHERE d.site_id = '$site' AND $__timeFilter(d.bucket)\nGROUP BY 1\nORDER BY 1"
+    )
+    pk = stat(
+        lay,
+        "Demanda máxima no período por posto",
+        peaks,
+        "kwatt",
+        [(None, BLUE)],
+        per_meter=False,
+        w=12,
+        h=8,
+    )
+    pk["fieldConfig"]["defaults"]["displayName"] = "${__data.fields.period}"
+    p.append(pk)
+    energy = (
+        "SELECT d.day AS time, sum(d.kwh) FILTER (WHERE d.period = 'ponta') AS \"Ponta\",\n"
+        "       sum(d.kwh) FILTER (WHERE d.period = 'intermediario') AS \"Intermediário\",\n"
+        "       sum(d.kwh) FILTER (WHERE d.period = 'fora_ponta') AS \"Fora de ponta\"\n"
+        "FROM (\n"
+        "  SELECT (date_trunc('day', d.bucket AT TIME ZONE s.timezone) AT TIME ZONE s.timezone) AS day,\n"
+        f"         {PERIOD} AS period, d.e_imp_kwh_delta AS kwh\n"
+        "  FROM site_demand_15m d\n  JOIN sites s ON s.site_id = d.site_id\n"
+        "  WHERE d.site_id = '$site' AND $__timeFilter(d.bucket)\n) d\nGROUP BY 1\nORDER BY 1"
+    )
+    p.append(timeseries(lay, "Energia diária por posto tarifário (kWh)", [energy], "kwatth", w=24, h=9, draw="bars", stack=True,
+                        description="Energia ativa importada do site por dia local, separada em ponta, intermediário (tarifa branca) e fora de ponta pelo calendário tarifário do site.",
+                        overrides=[override("Ponta", {"color": {"fixedColor": "red", "mode": "fixed"}}),
+                                   override("Intermediário", {"color": {"fixedColor": "orange", "mode": "fixed"}}),
+                                   override("Fora de ponta", {"color": {"fixedColor": "green", "mode": "fixed"}})]))  # fmt: skip
+    period_now = "SELECT emusa_tariff_period('$site', $__timeTo()::timestamptz) AS value"
+    pn = stat(
+        lay, "Posto tarifário agora", period_now, "none", [(None, BLUE)], per_meter=False, w=6, h=5
+    )
+    pn["options"]["reduceOptions"]["fields"] = "/^value$/"
+    pn["fieldConfig"]["defaults"]["mappings"] = [
+        {"type": "value", "options": {
+            "ponta": {"text": "Ponta", "color": "red", "index": 0},
+            "intermediario": {"text": "Intermediário", "color": "orange", "index": 1},
+            "fora_ponta": {"text": "Fora de ponta", "color": "green", "index": 2}}}
+    ]  # fmt: skip
+    p.append(pn)
+    over = (
+        'SELECT d.bucket AS "Intervalo", d.demand_kw AS "Demanda (kW)", c.kw AS "Contratada (kW)",\n'
+        '       c.kw * (1 + s.demand_tolerance) AS "Limite (kW)",\n'
+        '       d.demand_kw - c.kw * (1 + s.demand_tolerance) AS "Excesso (kW)"\n'
+        f"FROM site_demand_15m d\nJOIN sites s ON s.site_id = d.site_id\n{CONTRACTED}\n"
+        "WHERE d.site_id = '$site' AND $__timeFilter(d.bucket)\n"
+        "  AND d.demand_kw > c.kw * (1 + s.demand_tolerance)\nORDER BY d.bucket DESC\nLIMIT 200"
+    )
+    p.append(table(lay, "Ultrapassagens de demanda (acima de contratada + 5%)", over, w=18, h=5))
+    return dashboard(
+        "emusa-demanda",
+        "EMUSA — Demanda e tarifa",
+        p,
+        description="Demanda de 15 min contra a contratada (+5%), ponta e fora de ponta, energia diária.",
+        time_from="now-7d",
+        refresh="1m",
+    )
+
+
+def ia_diagnostico() -> dict[str, Any]:
+    lay = Layout()
+    p: list[dict[str, Any]] = []
+    links = (
+        "**Relatórios e exportações** (API de análises em `${api_url}`):\n\n"
+        "- [Relatório PDF mais recente](${api_url}/reports/latest.pdf?site=${site})\n"
+        "- [Exportar CSV do período](${api_url}/export.csv?site=${site}&from=${__from}&to=${__to})\n"
+        "- [Abrir no Power BI (.pbids)](${api_url}/powerbi.pbids?site=${site})\n"
+    )
+    p.append(text(lay, "Relatórios", links, w=8, h=6))
+    counts = (
+        "SELECT a.severity AS severity, count(*) AS value\nFROM anomalies a\n"
+        f"WHERE {ANOMALY_WHERE}\nGROUP BY 1\n"
+        "ORDER BY CASE a.severity WHEN 'critical' THEN 0 WHEN 'warning' THEN 1 ELSE 2 END"
+    )
+    c = stat(
+        lay,
+        "Anomalias no período",
+        counts,
+        "none",
+        [(None, BLUE)],
+        per_meter=False,
+        w=16,
+        h=6,
+        decimals=0,
+    )
+    c["fieldConfig"]["defaults"]["displayName"] = "${__data.fields.severity}"
+    c["fieldConfig"]["defaults"]["mappings"] = [
+        {"type": "value", "options": {
+            "critical": {"text": "Crítica", "color": "red", "index": 0},
+            "warning": {"text": "Alerta", "color": "orange", "index": 1},
+            "info": {"text": "Informativa", "color": "blue", "index": 2}}}
+    ]  # fmt: skip
+    p.append(c)
+    anomalies = (
+        'SELECT a.started_at AS "Início", a.ended_at AS "Fim", coalesce(m.name, \'(site)\') AS "Medidor",\n'
+        '       a.kind AS "Tipo", a.severity AS "Severidade", a.detector AS "Detector",\n'
+        '       a.quantity AS "Grandeza", a.measured AS "Medido", a.limit_value AS "Limite",\n'
+        '       a.message_pt AS "Mensagem"\n'
+        f"FROM anomalies a\nLEFT JOIN meters m ON m.meter_id = a.meter_id\nWHERE {ANOMALY_WHERE}\n"
+        "ORDER BY a.started_at DESC\nLIMIT 500"
+    )
+    sev_colors = {"type": "value", "options": {
+        "critical": {"text": "crítica", "color": "red", "index": 0},
+        "warning": {"text": "alerta", "color": "orange", "index": 1},
+        "info": {"text": "info", "color": "blue", "index": 2}}}  # fmt: skip
+    p.append(table(lay, "Anomalias detectadas", anomalies, h=9,
+                   description="Eventos das regras de qualidade (PRODIST, FP, demanda) e do modelo estatístico; Fim vazio = em curso.",
+                   overrides=[override("Severidade", {"mappings": [sev_colors], "custom.cellOptions": {"type": "color-background"}}),
+                              override("Mensagem", {"custom.width": 480})]))  # fmt: skip
+    summaries = (
+        'SELECT su.period_start AS "Início", su.period_end AS "Fim", su.text_pt AS "Resumo", su.source AS "Origem"\n'
+        "FROM summaries su\nWHERE su.site_id = '$site' AND su.period_end <= $__timeTo()\n"
+        "ORDER BY su.period_end DESC\nLIMIT 4"
+    )
+    p.append(table(lay, "Últimos resumos automáticos (6 h)", summaries, h=8,
+                   overrides=[override("Resumo", {"custom.width": 800, "custom.cellOptions": {"type": "auto", "wrapText": True}})]))  # fmt: skip
+    p.append(
+        timeseries(
+            lay,
+            "Comportamento: potência ativa (kW)",
+            [switched({"kW": q("p_total")})],
+            "kwatt",
+            w=8,
+        )
+    )
+    p.append(timeseries(lay, "Comportamento: frequência (Hz)", [switched({"Hz": q("freq")})], "hertz", w=8,
+                        thresholds=HZ_STEPS, threshold_style="line", decimals=2))  # fmt: skip
+    p.append(timeseries(lay, "Comportamento: fator de potência", [switched({"FP": q("pf_total")})], "none", w=8,
+                        thresholds=PF_STEPS, threshold_style="line", decimals=3))  # fmt: skip
+    recent = (
+        'SELECT r.time AS "Horário", m.name AS "Medidor", (r.v_l12 + r.v_l23 + r.v_l31) / 3 AS "V LL",\n'
+        '       r.p_total AS "kW", r.pf_total AS "FP", r.freq AS "Hz", r.e_imp_kwh AS "kWh (contador)"\n'
+        "FROM meters m\nCROSS JOIN LATERAL (\n  SELECT * FROM readings r\n"
+        "  WHERE r.meter_id = m.meter_id AND r.time <= $__timeTo()\n"
+        f"    AND r.time > $__timeTo()::timestamptz - interval '{LIVE_WINDOW}'\n"
+        "  ORDER BY r.time DESC LIMIT 10\n) r\n"
+        "WHERE m.site_id = '$site' AND m.name IN ($meter)\nORDER BY r.time DESC, m.name"
+    )
+    p.append(table(lay, "Registros monitorados (últimas leituras)", recent, h=8))
+    return dashboard(
+        "emusa-ia-diagnostico",
+        "EMUSA — IA & diagnóstico",
+        p,
+        description="Anomalias, resumos automáticos de 6 h, comportamento de kW/Hz/FP e links para relatórios PDF, CSV e Power BI.",
+        time_from="now-24h",
+        refresh="30s",
+        api=True,
+    )
+
+
+DASHBOARDS = {
+    "visao-geral.json": visao_geral,
+    "formas-de-onda.json": formas_de_onda,
+    "qualidade.json": qualidade,
+    "demanda.json": demanda,
+    "ia-diagnostico.json": ia_diagnostico,
+}
+
+
+def render() -> dict[str, str]:
+    return {
+        name: json.dumps(build(), indent=2, ensure_ascii=False) + "\n"
+        for name, build in DASHBOARDS.items()
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="fail when a file is out of date")
+    args = parser.parse_args()
+    stale = []
+    for name, content in render().items():
+        path = OUT / name
+        if args.check:
+            if not path.exists() or path.read_text(encoding="utf-8") != content:
+                stale.append(name)
+            continue
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(content, encoding="utf-8")
+    if stale:
+        print(f"out of date (run scripts/gen_dashboards.py): {', '.join(stale)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
