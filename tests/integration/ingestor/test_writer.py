@@ -152,12 +152,9 @@ def test_batch_as_the_ingestor_role(db: str) -> None:
     assert count(db, "SELECT count(*) FROM ingest_rejects") == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=BatchError,
-    reason="schema: the sites insert trigger writes tariff_windows, which emusa_ingestor may"
-    " not insert into (needs a migration: SECURITY DEFINER trigger function or a grant)",
-)
-def test_new_site_as_the_ingestor_role(db: str) -> None:
+def test_new_site_as_the_ingestor_role_gets_its_tariff_windows(db: str) -> None:
     with Writer(_as_ingestor(db)) as w:
-        w.write(readings(5, meters=1, site="newplant"))
+        result = w.write(readings(5, meters=1, site="newplant"))
+    assert result.new_meters == [("newplant", "m0")]
+    assert count(db, "SELECT count(*) FROM sites WHERE site_id = 'newplant'") == 1
+    assert count(db, "SELECT count(*) FROM tariff_windows WHERE site_id = 'newplant'") == 3
