@@ -9,3 +9,15 @@ class AnalyticsError(Exception):
 
 class DatabaseError(AnalyticsError):
     """The database refused or failed an operation; the driver error is chained."""
+
+
+class ConfigError(AnalyticsError):
+    """A missing or malformed setting; the message names the variable."""
+
+
+class LlmError(AnalyticsError):
+    """The language-model endpoint failed or answered something unusable."""
+
+
+class PublishError(AnalyticsError):
+    """The MQTT broker could not be reached or did not acknowledge in time."""

@@ -1,0 +1,110 @@
+"""When jobs run: pure period arithmetic, and a small loop with an injectable clock.
+
+Jobs keep their own progress in the database (period claims, watermarks), so the loop
+only decides *when* to look; a restarted worker simply looks again and catches up.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+log = logging.getLogger(__name__)
+
+SIX_HOURS = timedelta(hours=6)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def window_start(t: datetime, tz: str, hours: int = 6) -> datetime:
+    """Start of the local ``hours``-long window (aligned at local midnight) holding ``t``."""
+    local = t.astimezone(ZoneInfo(tz))
+    start = local.replace(hour=local.hour - local.hour % hours, minute=0, second=0, microsecond=0)
+    return start.astimezone(UTC)
+
+
+def _next_boundary(t: datetime, tz: str, hours: int) -> datetime:
+    """The first window boundary at or after ``t``."""
+    start = window_start(t, tz, hours)
+    if start == t:
+        return t
+    local = start.astimezone(ZoneInfo(tz))
+    # wall-clock arithmetic, so a DST change shortens or stretches one window only
+    nxt = (local.replace(tzinfo=None) + timedelta(hours=hours)).replace(tzinfo=local.tzinfo)
+    return nxt.astimezone(UTC)
+
+
+def complete_windows(
+    first_data: datetime, now: datetime, tz: str, *, hours: int = 6, settle: timedelta
+) -> Iterator[tuple[datetime, datetime]]:
+    """Every complete window [start, end) starting at or after ``first_data``.
+
+    A window is complete when its end plus ``settle`` has passed. Nothing is yielded
+    for the window in which the data started (it is incomplete): no summary before the
+    first complete window.
+    """
+    start = _next_boundary(first_data, tz, hours)
+    while True:
+        end = _next_boundary(start + timedelta(seconds=1), tz, hours)
+        if end + settle > now:
+            return
+        yield start, end
+        start = end
+
+
+@dataclass
+class Job:
+    """A registered job: ``run(now)`` is called every ``every``; it must be idempotent."""
+
+    name: str
+    every: timedelta
+    run: Callable[[datetime], object]
+
+
+class Scheduler:
+    """Runs due jobs in registration order; one failing job never stops the others."""
+
+    def __init__(
+        self,
+        jobs: Sequence[Job],
+        clock: Callable[[], datetime] = utcnow,
+        tick: float = 1.0,
+    ) -> None:
+        self.jobs = list(jobs)
+        self.clock = clock
+        self.tick = tick
+        self._due: dict[str, datetime] = {}
+        self.stop_event = threading.Event()
+
+    def run_pending(self, now: datetime | None = None) -> dict[str, object]:
+        """Run the jobs due at ``now``; returns each run job's result (or its exception)."""
+        now = now or self.clock()
+        results: dict[str, object] = {}
+        for job in self.jobs:
+            if now < self._due.get(job.name, now):
+                continue
+            self._due[job.name] = now + job.every
+            try:
+                results[job.name] = job.run(now)
+            except Exception as exc:  # a job failing must not stop the worker
+                log.exception(
+                    "job %s failed: %s", job.name, exc, extra={"job": job.name, "action": "run"}
+                )
+                results[job.name] = exc
+        return results
+
+    def run_forever(self) -> None:
+        log.info("scheduler started with %s", [j.name for j in self.jobs])
+        while not self.stop_event.is_set():
+            self.run_pending()
+            self.stop_event.wait(self.tick)
+        log.info("scheduler stopped")
+
+    def stop(self) -> None:
+        self.stop_event.set()
