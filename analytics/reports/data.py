@@ -1,0 +1,186 @@
+"""Read what a report shows from the database (named queries in ``queries.sql``)."""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from datetime import datetime, timedelta
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from analytics.errors import AnalyticsError, DatabaseError
+from analytics.reports.i18n import Lang
+from analytics.reports.model import (
+    Anomaly,
+    DailyData,
+    DayDemand,
+    FortnightData,
+    HourEnergy,
+    MeterKpis,
+    MeterSeries,
+    PeriodSplit,
+    Point,
+    Site,
+    Stat,
+    Window,
+)
+
+Conn = psycopg.Connection[tuple[Any, ...]]
+_HEADER = re.compile(r"^-- name: (\w+)\s*$", re.MULTILINE)
+
+
+class UnknownSiteError(AnalyticsError):
+    """The site named in a command or configuration is not in the database."""
+
+
+@cache
+def queries() -> dict[str, str]:
+    """The named queries of ``queries.sql`` (our own file, never values)."""
+    text = Path(__file__).with_name("queries.sql").read_text(encoding="utf-8")
+    parts = _HEADER.split(text)
+    out: dict[str, str] = {}
+    for name, body in zip(parts[1::2], parts[2::2], strict=True):
+        lines = [ln for ln in body.strip().splitlines() if not ln.startswith("--")]
+        out[name] = "\n".join(lines).strip().rstrip(";")
+    return out
+
+
+def _rows(conn: Conn, name: str, **params: Any) -> list[tuple[Any, ...]]:
+    try:
+        query = sql.SQL(queries()[name])  # our own file, never a value
+        return conn.execute(query, params).fetchall()
+    except psycopg.Error as exc:
+        raise DatabaseError(f"report query {name} failed: {exc}") from exc
+
+
+def _f(v: Any) -> float | None:
+    return None if v is None else float(v)
+
+
+def site(conn: Conn, site_id: str) -> Site:
+    rows = _rows(conn, "site", site=site_id)
+    if not rows:
+        raise UnknownSiteError(f"unknown site {site_id!r}")
+    r = rows[0]
+    return Site(r[0], r[1], r[2], r[3], _f(r[4]), _f(r[5]), float(r[6]), float(r[7]))
+
+
+def sites(conn: Conn) -> list[str]:
+    return [str(r[0]) for r in _rows(conn, "sites")]
+
+
+def first_data(conn: Conn, site_id: str) -> datetime | None:
+    rows = _rows(conn, "first_data", site=site_id)
+    return rows[0][0] if rows and rows[0][0] is not None else None
+
+
+def _series(conn: Conn, s: Site, start: datetime, end: datetime) -> list[MeterSeries]:
+    name = "series_15m" if end - start <= timedelta(days=3) else "series_1h"
+    by: dict[str, list[tuple[Any, ...]]] = defaultdict(list)
+    for r in _rows(conn, name, site=s.site_id, start=start, end=end):
+        by[r[0]].append(r)
+    tz = s.tz
+    out = []
+    for meter, rows in by.items():
+
+        def pts(i: int, rows: list[tuple[Any, ...]] = rows) -> list[Point]:
+            return [Point(r[1].astimezone(tz), _f(r[i])) for r in rows]
+
+        out.append(MeterSeries(meter, pts(2), pts(3), pts(4), pts(5), pts(6)))
+    return out
+
+
+def daily(conn: Conn, site_id: str, start: datetime, end: datetime, lang: Lang) -> DailyData:
+    """Everything the 24-hour report shows for [start, end)."""
+    s = site(conn, site_id)
+    tz = s.tz
+    p = {"site": site_id, "start": start, "end": end}
+    splits = [
+        PeriodSplit(r[0], r[1], _f(r[2]), _f(r[3])) for r in _rows(conn, "meter_splits", **p)
+    ] + [PeriodSplit(None, r[0], _f(r[1]), _f(r[2])) for r in _rows(conn, "site_splits", **p)]
+    energy: dict[str, float] = defaultdict(float)
+    has_energy: set[str] = set()
+    for sp in splits:
+        if sp.meter is not None and sp.energy_kwh is not None:
+            energy[sp.meter] += sp.energy_kwh
+            has_energy.add(sp.meter)
+    meters = [
+        MeterKpis(
+            r[0],
+            int(r[1]),
+            Stat(_f(r[2]), _f(r[3]), _f(r[4])),
+            Stat(_f(r[5]), _f(r[6]), _f(r[7])),
+            Stat(_f(r[8]), _f(r[9]), _f(r[10])),
+            Stat(_f(r[11]), _f(r[12]), _f(r[13])),
+            energy[r[0]] if r[0] in has_energy else None,
+        )
+        for r in _rows(conn, "meter_kpis", **p)
+    ]
+    anomalies = [
+        Anomaly(
+            r[0].astimezone(tz),
+            r[1].astimezone(tz) if r[1] else None,
+            r[2],
+            r[3],
+            r[4],
+            r[5] if lang == "pt-BR" else r[6],
+        )
+        for r in _rows(conn, "anomalies", **p)
+    ]
+    windows = [
+        Window(
+            r[0].astimezone(tz),
+            (r[0] + timedelta(hours=1)).astimezone(tz),
+            float(r[1]),
+            float(r[2] or 0.0),
+            str(r[3]),
+        )
+        for r in _rows(conn, "top_hours", **p)
+    ]
+    summaries = [r[0] if lang == "pt-BR" else r[1] for r in _rows(conn, "summaries", **p)]
+    demand = [Point(r[0].astimezone(tz), _f(r[1])) for r in _rows(conn, "site_demand", **p)]
+    return DailyData(
+        s,
+        start.astimezone(tz),
+        end.astimezone(tz),
+        meters,
+        splits,
+        _series(conn, s, start, end),
+        anomalies,
+        windows,
+        summaries,
+        demand,
+    )
+
+
+def fortnight(conn: Conn, site_id: str, start: datetime, end: datetime) -> FortnightData:
+    """Everything the fortnightly analysis needs for [start, end)."""
+    s = site(conn, site_id)
+    tz = s.tz
+    p = {"site": site_id, "start": start, "end": end}
+    days = [
+        DayDemand(r[0], _f(r[1]), _f(r[2]), _f(r[3]), _f(r[4]), _f(r[5]), int(r[6]), _f(r[7]))
+        for r in _rows(conn, "demand_days", **p)
+    ]
+    tot = _rows(conn, "demand_totals", **p)[0]
+    hours = [
+        HourEnergy(r[0].astimezone(tz), _f(r[1]), _f(r[2]), _f(r[3]), _f(r[4]), _f(r[5]))
+        for r in _rows(conn, "hours", **p)
+    ]
+    counts = {str(r[0]): int(r[1]) for r in _rows(conn, "anomaly_counts", **p)}
+    return FortnightData(
+        s,
+        start.astimezone(tz),
+        end.astimezone(tz),
+        days,
+        hours,
+        _f(tot[0]),
+        _f(tot[1]),
+        _f(tot[2]),
+        int(tot[3]),
+        counts,
+    )

@@ -1,0 +1,179 @@
+# ruff: noqa: RUF001  (pt-BR typography: its dashes and signs are intended)
+"""Strings of the reports in pt-BR and en, and number/date formatting per language.
+
+pt-BR numbers use a decimal comma and a thousands dot (``1.234,5``); English uses
+``1,234.5``. Pure module.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import date, datetime
+from typing import Final, Literal
+
+Lang = Literal["pt-BR", "en"]
+LANGS: Final = ("pt-BR", "en")
+
+
+_STRINGS: Final[dict[str, tuple[str, str]]] = {
+    # key: (pt-BR, en)
+    "daily_title": ("Relatório de energia – 24 horas", "Energy report – 24 hours"),
+    "fortnightly_title": ("Análise quinzenal de demanda", "Fortnightly demand analysis"),
+    "site": ("Unidade", "Site"),
+    "period": ("Período", "Period"),
+    "generated": ("Gerado em", "Generated"),
+    "page": ("Página", "Page"),
+    "exec_summary": ("Resumo executivo", "Executive summary"),
+    "kpis": ("Indicadores (KPIs)", "Key figures (KPIs)"),
+    "meter": ("Medidor", "Meter"),
+    "quantity": ("Grandeza", "Quantity"),
+    "average": ("Média", "Average"),
+    "maximum": ("Máximo", "Maximum"),
+    "minimum": ("Mínimo", "Minimum"),
+    "v_ll": ("Tensão L-L (V)", "Voltage L-L (V)"),
+    "kw": ("Potência ativa (kW)", "Active power (kW)"),
+    "pf": ("Fator de potência", "Power factor"),
+    "hz": ("Frequência (Hz)", "Frequency (Hz)"),
+    "energy_kwh": ("Energia (kWh)", "Energy (kWh)"),
+    "energy": ("Energia", "Energy"),
+    "load_profile": ("Perfil de carga (média de 15 min, kW)", "Load profile (15-min average, kW)"),
+    "voltages": ("Tensões por fase (V)", "Voltages per phase (V)"),
+    "pf_chart": ("Fator de potência (média de 15 min)", "Power factor (15-min average)"),
+    "anomalies": ("Anomalias", "Anomalies"),
+    "no_anomalies": (
+        "Nenhuma anomalia registrada no período.",
+        "No anomaly recorded in the period.",
+    ),
+    "start": ("Início", "Start"),
+    "end": ("Fim", "End"),
+    "kind": ("Tipo", "Kind"),
+    "severity": ("Severidade", "Severity"),
+    "description": ("Descrição", "Description"),
+    "ongoing": ("em curso", "ongoing"),
+    "top_windows": ("Janelas de maior consumo (1 h)", "Highest-consumption windows (1 h)"),
+    "window": ("Janela", "Window"),
+    "tariff_period": ("Posto tarifário", "Tariff period"),
+    "ponta": ("Ponta", "Peak (ponta)"),
+    "fora_ponta": ("Fora de ponta", "Off-peak (fora ponta)"),
+    "intermediario": ("Intermediário", "Intermediate"),
+    "ponta_vs_fora": ("Ponta × fora de ponta", "Ponta vs fora-ponta"),
+    "max_demand_kw": ("Demanda máxima (kW)", "Maximum demand (kW)"),
+    "share": ("Participação", "Share"),
+    "site_total": ("Total da unidade", "Site total"),
+    "no_data": ("Sem dados no período.", "No data in the period."),
+    "estimate_note": (
+        "Valores em dinheiro são estimativas a partir das tarifas configuradas; não substituem a fatura da distribuidora.",
+        "Money figures are estimates from the configured tariffs; they do not replace the utility bill.",
+    ),
+    "no_tariff": (
+        "Tarifas não configuradas: estimativas em R$ omitidas.",
+        "Tariff prices not configured: money estimates omitted.",
+    ),
+    # fortnightly
+    "demand_per_day": ("Demanda máxima de 15 min por dia", "Maximum 15-min demand per day"),
+    "day": ("Dia", "Day"),
+    "contracted": ("Contratada (kW)", "Contracted (kW)"),
+    "limit": ("Limite +tolerância (kW)", "Limit + tolerance (kW)"),
+    "ultrapassagem": ("Ultrapassagem", "Demand excess (ultrapassagem)"),
+    "ultra_days": ("Dias com ultrapassagem", "Days with demand excess"),
+    "intervals_over": ("Intervalos acima do limite", "Intervals above the limit"),
+    "load_factor": ("Fator de carga", "Load factor"),
+    "pf_hourly": ("Fator de potência horário", "Hourly power factor"),
+    "hours_below_ref": ("Horas abaixo da referência", "Hours below the reference"),
+    "ufer": (
+        "Energia reativa excedente (estimativa, kvarh)",
+        "Excess reactive energy (estimate, kvarh)",
+    ),
+    "trends": ("Tendências × quinzena anterior", "Trends vs previous fortnight"),
+    "indicator": ("Indicador", "Indicator"),
+    "current": ("Atual", "Current"),
+    "previous": ("Anterior", "Previous"),
+    "change": ("Variação", "Change"),
+    "recommendations": ("Recomendações ao gestor", "Recommendations for the manager"),
+    "cost_estimates": ("Estimativas de custo (R$)", "Cost estimates (R$)"),
+    "item": ("Item", "Item"),
+    "value": ("Valor", "Value"),
+    "cost_demand": (
+        "Demanda (mensal, pela máxima medida)",
+        "Demand (monthly, at the measured maximum)",
+    ),
+    "cost_ultra": ("Ultrapassagem (estimativa)", "Demand excess (estimate)"),
+    "cost_energy_ponta": ("Energia na ponta", "Energy in ponta"),
+    "cost_energy_fora": ("Energia fora de ponta", "Energy fora ponta"),
+    "cost_reactive": ("Reativo excedente (estimativa)", "Excess reactive (estimate)"),
+    "cost_total": ("Total estimado da quinzena", "Estimated fortnight total"),
+    "avg_pf": ("FP médio", "Average PF"),
+    "max_demand": ("Demanda máxima", "Maximum demand"),
+    "reference": ("Referência", "Reference"),
+    "yes": ("sim", "yes"),
+    "no": ("não", "no"),
+}
+
+SEVERITY: Final[dict[str, tuple[str, str]]] = {
+    "info": ("informativa", "info"),
+    "warning": ("alerta", "warning"),
+    "critical": ("crítica", "critical"),
+}
+
+
+def t(key: str, lang: Lang) -> str:
+    """The text of ``key`` in ``lang``."""
+    pt, en = _STRINGS[key]
+    return pt if lang == "pt-BR" else en
+
+
+def period_label(period: str, lang: Lang) -> str:
+    return t(period, lang) if period in ("ponta", "fora_ponta", "intermediario") else period
+
+
+def severity_label(severity: str, lang: Lang) -> str:
+    pt, en = SEVERITY.get(severity, (severity, severity))
+    return pt if lang == "pt-BR" else en
+
+
+def number(value: float | None, decimals: int = 1, lang: Lang = "pt-BR") -> str:
+    """``1234.5`` -> ``1.234,5`` (pt-BR) or ``1,234.5`` (en); None/NaN -> an en dash."""
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "–"
+    text = f"{value:,.{decimals}f}"
+    if lang == "pt-BR":
+        text = text.replace(",", "\x00").replace(".", ",").replace("\x00", ".")
+    return text
+
+
+def percent(value: float | None, decimals: int = 1, lang: Lang = "pt-BR") -> str:
+    """A fraction as a percentage: ``0.125`` -> ``12,5 %``."""
+    if value is None:
+        return "–"
+    return f"{number(value * 100, decimals, lang)} %"
+
+
+def signed_percent(value: float | None, decimals: int = 1, lang: Lang = "pt-BR") -> str:
+    if value is None:
+        return "–"
+    sign = "+" if value > 0 else ""
+    return f"{sign}{number(value * 100, decimals, lang)} %"
+
+
+def money(value: float | None, lang: Lang = "pt-BR", currency: str = "R$") -> str:
+    """``R$ 1.234,56`` in both languages (the currency is the Brazilian real)."""
+    if value is None:
+        return "–"
+    return f"{currency} {number(value, 2, lang)}"
+
+
+def day(value: date, lang: Lang) -> str:
+    return value.strftime("%d/%m/%Y") if lang == "pt-BR" else value.isoformat()
+
+
+def short_day(value: date, lang: Lang) -> str:
+    return value.strftime("%d/%m") if lang == "pt-BR" else value.strftime("%m-%d")
+
+
+def when(value: datetime, lang: Lang) -> str:
+    """A local instant, to the minute."""
+    return value.strftime("%d/%m/%Y %H:%M") if lang == "pt-BR" else value.strftime("%Y-%m-%d %H:%M")
+
+
+def hhmm(value: datetime) -> str:
+    return value.strftime("%H:%M")

@@ -1,0 +1,134 @@
+-- Named queries of the reports, loaded once by analytics/reports/data.py.
+-- Parameters are psycopg named placeholders; ranges are [start, end) in UTC instants.
+
+-- name: site
+SELECT site_id, name, timezone, tariff_modality, contracted_demand_kw,
+       contracted_demand_ponta_kw, demand_tolerance, pf_reference
+FROM sites WHERE site_id = %(site)s;
+
+-- name: sites
+SELECT site_id FROM sites ORDER BY site_id;
+
+-- name: first_data
+-- When the site's first meter appeared (lower bound for catching up missed reports).
+SELECT min(first_seen) FROM meters WHERE site_id = %(site)s;
+
+-- name: meter_kpis
+-- Average, maximum and minimum from the raw readings. Line-line voltage: the mean of
+-- the line-line voltages present in each reading (a missing one does not zero it).
+SELECT m.name, count(r.time),
+       avg(r.v_ll), max(r.v_ll), min(r.v_ll),
+       avg(r.p_total), max(r.p_total), min(r.p_total),
+       avg(r.pf_total), max(r.pf_total), min(r.pf_total),
+       avg(r.freq), max(r.freq), min(r.freq)
+FROM meters m
+LEFT JOIN LATERAL (
+    SELECT x.time, x.p_total, x.pf_total, x.freq,
+           (coalesce(x.v_l12, 0) + coalesce(x.v_l23, 0) + coalesce(x.v_l31, 0))
+             / nullif((x.v_l12 IS NOT NULL)::int + (x.v_l23 IS NOT NULL)::int
+                      + (x.v_l31 IS NOT NULL)::int, 0) AS v_ll
+    FROM readings x
+    WHERE x.meter_id = m.meter_id AND x.time >= %(start)s AND x.time < %(end)s
+) r ON true
+WHERE m.site_id = %(site)s
+GROUP BY m.meter_id, m.name
+ORDER BY m.name;
+
+-- name: meter_splits
+-- Energy and maximum 15-min demand per meter and tariff period.
+SELECT m.name, emusa_tariff_period(m.site_id, d.bucket) AS period,
+       sum(d.e_imp_kwh_delta), max(d.demand_kw)
+FROM demand_15m d
+JOIN meters m ON m.meter_id = d.meter_id
+WHERE m.site_id = %(site)s AND d.bucket >= %(start)s AND d.bucket < %(end)s
+GROUP BY 1, 2
+ORDER BY 1, 2;
+
+-- name: site_splits
+SELECT emusa_tariff_period(d.site_id, d.bucket) AS period,
+       sum(d.e_imp_kwh_delta), max(d.demand_kw)
+FROM site_demand_15m d
+WHERE d.site_id = %(site)s AND d.bucket >= %(start)s AND d.bucket < %(end)s
+GROUP BY 1
+ORDER BY 1;
+
+-- name: series_15m
+SELECT m.name, r.bucket, r.p_total_avg, r.v_l1n_avg, r.v_l2n_avg, r.v_l3n_avg, r.pf_total_avg
+FROM readings_15m r
+JOIN meters m ON m.meter_id = r.meter_id
+WHERE m.site_id = %(site)s AND r.bucket >= %(start)s AND r.bucket < %(end)s
+ORDER BY m.name, r.bucket;
+
+-- name: site_demand
+SELECT d.bucket, d.demand_kw
+FROM site_demand_15m d
+WHERE d.site_id = %(site)s AND d.bucket >= %(start)s AND d.bucket < %(end)s
+ORDER BY d.bucket;
+
+-- name: series_1h
+SELECT m.name, r.bucket, r.p_total_avg, r.v_l1n_avg, r.v_l2n_avg, r.v_l3n_avg, r.pf_total_avg
+FROM readings_1h r
+JOIN meters m ON m.meter_id = r.meter_id
+WHERE m.site_id = %(site)s AND r.bucket >= %(start)s AND r.bucket < %(end)s
+ORDER BY m.name, r.bucket;
+
+-- name: anomalies
+-- Events overlapping the period, the most severe first.
+SELECT a.started_at, a.ended_at, m.name, a.kind, a.severity, a.message_pt, a.message_en
+FROM anomalies a
+LEFT JOIN meters m ON m.meter_id = a.meter_id
+WHERE a.site_id = %(site)s AND a.started_at < %(end)s
+  AND coalesce(a.ended_at, 'infinity') >= %(start)s
+ORDER BY CASE a.severity WHEN 'critical' THEN 0 WHEN 'warning' THEN 1 ELSE 2 END, a.started_at
+LIMIT 60;
+
+-- name: anomaly_counts
+SELECT a.kind, count(*)
+FROM anomalies a
+WHERE a.site_id = %(site)s AND a.started_at >= %(start)s AND a.started_at < %(end)s
+GROUP BY 1;
+
+-- name: top_hours
+-- The site's highest-consumption hours.
+SELECT h.bucket, h.e_imp_kwh_delta, h.p_total_avg, emusa_tariff_period(h.site_id, h.bucket)
+FROM site_readings_1h h
+WHERE h.site_id = %(site)s AND h.bucket >= %(start)s AND h.bucket < %(end)s
+  AND h.e_imp_kwh_delta IS NOT NULL
+ORDER BY h.e_imp_kwh_delta DESC, h.bucket
+LIMIT 5;
+
+-- name: summaries
+SELECT text_pt, text_en
+FROM summaries
+WHERE site_id = %(site)s AND period_start >= %(start)s AND period_end <= %(end)s
+ORDER BY period_start;
+
+-- name: demand_days
+-- Per local day: max demand in ponta / outside, energy, intervals above the limit.
+SELECT d.time_local::date,
+       max(d.demand_kw) FILTER (WHERE d.tariff_period = 'ponta'),
+       max(d.demand_kw) FILTER (WHERE d.tariff_period <> 'ponta'),
+       sum(d.energy_kwh) FILTER (WHERE d.tariff_period = 'ponta'),
+       sum(d.energy_kwh) FILTER (WHERE d.tariff_period <> 'ponta'),
+       sum(d.energy_kwh),
+       count(*) FILTER (WHERE d.exceeds_limit),
+       max(d.demand_kw - d.contracted_kw) FILTER (WHERE d.demand_kw > d.contracted_kw)
+FROM bi.site_demand_15m d
+WHERE d.site_id = %(site)s AND d.time_utc >= %(start)s AND d.time_utc < %(end)s
+GROUP BY 1
+ORDER BY 1;
+
+-- name: demand_totals
+SELECT max(d.demand_kw),
+       max(d.demand_kw) FILTER (WHERE d.tariff_period = 'ponta'),
+       max(d.demand_kw) FILTER (WHERE d.tariff_period <> 'ponta'),
+       count(d.demand_kw)
+FROM bi.site_demand_15m d
+WHERE d.site_id = %(site)s AND d.time_utc >= %(start)s AND d.time_utc < %(end)s;
+
+-- name: hours
+SELECT h.bucket, h.e_imp_kwh_delta, h.e_imp_kvarh_delta, h.e_exp_kvarh_delta,
+       h.pf_total_avg, h.p_total_avg
+FROM site_readings_1h h
+WHERE h.site_id = %(site)s AND h.bucket >= %(start)s AND h.bucket < %(end)s
+ORDER BY h.bucket;
