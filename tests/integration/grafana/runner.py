@@ -1,0 +1,46 @@
+"""Run an expanded panel query the way Grafana's data source does: as emusa_grafana."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+
+GRAFANA_ROLE = "emusa_grafana"
+
+
+@dataclass(frozen=True)
+class Result:
+    columns: list[str]
+    types: list[str]  # PostgreSQL type names
+    rows: list[tuple[Any, ...]]
+    seconds: float
+
+    def column(self, name: str) -> list[Any]:
+        i = self.columns.index(name)
+        return [r[i] for r in self.rows]
+
+
+def connect(dsn: str) -> psycopg.Connection[tuple[Any, ...]]:
+    """A read-only session with the privileges of the Grafana role (SET ROLE)."""
+    conn = psycopg.connect(dsn, autocommit=True)
+    conn.execute(f"SET ROLE {GRAFANA_ROLE}")
+    conn.execute("SET default_transaction_read_only = on")
+    conn.execute("SET statement_timeout = '20s'")
+    return conn
+
+
+def run(conn: psycopg.Connection[tuple[Any, ...]], sql: str) -> Result:
+    t0 = time.perf_counter()
+    with conn.cursor() as cur:
+        cur.execute(sql.encode())
+        rows = cur.fetchall()
+        desc = cur.description or []
+    seconds = time.perf_counter() - t0
+    types = []
+    for d in desc:
+        info = conn.adapters.types.get(d.type_code)
+        types.append(info.name if info else str(d.type_code))
+    return Result([d.name for d in desc], types, rows, seconds)
