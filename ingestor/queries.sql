@@ -17,7 +17,7 @@ CREATE TEMP TABLE IF NOT EXISTS emusa_ingest_staging (LIKE readings) ON COMMIT D
 COPY emusa_ingest_staging ({columns}) FROM STDIN (FORMAT BINARY);
 
 -- name: copy_readings
--- Straight into the hypertable (benchmark ceiling; fails on a duplicate).
+-- Straight into the hypertable: the fast path, inside a savepoint (fails on a duplicate).
 COPY readings ({columns}) FROM STDIN (FORMAT BINARY);
 
 -- name: merge_staging

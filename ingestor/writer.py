@@ -1,8 +1,9 @@
 """Write validated batches into TimescaleDB with psycopg 3, one transaction per batch.
 
-Per batch: register unknown sites and meters, binary COPY the readings into a temporary
-staging table, ``INSERT … SELECT … ON CONFLICT DO NOTHING`` into ``readings`` (so a
-redelivered reading is harmless), store the rejects, and on the Apache-only build log the
+Per batch: register unknown sites and meters, binary COPY the readings straight into
+``readings`` (inside a savepoint; when a duplicate aborts it, through a temporary staging
+table and ``INSERT … SELECT … ON CONFLICT DO NOTHING`` instead, so a redelivered reading
+is harmless), store the rejects, and on the Apache-only build log the
 batch's time range in ``rollup.invalidations`` — all committed together or not at all.
 
 Driver errors become ``DatabaseUnavailable`` (connection lost, server restarting, busy:
@@ -61,8 +62,7 @@ def queries() -> dict[str, sql.Composed | sql.SQL]:
 
 def reading_row(reading: Reading, meter_id: int) -> Row:
     """One ``readings`` row, columns in ``COLUMNS`` order (absent quantities are NULL)."""
-    get = reading.values.get
-    return (reading.ts, meter_id, reading.seq, *[get(q) for q in QUANTITY_NAMES])
+    return (reading.ts, meter_id, reading.seq, *map(reading.values.get, QUANTITY_NAMES))
 
 
 def is_transient(exc: psycopg.Error) -> bool:
@@ -157,21 +157,14 @@ class Writer:
         """Store a batch atomically; redelivered readings are counted as duplicates."""
         start = time.perf_counter()
         conn = self.connect()
-        q = queries()
         result = WriteResult(rejected=len(rejects))
         try:
             with conn.transaction():
                 ids = self._resolve(conn, [(r.site, r.meter) for r in readings])
                 if readings:
-                    with conn.cursor() as cur:
-                        with cur.copy(q["copy_staging"]) as copy:
-                            copy.set_types(COPY_TYPES)
-                            meters = self._meters
-                            for r in readings:
-                                key = (r.site, r.meter)
-                                copy.write_row(reading_row(r, meters.get(key) or ids[key]))
-                        cur.execute(q["merge_staging"])
-                        result.inserted = max(cur.rowcount, 0)
+                    meters = {**self._meters, **ids}
+                    rows = [reading_row(r, meters[(r.site, r.meter)]) for r in readings]
+                    result.inserted = self._insert(conn, rows)
                     self._log_range(conn, readings)
                 self._store_rejects(conn, rejects)
         except psycopg.Error as exc:
@@ -259,6 +252,30 @@ class Writer:
                 extra={"action": "register_meter", "site": site, "meter": meter},
             )
         return ids
+
+    def _insert(self, conn: Conn, rows: list[Row]) -> int:
+        """Insert rows, skipping those already stored; returns how many were new.
+
+        Fast path: binary COPY straight into ``readings`` inside a savepoint. A duplicate
+        (a redelivery after a crash, a gateway replaying its buffer) aborts it; the batch
+        then goes through a staging table and ``INSERT … ON CONFLICT DO NOTHING``.
+        """
+        q = queries()
+        try:
+            with conn.transaction(), conn.cursor() as cur, cur.copy(q["copy_readings"]) as copy:
+                copy.set_types(COPY_TYPES)
+                for row in rows:
+                    copy.write_row(row)
+            return len(rows)
+        except psycopg.errors.UniqueViolation:
+            log.debug("duplicates in batch, merging", extra={"action": "merge", "rows": len(rows)})
+        with conn.cursor() as cur:
+            with cur.copy(q["copy_staging"]) as copy:
+                copy.set_types(COPY_TYPES)
+                for row in rows:
+                    copy.write_row(row)
+            cur.execute(q["merge_staging"])
+            return max(cur.rowcount, 0)
 
     def _log_range(self, conn: Conn, readings: Sequence[Reading]) -> None:
         if self._invalidations and readings:
