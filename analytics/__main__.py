@@ -7,7 +7,7 @@ import logging
 import sys
 from datetime import datetime
 
-from analytics import rollups
+from analytics import cli_delivery, rollups
 from analytics.errors import AnalyticsError
 from ingestor.errors import IngestorError
 from ingestor.settings import DATABASE_URL, database_url
@@ -37,6 +37,7 @@ def _parser() -> argparse.ArgumentParser:
     t = sub.add_parser("tariff-period", help="tariff period of an instant at a site")
     t.add_argument("--site", required=True)
     t.add_argument("--at", required=True, type=_instant, help="ISO 8601 with offset")
+    cli_delivery.add_commands(sub)
     return p
 
 
@@ -47,6 +48,8 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     try:
+        if args.command in cli_delivery.COMMANDS:
+            return cli_delivery.COMMANDS[args.command](args)
         url = database_url(args.database_url)
         if args.command == "refresh-rollups":
             if args.pending:
