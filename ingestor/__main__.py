@@ -114,6 +114,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
         service.wait()
     finally:
         service.stop()
+    if service.fatal:
+        print(f"emusa-ingestor run: fatal: {service.fatal}", file=sys.stderr)
+        return 1
     return 0
 
 

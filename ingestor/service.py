@@ -71,6 +71,7 @@ class Service:
         self._db_error = ""
         self._started = time.time()
         self._last_commit: float | None = None
+        self.fatal: str | None = None  # set when the pipeline died of an unexpected error
 
     # --- lifecycle --------------------------------------------------------------------
 
@@ -91,7 +92,7 @@ class Service:
             },
         )
         self._subscriber.start()
-        for name, target in (("pipeline", self._pipeline), ("status", self._status_loop)):
+        for name, target in (("pipeline", self._guarded_pipeline), ("status", self._status_loop)):
             t = threading.Thread(target=target, name=f"ingestor-{name}", daemon=True)
             t.start()
             self._threads.append(t)
@@ -123,6 +124,16 @@ class Service:
         self._queue.put(delivery)
 
     # --- pipeline thread ------------------------------------------------------------------
+
+    def _guarded_pipeline(self) -> None:
+        try:
+            self._pipeline()
+        except Exception as exc:  # a bug: stop, so the supervisor restarts us
+            log.critical(
+                "pipeline failed, stopping: %s", exc, exc_info=True, extra={"action": "crash"}
+            )
+            self.fatal = f"{type(exc).__name__}: {exc}"
+            self._stop.set()
 
     def _pipeline(self) -> None:
         try:
