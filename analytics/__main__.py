@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
-from datetime import datetime
+from datetime import datetime, timedelta
+from types import FrameType
+from typing import Any
 
-from analytics import cli_delivery, rollups
-from analytics.errors import AnalyticsError
+from analytics import config, jobs, rollups
+from analytics.errors import AnalyticsError, ConfigError
+from analytics.scheduler import Scheduler, utcnow
 from ingestor.errors import IngestorError
 from ingestor.settings import DATABASE_URL, database_url
 
@@ -21,6 +25,20 @@ def _instant(text: str) -> datetime:
     if value.tzinfo is None:
         raise argparse.ArgumentTypeError(f"instant without a UTC offset: {text!r}")
     return value
+
+
+def _worker_flags(p: argparse.ArgumentParser, *, mqtt: bool = True) -> None:
+    p.add_argument("--site", help="only this site (default: $EMUSA_SITE, else every site)")
+    p.add_argument("--tz", help="time zone of CLI output (default: $EMUSA_TZ, America/Sao_Paulo)")
+    p.add_argument("--lang", choices=("pt-BR", "en"), help="default: $EMUSA_LANG, pt-BR")
+    p.add_argument("--llm-url", help="OpenAI-compatible base URL (default: $EMUSA_LLM_URL)")
+    p.add_argument("--llm-model", help="model name (default: $EMUSA_LLM_MODEL)")
+    p.add_argument("--no-model", action="store_true", help="rules only, no statistical model")
+    p.add_argument("--settle-minutes", type=float, help="wait for late data (default 5)")
+    p.add_argument("--catch-up-days", type=float, help="how far back to catch up (default 7)")
+    if mqtt:
+        p.add_argument("--mqtt-url", help="default: $EMUSA_MQTT_URL")
+        p.add_argument("--topic-root", help="default: $EMUSA_TOPIC_ROOT, emusa")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -37,8 +55,73 @@ def _parser() -> argparse.ArgumentParser:
     t = sub.add_parser("tariff-period", help="tariff period of an instant at a site")
     t.add_argument("--site", required=True)
     t.add_argument("--at", required=True, type=_instant, help="ISO 8601 with offset")
-    cli_delivery.add_commands(sub)
+    run = sub.add_parser("run", help="the scheduler: rollups, detection, summaries, publishing")
+    _worker_flags(run)
+    run.add_argument("--detect-every", type=float, default=5.0, help="minutes (default 5)")
+    run.add_argument("--tick", type=float, default=5.0, help="seconds between checks (default 5)")
+    d = sub.add_parser("detect", help="run detection once, up to now (or --at)")
+    _worker_flags(d, mqtt=False)
+    d.add_argument("--at", type=_instant, help="pretend it is this instant")
+    s = sub.add_parser("summarize", help="write the missing 6-hour summaries once")
+    _worker_flags(s, mqtt=False)
+    s.add_argument("--at", type=_instant, help="pretend it is this instant")
+    pub = sub.add_parser("publish", help="send unpublished alerts and summaries to MQTT once")
+    pub.add_argument("--mqtt-url", help="default: $EMUSA_MQTT_URL")
+    pub.add_argument("--topic-root", help="default: $EMUSA_TOPIC_ROOT, emusa")
     return p
+
+
+def _settings(args: argparse.Namespace) -> config.Settings:
+    flags: dict[str, Any] = {"database_url": args.database_url}
+    for name in ("site", "tz", "lang", "llm_url", "llm_model", "mqtt_url", "topic_root"):
+        flags[name] = getattr(args, name, None)
+    if getattr(args, "no_model", False):
+        flags["model_enabled"] = False
+    if getattr(args, "settle_minutes", None) is not None:
+        flags["settle"] = timedelta(minutes=args.settle_minutes)
+    if getattr(args, "catch_up_days", None) is not None:
+        flags["catch_up"] = timedelta(days=args.catch_up_days)
+    if getattr(args, "detect_every", None) is not None:
+        flags["detect_every"] = timedelta(minutes=args.detect_every)
+    return config.load(flags)
+
+
+def _run(settings: config.Settings, tick: float) -> None:
+    if settings.mqtt_url is None:
+        raise ConfigError("EMUSA_MQTT_URL: is not set (alerts and summaries go to MQTT)")
+    ctx = jobs.Context(settings)
+    scheduler = Scheduler(jobs.scheduled(ctx), tick=tick)
+
+    def stop(signum: int, _frame: FrameType | None) -> None:
+        logging.getLogger("analytics").info("signal %d: stopping", signum)
+        scheduler.stop()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    try:
+        scheduler.run_forever()
+    finally:
+        ctx.close()
+
+
+def _once(args: argparse.Namespace) -> None:
+    """``detect``, ``summarize`` or ``publish``, once."""
+    settings = _settings(args)
+    ctx = jobs.Context(settings)
+    now = getattr(args, "at", None) or utcnow()
+    try:
+        if args.command == "detect":
+            jobs.refresh_rollups(ctx, now)
+            for site, counts in jobs.detect(ctx, now).items():
+                print(f"{site}: {counts if counts is not None else 'busy (another worker)'}")
+        elif args.command == "summarize":
+            print(f"wrote {len(jobs.summarize(ctx, now))} summaries")
+        else:
+            if settings.mqtt_url is None:
+                raise ConfigError("EMUSA_MQTT_URL: is not set")
+            print(f"published {jobs.publish(ctx, now)} messages")
+    finally:
+        ctx.close()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -48,10 +131,8 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     try:
-        if args.command in cli_delivery.COMMANDS:
-            return cli_delivery.COMMANDS[args.command](args)
-        url = database_url(args.database_url)
         if args.command == "refresh-rollups":
+            url = database_url(args.database_url)
             if args.pending:
                 print(f"refreshed {rollups.refresh_pending(url)} pending ranges")
             elif args.start and args.end:
@@ -59,8 +140,12 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"refreshed {args.start.isoformat()} .. {args.end.isoformat()} ({how})")
             else:
                 parser.error("refresh-rollups needs --from and --to, or --pending")
+        elif args.command == "tariff-period":
+            print(rollups.tariff_period(database_url(args.database_url), args.site, args.at))
+        elif args.command == "run":
+            _run(_settings(args), args.tick)
         else:
-            print(rollups.tariff_period(url, args.site, args.at))
+            _once(args)
     except (AnalyticsError, IngestorError) as exc:
         print(f"emusa-analytics {args.command}: error: {exc}", file=sys.stderr)
         return 2
