@@ -98,7 +98,7 @@ def features(
     p = m["p_total_avg"].astype(float)
     q = m["q_total_avg"].astype(float)
     local = m["bucket"].dt.tz_convert(tz)
-    dow = local.dt.dayofweek
+    dow = local.dt.day_of_week
     day_type = np.where(dow < 5, 0, np.where(dow == 5, 1, 2))
     out = pd.DataFrame(
         {
