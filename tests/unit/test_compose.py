@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import jsonschema
+import jsonschema  # type: ignore[import-untyped, unused-ignore]
 import pytest
 import yaml
 
@@ -190,7 +190,7 @@ def test_grafana_gets_the_provisioning_and_every_datasource_variable(
 def test_default_gateway_config_polls_the_simulator(
     compose: dict[str, Any], tmp_path: Path
 ) -> None:
-    from gateway.config import load
+    from gateway.config import TcpBusConfig, load
 
     gateway = compose["services"]["gateway"]
     default = re.fullmatch(
@@ -205,6 +205,7 @@ def test_default_gateway_config_polls_the_simulator(
     path.write_text(content)
     config = load(path, env={})
     (bus,) = config.buses
+    assert isinstance(bus, TcpBusConfig)
     sim = compose["services"]["simulator"]["command"]
     assert bus.host == "simulator" and f"0.0.0.0:{bus.port}" in sim
     assert sorted(m.unit for m in bus.meters) == sorted(
