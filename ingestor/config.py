@@ -8,6 +8,8 @@ malformed value raises ``ConfigError`` naming the variable, so the service stops
 from __future__ import annotations
 
 import os
+import re
+import socket
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -28,7 +30,7 @@ ENV: Final[Mapping[str, str]] = {
     "database_url": DATABASE_URL,
     "mqtt_url": MQTT_URL,
     "topic_root": TOPIC_ROOT,
-    "client_id": "EMUSA_INGESTOR_CLIENT_ID",
+    "client_id": "EMUSA_INGESTOR_CLIENT_ID",  # default emusa-ingestor-<host> with a group
     "shared_group": "EMUSA_INGESTOR_SHARED_GROUP",
     "session_expiry": "EMUSA_INGESTOR_SESSION_EXPIRY",
     "receive_maximum": "EMUSA_INGESTOR_RECEIVE_MAXIMUM",
@@ -134,6 +136,12 @@ class IngestorConfig(BaseModel):
         return parse_mqtt_url(self.mqtt_url)
 
 
+def default_client_id(host: str) -> str:
+    """``emusa-ingestor-<host>``, limited to characters every broker accepts."""
+    clean = re.sub(r"[^A-Za-z0-9_.-]", "-", host) or "host"
+    return f"emusa-ingestor-{clean}"[:64]
+
+
 def load(
     flags: Mapping[str, object | None] | None = None, env: Mapping[str, str] | None = None
 ) -> IngestorConfig:
@@ -146,6 +154,10 @@ def load(
             value = env.get(var) or None
         if value is not None:
             raw[name] = value
+    if raw.get("shared_group") and "client_id" not in raw:
+        # Replicas sharing the load need distinct session names (the same client id would
+        # make them take each other's connection over): default to one per host.
+        raw["client_id"] = default_client_id(socket.gethostname())
     for required in ("database_url", "mqtt_url"):
         if required not in raw:
             raise ConfigError(f"{ENV[required]} is not set")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from ingestor.config import load, parse_mqtt_url
+from ingestor.config import default_client_id, load, parse_mqtt_url
 from ingestor.errors import ConfigError
 
 pytestmark = pytest.mark.unit
@@ -77,3 +77,14 @@ def test_mqtt_urls(url: str, expected: tuple[object, ...]) -> None:
 def test_bad_mqtt_urls(url: str) -> None:
     with pytest.raises(ValueError, match=r"mqtt|port|host|path|URL"):
         parse_mqtt_url(url)
+
+
+def test_replicas_in_a_shared_group_get_one_client_id_per_host() -> None:
+    env = {**ENV, "EMUSA_INGESTOR_SHARED_GROUP": "ingest"}
+    c = load(env=env)
+    assert c.shared_group == "ingest"
+    assert c.client_id.startswith("emusa-ingestor-")
+    assert c.client_id != "emusa-ingestor"
+    assert load({"client_id": "fixed"}, env).client_id == "fixed"
+    assert default_client_id("a1b2c3 x/y") == "emusa-ingestor-a1b2c3-x-y"
+    assert len(default_client_id("h" * 100)) == 64
