@@ -23,6 +23,7 @@ from psycopg.types.json import Jsonb
 from analytics.errors import DatabaseError
 from analytics.events import StoredEvent
 from analytics.rules import MeterInfo, SiteInfo
+from gateway.contract import format_ts
 
 Conn = psycopg.Connection[dict[str, Any]]
 _HEADER = re.compile(r"^-- name: (\w+)\s*$", re.MULTILINE)
@@ -165,6 +166,13 @@ def execute(conn: Conn, name: str, params: dict[str, Any]) -> list[dict[str, Any
     return cur.fetchall() if cur.description else []
 
 
+def _json(value: object) -> str:
+    """Instants as in the MQTT contract (RFC 3339 UTC, milliseconds, Z)."""
+    if isinstance(value, datetime):
+        return format_ts(value)
+    return str(value)
+
+
 def outbox_add(
     conn: Conn, site: str, channel: str, event: str, payload: dict[str, Any],
     *, anomaly_id: int | None = None, summary_id: int | None = None,
@@ -173,6 +181,6 @@ def outbox_add(
         q("outbox_add"),
         {
             "site": site, "channel": channel, "event": event, "anomaly_id": anomaly_id,
-            "summary_id": summary_id, "payload": Jsonb(json.loads(json.dumps(payload, default=str))),
+            "summary_id": summary_id, "payload": Jsonb(json.loads(json.dumps(payload, default=_json))),
         },
     )  # fmt: skip

@@ -31,10 +31,6 @@ def _event(kind: str, minutes: float = 40) -> tuple[Event, ...]:
     return (Event(kind, AT.timestamp(), minutes * 60),)
 
 
-def _window(start: float, end: float) -> tuple[float, float]:
-    return start, end
-
-
 def _kinds(eps: list[Episode]) -> set[str]:
     return {e.kind for e in eps}
 
@@ -73,6 +69,7 @@ def test_precarious_voltage_is_a_warning() -> None:
 def test_220_v_nominal_uses_its_own_band() -> None:
     assert rules.voltage_bands(220.0) == (202.0, 231.0, 191.0, 233.0)
     lo, hi, _, _ = rules.voltage_bands(230.0)
+    assert hi == pytest.approx(231 / 220 * 230)
     assert lo == pytest.approx(202 / 220 * 230)
 
 
