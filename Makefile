@@ -6,7 +6,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: test setup venv lint format typecheck unit integration bench lock clean
+.PHONY: test setup venv lint format typecheck unit integration bench lock clean run-native
 
 test: setup venv lint  ## the README's test command; fails when a required service is missing
 	EMUSA_REQUIRE_SERVICES=1 $(BIN)/pytest
@@ -39,6 +39,9 @@ integration: setup venv
 
 bench: setup venv  ## every benchmark; figures printed and written to bench-results/*.json
 	EMUSA_REQUIRE_SERVICES=1 $(BIN)/pytest -m benchmark tests/benchmarks -s -p no:cacheprovider
+
+run-native: setup venv  ## the stack without Docker (TimescaleDB, Mosquitto, simulator, services, Grafana if installed); Ctrl-C stops it
+	$(BIN)/python scripts/run_native.py $(ARGS)
 
 lock: venv  ## re-pin every dependency to what is installed now
 	{ echo "# Pinned versions for reproducible installs: pip install -c requirements.lock -e \".[dev]\""; \
