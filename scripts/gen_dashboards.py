@@ -847,8 +847,9 @@ def ia_diagnostico() -> dict[str, Any]:
     links = (
         "**Relatórios e exportações** (API de análises em `${api_url}`):\n\n"
         "- [Relatório PDF mais recente](${api_url}/reports/latest.pdf?site=${site})\n"
-        "- [Exportar CSV do período](${api_url}/export.csv?site=${site}&from=${__from}&to=${__to})\n"
+        "- [Exportar CSV do período](${api_url}/export.csv?site=${site}&from=${__from:date:iso}&to=${__to:date:iso})\n"
         "- [Abrir no Power BI (.pbids)](${api_url}/powerbi.pbids?site=${site})\n"
+        "\nO navegador pede usuário e senha: qualquer usuário, senha = token da API (`EMUSA_API_TOKEN`).\n"
     )
     p.append(text(lay, "Relatórios", links, w=8, h=6))
     counts = (
