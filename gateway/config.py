@@ -12,11 +12,11 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Literal
-from urllib.parse import urlsplit
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from gateway import mqtt_url
 from gateway.contract import DEFAULT_ROOT, check_name, check_root
 from gateway.errors import ConfigError
 
@@ -113,9 +113,7 @@ class MqttConfig(_Strict):
     @field_validator("url")
     @classmethod
     def _check_url(cls, v: str) -> str:
-        parts = urlsplit(v)
-        if parts.scheme not in {"mqtt", "mqtts"} or not parts.hostname:
-            raise ValueError(f"{v!r} is not mqtt://[user:pass@]host[:port] or mqtts://…")
+        mqtt_url.parse(v, variable=None)  # ValueError says what is wrong, without the password
         return v
 
     @field_validator("topic_root")

@@ -14,11 +14,12 @@ import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Final
-from urllib.parse import unquote, urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from gateway import mqtt_url
 from gateway.contract import DEFAULT_ROOT, ContractError, check_name, check_root
+from gateway.mqtt_url import MqttEndpoint
 from ingestor.errors import ConfigError
 from ingestor.settings import DATABASE_URL, database_url
 
@@ -46,37 +47,9 @@ ENV: Final[Mapping[str, str]] = {
 DEFAULT_STATUS_FILE: Final = Path(tempfile.gettempdir()) / "emusa-ingestor.status.json"
 
 
-class MqttEndpoint(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    host: str
-    port: int = Field(ge=1, le=65535)
-    tls: bool
-    username: str | None = None
-    password: str | None = Field(default=None, repr=False)
-
-
 def parse_mqtt_url(url: str) -> MqttEndpoint:
     """``mqtt://user:pass@host:1883`` or ``mqtts://…`` (TLS, default port 8883)."""
-    try:
-        parts = urlsplit(url)
-        port = parts.port
-    except ValueError as exc:
-        raise ValueError(f"is not a valid URL: {exc}") from None
-    if parts.scheme not in {"mqtt", "mqtts"}:
-        raise ValueError("must start with mqtt:// or mqtts://")
-    if not parts.hostname:
-        raise ValueError("has no host (mqtt://user:pass@host:1883)")
-    if parts.path not in {"", "/"} or parts.query:
-        raise ValueError("takes no path or query")
-    tls = parts.scheme == "mqtts"
-    return MqttEndpoint(
-        host=parts.hostname,
-        port=port or (8883 if tls else 1883),
-        tls=tls,
-        username=unquote(parts.username) if parts.username else None,
-        password=unquote(parts.password) if parts.password is not None else None,
-    )
+    return mqtt_url.parse(url, variable=None)
 
 
 class IngestorConfig(BaseModel):

@@ -29,7 +29,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from gateway.contract import reading_subscription
-from ingestor.config import MqttEndpoint
+from gateway.mqtt_url import MqttEndpoint
 from ingestor.errors import IngestorError
 
 log = logging.getLogger(__name__)
