@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from types import FrameType
 from typing import Any
 
-from analytics import config, jobs, rollups
+from analytics import cli_delivery, config, jobs, rollups
 from analytics.errors import AnalyticsError, ConfigError
 from analytics.scheduler import Scheduler, utcnow
 from ingestor.errors import IngestorError
@@ -68,6 +68,7 @@ def _parser() -> argparse.ArgumentParser:
     pub = sub.add_parser("publish", help="send unpublished alerts and summaries to MQTT once")
     pub.add_argument("--mqtt-url", help="default: $EMUSA_MQTT_URL")
     pub.add_argument("--topic-root", help="default: $EMUSA_TOPIC_ROOT, emusa")
+    cli_delivery.add_commands(sub)  # report, send-test-email, export, pbids, serve-api, deliver
     return p
 
 
@@ -131,6 +132,8 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     try:
+        if args.command in cli_delivery.COMMANDS:
+            return cli_delivery.COMMANDS[args.command](args)
         if args.command == "refresh-rollups":
             url = database_url(args.database_url)
             if args.pending:
