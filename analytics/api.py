@@ -118,7 +118,7 @@ class _Api:
                 )
             try:
                 return fn(request)
-            except ValueError as exc:
+            except (ValueError, export.ExportError) as exc:
                 return JSONResponse({"error": str(exc)}, status_code=400)
             except (AnalyticsError, psycopg.Error) as exc:
                 log.error("API %s failed: %s", request.url.path, exc, extra={"action": "api"})

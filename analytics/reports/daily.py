@@ -255,9 +255,9 @@ def build_daily(data: DailyData, *, lang: Lang, branding: str, generated: dateti
         )
     else:
         story.append(layout.para(t("no_anomalies", lang)))
-    story.append(layout.heading(t("top_windows", lang)))
+    windows: list[Flowable] = [layout.heading(t("top_windows", lang))]
     if data.windows:
-        story.append(
+        windows.append(
             layout.table(
                 [t("window", lang), t("tariff_period", lang), t("energy_kwh", lang), t("kw", lang)],
                 [
@@ -274,7 +274,8 @@ def build_daily(data: DailyData, *, lang: Lang, branding: str, generated: dateti
             )
         )
     else:
-        story.append(layout.para(t("no_data", lang)))
+        windows.append(layout.para(t("no_data", lang)))
+    story.append(KeepTogether(windows))
     return layout.build(
         story,
         title=title,

@@ -45,16 +45,15 @@ def due_days(
     now: datetime, tz: ZoneInfo, send_at: time, first: datetime | None, catch_up_days: int
 ) -> list[tuple[datetime, datetime]]:
     """Daily periods whose report is due at ``now``: day D is due from D+1 at ``send_at``
-    (local), going back ``catch_up_days`` days, never before the first data."""
+    (local); the latest due day and the ``catch_up_days`` before it, never a day before
+    the first data."""
     if first is None:
         return []
     local_now = now.astimezone(tz)
     last = local_now.date() - timedelta(days=1)
     if local_now.time() < send_at:
         last -= timedelta(days=1)
-    earliest = max(
-        local_now.date() - timedelta(days=catch_up_days + 1), first.astimezone(tz).date()
-    )
+    earliest = max(last - timedelta(days=catch_up_days), first.astimezone(tz).date())
     out = []
     d = earliest
     while d <= last:

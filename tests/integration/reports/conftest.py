@@ -1,0 +1,197 @@
+"""Fixtures of the report and delivery tests: a database holding a month of plant
+history (copied per test from a session template), a real SMTP server (aiosmtpd) and a
+real HTTP server for webhooks, each on a free port and stopped after the test."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from email import message_from_bytes, policy
+from email.message import Message
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import psycopg
+import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, Envelope, Session
+
+from analytics.delivery_config import DeliveryConfig, Recipients, Tariff
+from tests.conftest import PgServer
+from tests.harness.services import free_port
+from tests.integration.reports.plant import SITE, load_history, seed_site
+
+TZ = ZoneInfo("America/Sao_Paulo")
+HISTORY = (datetime(2026, 10, 16, tzinfo=TZ), datetime(2026, 11, 16, 6, tzinfo=TZ))
+STEP = timedelta(minutes=3)  # divides 15 min: demand intervals hold whole steps
+DAY = (datetime(2026, 11, 10, tzinfo=TZ), datetime(2026, 11, 11, tzinfo=TZ))  # a Tuesday
+FORTNIGHT = (datetime(2026, 11, 1, tzinfo=TZ), datetime(2026, 11, 16, tzinfo=TZ))
+CONTRACT_KW = 500.0
+
+
+@pytest.fixture(scope="session")
+def plant_template(pg_server: PgServer, template_db: str) -> Iterator[str]:
+    """A migrated database with two simulated meters from 16 Oct to 16 Nov 2026 and a few
+    anomalies on 10 Nov; tests get copies (``plant_db``)."""
+    name = pg_server.create_database(template=template_db)
+    dsn = pg_server.dsn(name)
+    ids = seed_site(dsn, CONTRACT_KW)
+    load_history(dsn, HISTORY[0], HISTORY[1], STEP, ids)
+    with psycopg.connect(dsn) as conn, conn.cursor() as cur:
+        cur.executemany(
+            "INSERT INTO anomalies (site_id, meter_id, kind, severity, started_at, ended_at,"
+            " quantity, measured, limit_value, message_pt, message_en)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            [
+                (
+                    SITE,
+                    ids["m1"],
+                    "voltage_band",
+                    "critical",
+                    datetime(2026, 11, 10, 9, 12, tzinfo=TZ),
+                    datetime(2026, 11, 10, 9, 14, tzinfo=TZ),
+                    "v_l1n",
+                    101.6,
+                    110.0,
+                    "Afundamento de tensão em L1: 101,6 V",
+                    "Voltage sag on L1: 101.6 V",
+                ),
+                (
+                    SITE,
+                    ids["m2"],
+                    "power_factor",
+                    "warning",
+                    datetime(2026, 11, 10, 14, 0, tzinfo=TZ),
+                    datetime(2026, 11, 10, 15, 0, tzinfo=TZ),
+                    "pf_total",
+                    0.72,
+                    0.92,
+                    "Fator de potência baixo: 0,72",
+                    "Low power factor: 0.72",
+                ),
+            ],
+        )
+    yield name
+    pg_server.drop_database(name)
+
+
+@pytest.fixture
+def plant_db(pg_server: PgServer, plant_template: str) -> Iterator[str]:
+    name = pg_server.create_database(template=plant_template)
+    yield pg_server.dsn(name)
+    pg_server.drop_database(name)
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> DeliveryConfig:
+    return DeliveryConfig(
+        site=SITE,
+        reports_dir=tmp_path / "reports",
+        tariff=Tariff(demand_kw=40.0, energy_ponta_kwh=2.1, energy_fora_ponta_kwh=0.45),
+        recipients=Recipients(
+            daily=["gerente@example.com"],
+            fortnightly=["diretoria@example.com"],
+            alerts=["plantao@example.com"],
+        ),
+        smtp_retry_delay_s=0.05,
+        catch_up_days=0,
+    )
+
+
+# --- SMTP ------------------------------------------------------------------------------
+@dataclass
+class Mailbox:
+    """What a real SMTP server (aiosmtpd) received; ``fail_next`` answers 451 that many
+    times first (a transient failure the client must retry)."""
+
+    messages: list[tuple[Envelope, Message]] = field(default_factory=list)
+    fail_next: int = 0
+    refused: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        with self.lock:
+            if self.fail_next > 0:
+                self.fail_next -= 1
+                self.refused += 1
+                return "451 4.3.0 try again later"
+            content = envelope.original_content or b""
+            self.messages.append((envelope, message_from_bytes(content, policy=policy.default)))
+        return "250 OK"
+
+
+@dataclass
+class SmtpServer:
+    host: str
+    port: int
+    box: Mailbox
+    controller: Controller | None
+
+    @property
+    def url(self) -> str:
+        return f"smtp://{self.host}:{self.port}?starttls=0&timeout=5"
+
+    def start(self) -> None:
+        self.controller = Controller(self.box, hostname=self.host, port=self.port)
+        self.controller.start()
+
+    def stop(self) -> None:
+        if self.controller is not None:
+            self.controller.stop()
+            self.controller = None
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[SmtpServer]:
+    server = SmtpServer("127.0.0.1", free_port(), Mailbox(), None)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+# --- webhook ---------------------------------------------------------------------------
+@dataclass
+class Hook:
+    url: str
+    received: list[dict[str, Any]]
+    headers: list[dict[str, str]]
+    status: list[int]  # status to answer with (mutable, default 200)
+
+
+@pytest.fixture
+def webhook_server() -> Iterator[Hook]:
+    received: list[dict[str, Any]] = []
+    headers: list[dict[str, str]] = []
+    status = [200]
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            if status[0] == 200:
+                received.append(json.loads(body))
+                headers.append(dict(self.headers))
+            self.send_response(status[0])
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, format: str, *args: Any) -> None:
+            return
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    )
+    thread.start()
+    try:
+        yield Hook(f"http://127.0.0.1:{server.server_address[1]}/hook", received, headers, status)
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
