@@ -37,7 +37,7 @@ def _row(text: str, label: str, value: str) -> bool:
 
 def _one(dsn: str, query: str, *params: object) -> tuple[object, ...]:
     with psycopg.connect(dsn) as conn:
-        row = conn.execute(query, params).fetchone()  # type: ignore[arg-type]
+        row = conn.execute(query, params).fetchone()
     assert row is not None
     return row
 
