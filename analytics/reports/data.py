@@ -162,11 +162,18 @@ def fortnight(conn: Conn, site_id: str, start: datetime, end: datetime) -> Fortn
     s = site(conn, site_id)
     tz = s.tz
     p = {"site": site_id, "start": start, "end": end}
+    rows = _rows(conn, "demand_days", **p)
     days = [
         DayDemand(r[0], _f(r[1]), _f(r[2]), _f(r[3]), _f(r[4]), _f(r[5]), int(r[6]), _f(r[7]))
-        for r in _rows(conn, "demand_days", **p)
+        for r in rows
     ]
-    tot = _rows(conn, "demand_totals", **p)[0]
+
+    def peak(values: list[float | None]) -> float | None:
+        present = [v for v in values if v is not None]
+        return max(present) if present else None
+
+    ponta = peak([d.max_ponta_kw for d in days])
+    fora = peak([d.max_fora_kw for d in days])
     hours = [
         HourEnergy(r[0].astimezone(tz), _f(r[1]), _f(r[2]), _f(r[3]), _f(r[4]), _f(r[5]))
         for r in _rows(conn, "hours", **p)
@@ -178,9 +185,9 @@ def fortnight(conn: Conn, site_id: str, start: datetime, end: datetime) -> Fortn
         end.astimezone(tz),
         days,
         hours,
-        _f(tot[0]),
-        _f(tot[1]),
-        _f(tot[2]),
-        int(tot[3]),
+        peak([ponta, fora]),
+        ponta,
+        fora,
+        sum(int(r[8]) for r in rows),
         counts,
     )

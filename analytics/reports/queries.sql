@@ -104,7 +104,8 @@ WHERE site_id = %(site)s AND period_start >= %(start)s AND period_end <= %(end)s
 ORDER BY period_start;
 
 -- name: demand_days
--- Per local day: max demand in ponta / outside, energy, intervals above the limit.
+-- Per local day: max demand in ponta / outside, energy, intervals above the limit,
+-- intervals with data. (One scan of the view: its tariff function runs per row.)
 SELECT d.time_local::date,
        max(d.demand_kw) FILTER (WHERE d.tariff_period = 'ponta'),
        max(d.demand_kw) FILTER (WHERE d.tariff_period <> 'ponta'),
@@ -112,19 +113,12 @@ SELECT d.time_local::date,
        sum(d.energy_kwh) FILTER (WHERE d.tariff_period <> 'ponta'),
        sum(d.energy_kwh),
        count(*) FILTER (WHERE d.exceeds_limit),
-       max(d.demand_kw - d.contracted_kw) FILTER (WHERE d.demand_kw > d.contracted_kw)
+       max(d.demand_kw - d.contracted_kw) FILTER (WHERE d.demand_kw > d.contracted_kw),
+       count(d.demand_kw)
 FROM bi.site_demand_15m d
 WHERE d.site_id = %(site)s AND d.time_utc >= %(start)s AND d.time_utc < %(end)s
 GROUP BY 1
 ORDER BY 1;
-
--- name: demand_totals
-SELECT max(d.demand_kw),
-       max(d.demand_kw) FILTER (WHERE d.tariff_period = 'ponta'),
-       max(d.demand_kw) FILTER (WHERE d.tariff_period <> 'ponta'),
-       count(d.demand_kw)
-FROM bi.site_demand_15m d
-WHERE d.site_id = %(site)s AND d.time_utc >= %(start)s AND d.time_utc < %(end)s;
 
 -- name: hours
 SELECT h.bucket, h.e_imp_kwh_delta, h.e_imp_kvarh_delta, h.e_exp_kvarh_delta,
