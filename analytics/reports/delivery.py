@@ -125,6 +125,27 @@ def email_report(
         raise AnalyticsError(f"report {rec.report_id}: cannot read {rec.path}: {exc}") from exc
 
 
+def _deliver_one(
+    dsn: str,
+    item: tuple[str, Layout, datetime, datetime],
+    config: DeliveryConfig,
+    sleep: Callable[[float], None],
+) -> Delivery:
+    sid, layout, a, b = item
+    rec = service.generate(dsn, sid, layout, start=a, end=b, config=config, record_kind=layout)
+    recipients = list(getattr(config.recipients, layout))
+    if rec.emailed_at is not None or not recipients:
+        return Delivery(rec.report_id, sid, layout, a, rec.emailed_at is not None)
+    try:
+        sent = email_report(dsn, rec, config, recipients, sleep=sleep)
+    except mail.MailError as exc:
+        log.error(
+            "report %d not e-mailed: %s", rec.report_id, exc, extra={"action": "report_email"}
+        )
+        return Delivery(rec.report_id, sid, layout, a, False, str(exc))
+    return Delivery(rec.report_id, sid, layout, a, sent)
+
+
 def deliver_due_reports(
     dsn: str,
     now: datetime,
@@ -154,18 +175,16 @@ def deliver_due_reports(
         raise DatabaseError(f"planning report delivery: {exc}") from exc
     out: list[Delivery] = []
     for sid, layout, a, b in plan:
-        rec = service.generate(dsn, sid, layout, start=a, end=b, config=config, record_kind=layout)
-        recipients = list(getattr(config.recipients, layout))
-        if rec.emailed_at is not None or not recipients:
-            out.append(Delivery(rec.report_id, sid, layout, a, rec.emailed_at is not None))
-            continue
         try:
-            sent = email_report(dsn, rec, config, recipients, sleep=sleep)
-        except mail.MailError as exc:
+            out.append(_deliver_one(dsn, (sid, layout, a, b), config, sleep))
+        except AnalyticsError as exc:  # one bad period must not hold back the others
             log.error(
-                "report %d not e-mailed: %s", rec.report_id, exc, extra={"action": "report_email"}
+                "%s report of %s from %s failed: %s",
+                layout,
+                sid,
+                a.isoformat(),
+                exc,
+                extra={"action": "report_delivery"},
             )
-            out.append(Delivery(rec.report_id, sid, layout, a, False, str(exc)))
-            continue
-        out.append(Delivery(rec.report_id, sid, layout, a, sent))
+            out.append(Delivery(0, sid, layout, a, False, str(exc)))
     return out

@@ -169,3 +169,17 @@ def test_starttls_with_authentication(tls_files: tuple[Path, Path]) -> None:
         controller.stop()
     assert logins[0] == (b"relatorios@plant", b"s3cr3t@x")
     assert len(box.messages) == 1 and box.messages[0][1]["Subject"] == "assunto"
+
+
+def test_a_lost_pdf_does_not_hold_back_the_other_report(
+    plant_db: str, config: DeliveryConfig, smtp_server: SmtpServer
+) -> None:
+    deliver_due_reports(plant_db, NOW, config)  # built, not e-mailed (no SMTP configured yet)
+    with psycopg.connect(plant_db) as conn:
+        (path,) = conn.execute("SELECT path FROM reports WHERE kind = 'daily'").fetchone()  # type: ignore[misc]
+    Path(path).unlink()
+    cfg = config.model_copy(update={"smtp_url": smtp_server.url})
+    done = {d.kind: d for d in deliver_due_reports(plant_db, NOW, cfg)}
+    assert done["fortnightly"].emailed
+    assert not done["daily"].emailed and "cannot read" in (done["daily"].error or "")
+    assert len(smtp_server.box.messages) == 1

@@ -64,3 +64,13 @@ def test_environment_errors_name_the_variable() -> None:
         load(env={"EMUSA_LANG": "fr"})
     with pytest.raises(DeliveryConfigError, match="cannot read"):
         load(env={"EMUSA_DELIVERY_CONFIG": "/nonexistent/delivery.yaml"})
+
+
+def test_the_shipped_example_loads() -> None:
+    example = Path(__file__).resolve().parents[3] / "analytics/reports/delivery.example.yaml"
+    cfg = load(example, env={})
+    assert cfg.site == "plant" and cfg.tariff.demand_kw == 38.5
+    assert cfg.recipients.fortnightly == [
+        "gerente.manutencao@example.com.br",
+        "diretoria@example.com.br",
+    ]
