@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
@@ -97,6 +98,13 @@ def time_chart(
     d.add(lp)
     _legend(d, names, 42, HEIGHT - 4)
     return d
+
+
+def pf_range(series: Sequence[Sequence[Point]], reference: float) -> tuple[float, float]:
+    """A power-factor axis that shows both the data and the reference: down to the
+    lowest value (in steps of 0.05), up to 1."""
+    low = min([reference, *(p.value for pts in series for p in pts if p.value is not None)])
+    return max(0.0, math.floor((low - 0.01) * 20) / 20), 1.0
 
 
 def demand_bars(

@@ -205,6 +205,7 @@ def build_daily(data: DailyData, *, lang: Lang, branding: str, generated: dateti
                     ]
                 )
             )
+        pf_low, _ = charts.pf_range([x.pf for x in data.series], data.site.pf_reference)
         story.append(
             KeepTogether(
                 [
@@ -220,6 +221,8 @@ def build_daily(data: DailyData, *, lang: Lang, branding: str, generated: dateti
                         ),
                         tick_hours=tick,
                         decimals=2,
+                        y_min=pf_low,
+                        y_max=1.0,
                     ),
                 ]
             )
@@ -249,7 +252,7 @@ def build_daily(data: DailyData, *, lang: Lang, branding: str, generated: dateti
                     t("description", lang),
                 ],
                 arows,
-                widths=[70, 40, 55, 75, 50, 190],
+                widths=[68, 36, 50, 72, 58, 196],
                 align_right_from=99,
             )
         )

@@ -136,6 +136,8 @@ def build_fortnightly(
                             site.pf_reference,
                         ),
                         tick_hours=48,
+                        y_min=charts.pf_range([pts], site.pf_reference)[0],
+                        y_max=1.0,
                         label=lambda d: i18n.short_day(d.date(), lang),
                         decimals=2,
                     ),
