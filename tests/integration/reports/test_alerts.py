@@ -128,3 +128,22 @@ def test_old_anomalies_are_never_alerted(
     )  # fmt: skip
     assert deliver_alerts(plant_db, _at(23, 0), cfg) == []  # both fixture events are older than 2 h
     assert webhook_server.received == []
+
+
+def test_delivery_runs_as_the_analytics_role(
+    plant_db: str, alert_config: DeliveryConfig, smtp_server: SmtpServer, webhook_server: Hook
+) -> None:
+    from psycopg.conninfo import make_conninfo
+
+    from analytics.reports.delivery import deliver_due_reports
+    from ingestor.migrate import set_role_passwords
+
+    set_role_passwords(plant_db, {"EMUSA_ANALYTICS_DB_PASSWORD": "pw"})
+    dsn = make_conninfo(plant_db, user="emusa_analytics", password="pw")
+    assert [r.outcome for r in deliver_alerts(dsn, _at(14, 5), alert_config)] == ["sent", "sent"]
+    assert [r.outcome for r in deliver_alerts(dsn, _at(14, 6), alert_config)] == []
+    done = deliver_due_reports(dsn, datetime(2026, 11, 11, 8, tzinfo=TZ), alert_config)
+    assert [(d.kind, d.emailed, d.error) for d in done] == [
+        ("daily", True, None),
+        ("fortnightly", True, None),
+    ]
