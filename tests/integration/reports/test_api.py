@@ -134,6 +134,11 @@ def test_csv_export_pt_br(api: Api, plant_db: str) -> None:
     status, _, body = api.get(path.replace("&sep=;", ""))
     rows = list(csv.reader(io.StringIO(body.decode("utf-8"))))
     assert "." in rows[1][col] and "," not in rows[1][col]
+    # Grafana's ${__from:date:iso} form, as the dashboards link it
+    grafana = (
+        "/export.csv?site=plant&from=2026-11-10T03:00:00.000Z&to=2026-11-10T09:00:00.000Z&meter=m1"
+    )
+    assert api.get(grafana)[2] == body
     assert api.get("/export.csv?from=2026-11-10T00:00:00-03:00")[0] == 400
     assert api.get(path.replace("sep=;", "sep=|"))[0] == 400
 
