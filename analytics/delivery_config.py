@@ -51,7 +51,6 @@ class Tariff(_Strict):
     )
     energy_ponta_kwh: float | None = Field(default=None, ge=0)
     energy_fora_ponta_kwh: float | None = Field(default=None, ge=0)
-    energy_intermediario_kwh: float | None = Field(default=None, ge=0)
     reactive_excess_kvarh: float | None = Field(
         default=None,
         ge=0,
