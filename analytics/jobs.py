@@ -118,7 +118,7 @@ def _model_episodes(ctx: Context, conn: store.Conn, inp: rules.RuleInput) -> lis
     stale = [
         mid for mid in inp.meters
         if (m := ctx.models.get((site.site_id, mid))) is None
-        or m.fitted_at <= inp.start - ctx.settings.refit_every
+        or m.fitted_at < inp.start - ctx.settings.refit_every
     ]  # fmt: skip
     if stale:
         train_start = inp.start - ctx.settings.train_window
@@ -149,7 +149,7 @@ def _model_episodes(ctx: Context, conn: store.Conn, inp: rules.RuleInput) -> lis
     return out
 
 
-def _event_payload(row: dict[str, Any], event: str) -> dict[str, Any]:
+def _event_payload(row: dict[str, Any], event: str, lang: str) -> dict[str, Any]:
     details = dict(row["details"] or {})
     return {
         "v": 1,
@@ -167,11 +167,14 @@ def _event_payload(row: dict[str, Any], event: str) -> dict[str, Any]:
         "measured": row["measured"],
         "limit": row["limit_value"],
         "message": {"pt-BR": row["message_pt"], "en": row["message_en"]},
+        "text": row["message_pt"] if lang == "pt-BR" else row["message_en"],
         "drivers": details.get("drivers"),
     }
 
 
-def _apply(conn: store.Conn, inp: rules.RuleInput, changes: list[ev.Change]) -> dict[str, int]:
+def _apply(
+    conn: store.Conn, inp: rules.RuleInput, changes: list[ev.Change], lang: str
+) -> dict[str, int]:
     counts = {"opened": 0, "updated": 0, "closed": 0}
     for ch in changes:
         ep = ch.episode
@@ -203,7 +206,7 @@ def _apply(conn: store.Conn, inp: rules.RuleInput, changes: list[ev.Change]) -> 
         for transition in transitions:
             payload_row = store.execute(conn, "event_payload", {"anomaly_id": anomaly_id})[0]
             store.outbox_add(
-                conn, ep.site_id, "alerts", transition, _event_payload(payload_row, transition),
+                conn, ep.site_id, "alerts", transition, _event_payload(payload_row, transition, lang),
                 anomaly_id=anomaly_id,
             )  # fmt: skip
             counts["closed"] += transition == "closed"
@@ -235,7 +238,7 @@ def detect_site(ctx: Context, site: rules.SiteInfo, now: datetime) -> dict[str, 
                 changes = ev.merge(
                     episodes, stored, ctx.limits.gaps, dict.fromkeys(keys, window_start)
                 )
-                counts = _apply(conn, inp, changes)
+                counts = _apply(conn, inp, changes, ctx.settings.lang)
                 store.set_watermark(conn, "detect", site.site_id, chunk_end)
             for k, v in counts.items():
                 totals[k] += v
@@ -372,7 +375,8 @@ def write_summary(
     payload = {
         "v": 1, "type": "summary", "id": summary_id, "site": site.site_id,
         "period_start": start, "period_end": end, "source": source,
-        "text": {"pt-BR": texts["pt-BR"], "en": texts["en"]}, "metrics": metrics,
+        "text": {"pt-BR": texts["pt-BR"], "en": texts["en"]},
+        "text_default": texts[ctx.settings.lang], "metrics": metrics,
     }  # fmt: skip
     store.outbox_add(conn, site.site_id, "summaries", "summary", payload, summary_id=summary_id)
     return {"summary_id": summary_id, "source": source}

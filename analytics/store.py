@@ -17,7 +17,7 @@ from typing import Any, LiteralString, cast
 
 import pandas as pd  # type: ignore[import-untyped]
 import psycopg
-from psycopg.rows import dict_row
+from psycopg.rows import dict_row, tuple_row
 from psycopg.types.json import Jsonb
 
 from analytics.errors import DatabaseError
@@ -83,9 +83,10 @@ def meters(conn: Conn, site: str) -> dict[int, MeterInfo]:
 
 def frame(conn: Conn, name: str, params: dict[str, Any]) -> pd.DataFrame:
     """Rows of a named query as a DataFrame (timestamps as UTC, numbers as float)."""
-    cur = conn.execute(q(name), params)
-    cols = [d.name for d in cur.description or []]
-    df = pd.DataFrame(cur.fetchall(), columns=cols)
+    with conn.cursor(row_factory=tuple_row) as cur:
+        cur.execute(q(name), params)
+        cols = [d.name for d in cur.description or []]
+        df = pd.DataFrame.from_records(cur.fetchall(), columns=cols)
     if "bucket" in df:
         df["bucket"] = pd.to_datetime(df["bucket"], utc=True)
     for col in cols:

@@ -71,6 +71,7 @@ def test_alerts_and_summaries_published_once_and_retried_after_outage(
         assert opened["severity"] == "critical" and opened["limit"] == 117.0
         assert opened["message"]["pt-BR"].startswith("medidor m1: tensão")
         assert opened["message"]["en"].startswith("meter m1: voltage")
+        assert opened["text"] == opened["message"]["pt-BR"]  # EMUSA_LANG default
         assert opened["started_at"].startswith("2026-11-23T11:00:00")
         assert payloads[1]["id"] == opened["id"] and payloads[1]["ended_at"]
 
@@ -89,6 +90,7 @@ def test_alerts_and_summaries_published_once_and_retried_after_outage(
         assert body["period_start"].startswith("2026-11-23T09:00:00")
         assert body["text"]["pt-BR"].startswith("Resumo de 6 h - plant, 23/11/2026 06h00-12h00.")
         assert body["metrics"]["energy_kwh"] > 0
+        assert body["text_default"] == body["text"]["pt-BR"]
         assert not summary.retain
     finally:
         collector.close()
