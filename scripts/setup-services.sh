@@ -43,6 +43,12 @@ if ! command -v mosquitto >/dev/null 2>&1 && [ ! -x /usr/sbin/mosquitto ]; then
   apt_install mosquitto mosquitto-clients
 fi
 
+# --- tools the tests use: pdftoppm (report pages to PNG), openssl (STARTTLS test certs) ---
+if ! command -v pdftoppm >/dev/null 2>&1 || ! command -v openssl >/dev/null 2>&1; then
+  log "installing poppler-utils and openssl"
+  apt_install poppler-utils openssl
+fi
+
 # --- TimescaleDB extension -----------------------------------------------------------
 share_dir() { "${PG_BIN}/pg_config" --sharedir 2>/dev/null || echo "/usr/share/postgresql/${PG_MAJOR}"; }
 if [ ! -x "${PG_BIN}/pg_config" ]; then
