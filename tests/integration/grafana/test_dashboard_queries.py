@@ -271,7 +271,48 @@ def test_demand_panel_draws_contracted_and_the_5_percent_limit(
         timedelta(days=7),
     )
     assert over.rows, "the simulated plant exceeds 472.5 kW on weekdays"
-    assert all(r[1] > r[3] for r in over.rows)
+    assert all(r[2] > r[4] for r in over.rows)  # demand above contracted + 5 %
+    assert {r[1] for r in over.rows} <= {"ponta", "fora_ponta"}
+
+
+def test_demand_panels_tariff_period_is_the_calendar_functions(dashboard_data: Dataset) -> None:
+    """The per-day period computation of the demand panels = emusa_tariff_period(), bucket by bucket."""
+    q = _query("emusa-demanda", "Demanda máxima no período por posto")
+    sql = expand(q.sql, context(dashboard_data, timedelta(days=30), q.dashboard))
+    check = sql[: sql.rindex("\nSELECT ")] + (
+        "\nSELECT count(*),"
+        " count(*) FILTER (WHERE c.period IS DISTINCT FROM emusa_tariff_period(c.site_id, c.bucket)),"
+        " count(*) FILTER (WHERE c.period = 'ponta'), count(*) FILTER (WHERE c.period = 'intermediario')"
+        " FROM c"
+    )
+    day = (dashboard_data.end - timedelta(days=4)).date()
+    while day.weekday() >= 5:
+        day -= timedelta(days=1)
+    version = dashboard_data.end.date() - timedelta(days=10)
+    with psycopg.connect(dashboard_data.dsn) as conn:
+        try:  # calendar changes inside this transaction only, rolled back below
+            conn.execute(
+                "INSERT INTO holidays (site_id, day, name) VALUES (%s, %s, 'Feriado municipal')",
+                (SITE, day),
+            )
+            conn.execute(
+                "INSERT INTO tariff_windows (site_id, period, starts, ends, valid_from) VALUES"
+                " (%(s)s, 'ponta', '17:30', '20:30', %(v)s),"
+                " (%(s)s, 'intermediario', '16:30', '17:30', %(v)s),"
+                " (%(s)s, 'intermediario', '20:30', '21:30', %(v)s)",
+                {"s": SITE, "v": version},
+            )
+            for modality in ("azul", "verde", "branca"):
+                conn.execute(
+                    "UPDATE sites SET tariff_modality = %s WHERE site_id = %s", (modality, SITE)
+                )
+                row = conn.execute(check.encode()).fetchone()
+                assert row is not None
+                total, wrong, ponta, intermediario = row
+                assert total == 30 * 96 and wrong == 0 and ponta > 0, (modality, row)
+                assert (intermediario > 0) is (modality == "branca"), (modality, row)
+        finally:
+            conn.rollback()
 
 
 def test_daily_energy_by_tariff_period_adds_up(
