@@ -83,7 +83,7 @@ def scheduled(ctx: Context) -> list[Job]:
 
 def refresh_rollups(ctx: Context, now: datetime) -> int:
     done = rollups.refresh_pending(ctx.conninfo)
-    rollups.refresh(ctx.conninfo, now - TRAILING_REFRESH, now)
+    rollups.refresh_recent(ctx.conninfo, now - TRAILING_REFRESH, now)
     return done
 
 

@@ -44,6 +44,20 @@ def refresh(conninfo: str, start: datetime, end: datetime) -> str:
         raise DatabaseError(f"rollup refresh failed: {exc}") from exc
 
 
+def refresh_recent(conninfo: str, start: datetime, end: datetime) -> bool:
+    """Apache build: re-aggregate [start, end] (the scheduler's trailing window, for data
+    written without an invalidation record). Community build: nothing to do, the
+    continuous aggregates are real-time; returns whether a refresh ran."""
+    try:
+        with psycopg.connect(conninfo, autocommit=True) as conn:
+            if _license(conn) == "timescale":
+                return False
+            conn.execute("SELECT rollup.refresh(%s, %s)", (start, end))
+    except psycopg.Error as exc:
+        raise DatabaseError(f"rollup refresh failed: {exc}") from exc
+    return True
+
+
 def refresh_pending(conninfo: str) -> int:
     """Apache build: refresh the ranges the ingestor logged; returns how many were done.
 

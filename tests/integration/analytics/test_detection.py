@@ -4,6 +4,7 @@ scenario, stays quiet on clean data, and events are extended and closed, not rep
 from __future__ import annotations
 
 import math
+import threading
 from datetime import timedelta
 from typing import Any
 
@@ -173,3 +174,26 @@ def test_model_events_after_a_week_of_history(db: str) -> None:
     assert event["details"]["drivers"][0]["feature"] in {"p_kw", "q_kvar"}
     assert "potência" in event["message_pt"] and "power" in event["message_en"]
     assert ("plant", ids["m1"]) in ctx.models
+
+
+def test_two_workers_detecting_at_once_write_each_event_once(db: str) -> None:
+    ids = history.add_site(db, "plant")
+    history.write(db, ids["m1"], 1, START, END, events=_event("sag", 40))
+    history.refresh(db, START, END)
+    barrier = threading.Barrier(2, timeout=30)
+    results: list[object] = []
+
+    def worker() -> None:
+        ctx = _ctx(db)
+        barrier.wait()
+        results.append(jobs.detect(ctx, NOW))
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert len(results) == 2
+    rows = _anomalies(db)
+    assert [r["kind"] for r in rows] == ["voltage_band"]
+    assert [b["event"] for b in _outbox(db)] == ["opened", "closed"]

@@ -1,0 +1,78 @@
+"""``emusa-analytics run`` as a process: alerts and a summary reach Mosquitto, SIGTERM
+stops it cleanly."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from gateway.simulator.model import Event
+from tests.harness.mqtt import Collector
+from tests.harness.services import Broker
+from tests.integration.analytics import history
+
+pytestmark = pytest.mark.integration
+
+
+def test_run_publishes_alerts_and_summaries_then_stops_on_sigterm(
+    db: str, mqtt_broker: Broker, topic_root: str, tmp_path: Path
+) -> None:
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    start = now - timedelta(hours=14)  # at least one complete 6-hour window after the start
+    ids = history.add_site(db, "plant")
+    sag = (Event("sag", (now - timedelta(hours=3)).timestamp(), 1800),)
+    history.write(db, ids["m1"], 1, start, now, step=60, events=sag)
+    history.refresh(db, start, now)
+
+    env = {
+        **os.environ,
+        "EMUSA_DATABASE_URL": db,
+        "EMUSA_MQTT_URL": mqtt_broker.url,
+        "EMUSA_TOPIC_ROOT": topic_root,
+    }
+    log = (tmp_path / "analytics.log").open("w")
+    collector = Collector(mqtt_broker, f"{topic_root}/plant/#")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "analytics", "run", "--tick", "0.5", "--settle-minutes", "0", "--no-model"],
+        env=env, stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    try:
+        summaries = collector.wait_for("/plant/summaries", 1, timeout=60)
+        alerts = collector.wait_until(
+            lambda msgs: any(
+                m.topic.endswith("/alerts") and json.loads(m.payload)["kind"] == "voltage_band"
+                for m in msgs
+            ),
+            timeout=60,
+        )
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            code = proc.wait(timeout=30)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(10)
+            collector.close()
+            log.close()
+    output = (tmp_path / "analytics.log").read_text()
+    assert code == 0, output
+    assert "scheduler stopped" in output
+    assert summaries, output
+    body = json.loads(summaries[0].payload)
+    assert body["type"] == "summary" and body["text"]["pt-BR"].startswith("Resumo de 6 h - plant")
+    sag_alerts = [json.loads(m.payload) for m in alerts if m.topic.endswith("/alerts")]
+    assert any(a["kind"] == "voltage_band" and a["event"] == "opened" for a in sag_alerts)
+    with psycopg.connect(db) as conn:
+        published = conn.execute(
+            "SELECT count(*) FROM analytics_outbox WHERE published_at IS NOT NULL"
+        ).fetchone()
+    assert published is not None and published[0] >= len(sag_alerts) + 1  # marked after PUBACK
