@@ -137,9 +137,13 @@ class Client:
         self.c.on_publish = self._on_publish
         self.c.on_subscribe = self._on_subscribe
         self.c.on_message = self._on_message
-        self.c.connect("127.0.0.1", port)
-        self.c.loop_start()
-        self._wait(lambda: self.connack is not None, "CONNACK")
+        try:
+            self.c.connect("127.0.0.1", port)
+            self.c.loop_start()
+            self._wait(lambda: self.connack is not None, "CONNACK")
+        except BaseException:
+            self.close()  # no loop thread or socket outlives a failed connection
+            raise
 
     def _wait(self, ready: Any, what: str, timeout: float = WAIT) -> None:
         deadline = time.monotonic() + timeout
@@ -195,6 +199,7 @@ class Client:
     def close(self) -> None:
         self.c.disconnect()
         self.c.loop_stop()
+        self.c._reset_sockets()  # paho keeps a wake-up socket pair until garbage collection
 
 
 @pytest.fixture
