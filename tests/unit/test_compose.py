@@ -123,7 +123,7 @@ def test_stack_services_and_profiles(compose: dict[str, Any]) -> None:
     services = compose["services"]
     assert set(services) == {
         "timescaledb", "mosquitto-init", "mosquitto", "migrate", "simulator",
-        "gateway", "ingestor", "analytics", "grafana", "mailpit",
+        "gateway", "ingestor", "analytics", "analytics-api", "grafana", "mailpit",
     }  # fmt: skip
     profiles = {n: s.get("profiles") for n, s in services.items() if s.get("profiles")}
     assert profiles == {"simulator": ["sim"], "mailpit": ["dev"]}
@@ -135,12 +135,14 @@ def test_stack_services_and_profiles(compose: dict[str, Any]) -> None:
 
 def test_one_image_for_the_python_services(compose: dict[str, Any]) -> None:
     own = {n: s for n, s in compose["services"].items() if s.get("image") == "emusa-energy:local"}
-    assert set(own) == {"migrate", "simulator", "gateway", "ingestor", "analytics"}
+    assert set(own) == {"migrate", "simulator", "gateway", "ingestor", "analytics", "analytics-api"}
     for name, svc in own.items():
         assert svc["build"] == ".", name
 
 
-@pytest.mark.parametrize("service", ["migrate", "simulator", "gateway", "ingestor", "analytics"])
+@pytest.mark.parametrize(
+    "service", ["migrate", "simulator", "gateway", "ingestor", "analytics", "analytics-api"]
+)
 def test_service_commands_exist(compose: dict[str, Any], service: str) -> None:
     """Each command is a real subcommand of our console scripts (its --help answers)."""
     command = compose["services"][service]["command"]
