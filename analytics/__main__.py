@@ -11,6 +11,9 @@ from types import FrameType
 from typing import Any
 
 from analytics import cli_delivery, config, jobs, rollups
+from analytics.delivery_config import DeliveryConfig
+from analytics.delivery_config import load as load_delivery_config
+from analytics.delivery_jobs import delivery_jobs
 from analytics.errors import AnalyticsError, ConfigError
 from analytics.scheduler import Scheduler, utcnow
 from ingestor.errors import IngestorError
@@ -59,6 +62,10 @@ def _parser() -> argparse.ArgumentParser:
     _worker_flags(run)
     run.add_argument("--detect-every", type=float, default=5.0, help="minutes (default 5)")
     run.add_argument("--tick", type=float, default=5.0, help="seconds between checks (default 5)")
+    run.add_argument(
+        "--delivery-config",
+        help="reports, e-mail and alerts YAML (default: $EMUSA_DELIVERY_CONFIG; see README)",
+    )
     d = sub.add_parser("detect", help="run detection once, up to now (or --at)")
     _worker_flags(d, mqtt=False)
     d.add_argument("--at", type=_instant, help="pretend it is this instant")
@@ -87,11 +94,13 @@ def _settings(args: argparse.Namespace) -> config.Settings:
     return config.load(flags)
 
 
-def _run(settings: config.Settings, tick: float) -> None:
+def _run(settings: config.Settings, tick: float, delivery: DeliveryConfig) -> None:
     if settings.mqtt_url is None:
         raise ConfigError("EMUSA_MQTT_URL: is not set (alerts and summaries go to MQTT)")
     ctx = jobs.Context(settings)
-    scheduler = Scheduler(jobs.scheduled(ctx), tick=tick)
+    scheduler = Scheduler(
+        [*jobs.scheduled(ctx), *delivery_jobs(settings.database_url, delivery)], tick=tick
+    )
 
     def stop(signum: int, _frame: FrameType | None) -> None:
         logging.getLogger("analytics").info("signal %d: stopping", signum)
@@ -146,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "tariff-period":
             print(rollups.tariff_period(database_url(args.database_url), args.site, args.at))
         elif args.command == "run":
-            _run(_settings(args), args.tick)
+            _run(_settings(args), args.tick, load_delivery_config(args.delivery_config))
         else:
             _once(args)
     except (AnalyticsError, IngestorError) as exc:

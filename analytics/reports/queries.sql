@@ -10,8 +10,12 @@ FROM sites WHERE site_id = %(site)s;
 SELECT site_id FROM sites ORDER BY site_id;
 
 -- name: first_data
--- When the site's first meter appeared (lower bound for catching up missed reports).
-SELECT min(first_seen) FROM meters WHERE site_id = %(site)s;
+-- The site's first reading (lower bound for catching up missed reports). Not
+-- meters.first_seen: history loaded after the fact is older than the meter's row.
+SELECT min(f.t)
+FROM meters m
+CROSS JOIN LATERAL (SELECT min(r.time) AS t FROM readings r WHERE r.meter_id = m.meter_id) f
+WHERE m.site_id = %(site)s;
 
 -- name: meter_kpis
 -- Average, maximum and minimum from the raw readings. Line-line voltage: the mean of

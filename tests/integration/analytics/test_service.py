@@ -8,8 +8,10 @@ import os
 import signal
 import subprocess
 import sys
-from datetime import UTC, datetime, timedelta
+import time
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import psycopg
 import pytest
@@ -32,11 +34,14 @@ def test_run_publishes_alerts_and_summaries_then_stops_on_sigterm(
     history.write(db, ids["m1"], 1, start, now, step=60, events=sag)
     history.refresh(db, start, now)
 
+    delivery = tmp_path / "delivery.yaml"  # reports due from 00:00, kept in tmp_path
+    delivery.write_text(f"reports_dir: {tmp_path / 'reports'}\ndaily_send_time: '00:00'\n")
     env = {
         **os.environ,
         "EMUSA_DATABASE_URL": db,
         "EMUSA_MQTT_URL": mqtt_broker.url,
         "EMUSA_TOPIC_ROOT": topic_root,
+        "EMUSA_DELIVERY_CONFIG": str(delivery),
     }
     log = (tmp_path / "analytics.log").open("w")
     collector = Collector(mqtt_broker, f"{topic_root}/plant/#")
@@ -46,6 +51,8 @@ def test_run_publishes_alerts_and_summaries_then_stops_on_sigterm(
     )  # fmt: skip
     try:
         summaries = collector.wait_for("/plant/summaries", 1, timeout=60)
+        yesterday = (now.astimezone(ZoneInfo("America/Sao_Paulo")) - timedelta(days=1)).date()
+        daily = _wait_for_report(db, "daily", yesterday, timeout=60)
         alerts = collector.wait_until(
             lambda msgs: any(
                 m.topic.endswith("/alerts") and json.loads(m.payload)["kind"] == "voltage_band"
@@ -76,3 +83,22 @@ def test_run_publishes_alerts_and_summaries_then_stops_on_sigterm(
             "SELECT count(*) FROM analytics_outbox WHERE published_at IS NOT NULL"
         ).fetchone()
     assert published is not None and published[0] >= len(sag_alerts) + 1  # marked after PUBACK
+    assert daily is not None, f"the scheduler built yesterday's daily report\n{output}"
+    assert Path(daily).is_file()
+    assert Path(daily).is_relative_to(tmp_path / "reports")
+
+
+def _wait_for_report(db: str, kind: str, day: date, timeout: float) -> str | None:
+    """Path of the ``kind`` report whose local period starts on ``day``, once recorded."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with psycopg.connect(db) as conn:
+            row = conn.execute(
+                "SELECT r.path FROM reports r JOIN sites s USING (site_id)"
+                " WHERE r.kind = %s AND (r.period_start AT TIME ZONE s.timezone)::date = %s",
+                (kind, day),
+            ).fetchone()
+        if row:
+            return str(row[0])
+        time.sleep(0.5)
+    return None
