@@ -33,7 +33,7 @@ pytestmark = pytest.mark.benchmark
 
 OUT = Path("bench-results/dashboards.json")
 DAYS = 30
-REPEAT = 20
+REPEAT = 40  # p95 of 40 runs: one scheduling hiccup of a shared 2-core machine is not the p95
 TARGET_P95_MS = 100.0
 RANGES = {
     "5m": timedelta(minutes=5),
