@@ -201,6 +201,89 @@ def rollups_apache() -> str:
     return "\n".join(out)
 
 
+def _from_minutes_columns() -> list[tuple[str, str]]:
+    """(column, aggregate over rollup.agg_1m) giving a coarser rollup from minute rows.
+
+    Averages are weighted by each minute's sample count: exact when a quantity is present
+    in all or none of a minute's readings (the gateway publishes the same set each poll).
+    """
+    cols: list[tuple[str, str]] = [("samples", "sum(samples)")]
+    for q in gauges():
+        n = q.name
+        cols += [
+            (
+                f"{n}_avg",
+                f"sum({n}_avg * samples) FILTER (WHERE {n}_avg IS NOT NULL)"
+                f" / nullif(sum(samples) FILTER (WHERE {n}_avg IS NOT NULL), 0)",
+            ),
+            (f"{n}_min", f"min({n}_min)"),
+            (f"{n}_max", f"max({n}_max)"),
+        ]
+    for q in counters():
+        n = q.name
+        when = f"CASE WHEN {n}_last IS NOT NULL THEN bucket END"
+        cols += [
+            (f"{n}_first", f"first({n}_first, {when})"),
+            (f"{n}_last", f"last({n}_last, {when})"),
+            (f"{n}_min", f"min({n}_min)"),
+            (f"{n}_max", f"max({n}_max)"),
+        ]
+    return cols
+
+
+def refresh_from_minutes() -> str:
+    """Apache build: rollup.refresh() aggregating 15 m / 1 h / 1 d from the minute rollup."""
+    names = ", ".join(c for c, _ in agg_columns())
+    minute, coarser = GRAINS[0], GRAINS[1:]
+    blocks = [
+        f"    lo := {minute.bucket_expr('p_from')};\n"
+        f"    hi := {minute.bucket_expr('p_to')} + INTERVAL '{minute.width}';\n"
+        f"    DELETE FROM rollup.agg_{minute.name} WHERE bucket >= lo AND bucket < hi;\n"
+        f"    INSERT INTO rollup.agg_{minute.name} (meter_id, bucket, {names})\n"
+        + "\n".join(
+            "    " + line
+            for line in agg_select(minute, "WHERE time >= lo AND time < hi\n").splitlines()
+        )
+        + ";\n"
+    ]
+    for g in coarser:
+        lines = [f"        {expr} AS {col}" for col, expr in _from_minutes_columns()]
+        select = ",\n".join(["        meter_id", f"        {g.bucket_expr('bucket')} AS b", *lines])
+        blocks.append(
+            f"    lo := {g.bucket_expr('p_from')};\n"
+            f"    hi := {g.bucket_expr('p_to')} + INTERVAL '{g.width}';\n"
+            f"    DELETE FROM rollup.agg_{g.name} WHERE bucket >= lo AND bucket < hi;\n"
+            f"    INSERT INTO rollup.agg_{g.name} (meter_id, bucket, {names})\n"
+            f"    SELECT\n{select}\n"
+            f"    FROM rollup.agg_{minute.name}\n"
+            "    WHERE bucket >= lo AND bucket < hi\n"
+            "    GROUP BY meter_id, b;\n"
+        )
+    return "\n".join(
+        [
+            HEADER,
+            "-- 0008 Apache-only build: rollup.refresh() builds the 15-minute, hourly and daily\n"
+            "-- rollups from the minute rollup instead of the raw readings. Refreshing the\n"
+            "-- running day used to re-aggregate every raw reading of the day each minute\n"
+            "-- (86,400 rows per meter by evening); now it reads at most 1,440 minute rows.\n"
+            "-- Same columns, same results: averages are weighted by each minute's samples,\n"
+            "-- min/max and counter first/last/min/max compose exactly.\n",
+            "CREATE OR REPLACE FUNCTION rollup.refresh(p_from timestamptz, p_to timestamptz)\n"
+            "RETURNS void\n"
+            "LANGUAGE plpgsql SECURITY DEFINER\n"
+            "SET search_path = pg_catalog, public\n"
+            "AS $$\nDECLARE\n    lo timestamptz;\n    hi timestamptz;\nBEGIN\n"
+            "    IF p_from IS NULL OR p_to IS NULL OR p_to < p_from THEN\n"
+            "        RAISE EXCEPTION 'rollup.refresh: invalid range [%, %]', p_from, p_to\n"
+            "            USING ERRCODE = 'invalid_parameter_value';\n"
+            "    END IF;\n"
+            "    PERFORM pg_advisory_xact_lock(hashtext('emusa.rollup.refresh'));\n"
+            + "\n".join(blocks)
+            + "END\n$$;\n",
+        ]
+    )
+
+
 def _public_rollup_view(g: Grain) -> str:
     cols = ["a.meter_id", "a.bucket", "a.samples"]
     for q in gauges():
@@ -477,6 +560,7 @@ def main(argv: list[str]) -> int:
         "rollups-apache": rollups_apache,
         "rollups-timescale": rollups_timescale,
         "views": views,
+        "refresh-from-minutes": refresh_from_minutes,
     }
     if len(argv) != 2 or argv[1] not in parts:
         print(f"usage: {argv[0]} {{{','.join(parts)}}}", file=sys.stderr)
