@@ -17,11 +17,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from gateway.registers import builtin_map
+from gateway.registers import builtin_map, builtin_models
 from gateway.simulator.model import PlantModel
 from gateway.simulator.server import MeterSimulator, SimulatedMeter
 from tests.harness.mqtt import Collector, Received
 from tests.harness.services import Broker
+from tests.integration.gateway.simhelpers import T0, expected_reading
 
 pytestmark = pytest.mark.integration
 
@@ -235,3 +236,62 @@ def test_check_config_reports_errors_and_budget(tmp_path: Path) -> None:
     )  # fmt: skip
     assert out.returncode == 1
     assert "DOES NOT FIT in 1 s" in out.stdout
+
+
+def test_every_shipped_map_reaches_mqtt_with_the_exact_values(
+    tmp_path: Path, mqtt_broker: Broker, topic_root: str
+) -> None:
+    """Each shipped map served by the simulator (frozen clock), polled by the gateway
+    process, arrives on MQTT with exactly the values the map encodes and decodes."""
+    models = builtin_models()
+    plants = {unit: PlantModel(seed=unit) for unit in range(1, len(models) + 1)}
+    meters = [
+        SimulatedMeter(unit, builtin_map(model), plants[unit])
+        for unit, model in zip(plants, models, strict=True)
+    ]
+    sim = MeterSimulator(meters, clock=lambda: T0)
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    host, port = asyncio.run_coroutine_threadsafe(sim.start_tcp(), loop).result(10)
+    config = tmp_path / "gateway.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "site": "plant",
+                "poll_interval": 1.0,
+                "mqtt": {"url": mqtt_broker.url, "topic_root": topic_root},
+                "queue": {"path": "queue.sqlite"},
+                "buses": [
+                    {
+                        "name": "lan", "type": "tcp", "host": host, "port": port, "timeout": 1.0,
+                        "meters": [
+                            {"name": model.replace("_", "-"), "model": model, "unit": unit}
+                            for unit, model in zip(plants, models, strict=True)
+                        ],
+                    }
+                ],
+            }
+        )
+    )  # fmt: skip
+    collector = Collector(mqtt_broker, f"{topic_root}/+/+/reading")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gateway", "run", "--config", str(config)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, "EMUSA_MQTT_URL": ""},
+    )  # fmt: skip
+    try:
+        for unit, model in zip(plants, models, strict=True):
+            got = collector.wait_for(f"/{model.replace('_', '-')}/reading", 1, timeout=20)
+            assert got, f"no reading from {model}"
+            values = json.loads(got[0].payload)["values"]
+            regmap = builtin_map(model)
+            assert values == expected_reading(regmap, plants[unit].values(T0)), model
+            assert set(values) == set(regmap.names), model
+    finally:
+        proc.terminate()
+        proc.wait(20)
+        collector.close()
+        asyncio.run_coroutine_threadsafe(sim.stop(), loop).result(10)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+        loop.close()
