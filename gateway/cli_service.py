@@ -11,12 +11,14 @@ import sys
 from pathlib import Path
 
 from gateway import config as gateway_config
+from gateway import health
 from gateway.errors import GatewayError
 from gateway.service import budget, load_meters, run
 
 log = logging.getLogger(__name__)
 
 CONFIG_VAR = "EMUSA_GATEWAY_CONFIG"
+STATUS_VAR = "EMUSA_GATEWAY_STATUS_FILE"
 
 
 def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -32,6 +34,22 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
             help=f"gateway YAML file (default: ${CONFIG_VAR})",
         )
     sub.choices["run"].add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub.choices["run"].add_argument(
+        "--status-file",
+        type=Path,
+        default=Path(os.environ.get(STATUS_VAR) or health.DEFAULT_STATUS_FILE),
+        help=f"status JSON rewritten every 2 s (default: ${STATUS_VAR} or %(default)s)",
+    )
+    h = sub.add_parser(
+        "health",
+        help="exit 0 when the running gateway read a meter recently (docker healthcheck)",
+    )
+    h.add_argument(
+        "--status-file",
+        type=Path,
+        default=Path(os.environ.get(STATUS_VAR) or health.DEFAULT_STATUS_FILE),
+    )
+    h.add_argument("--max-age", type=float, default=30.0, help="seconds (default %(default)s)")
 
 
 def _config_path(args: argparse.Namespace) -> Path:
@@ -87,7 +105,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        await run(cfg, path.parent, stop)
+        await run(cfg, path.parent, stop, status_file=args.status_file)
 
     try:
         asyncio.run(main())
@@ -97,4 +115,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"run": cmd_run, "check-config": cmd_check_config}
+def cmd_health(args: argparse.Namespace) -> int:
+    healthy, reason = health.check(args.status_file, args.max_age)
+    print(f"{'healthy' if healthy else 'unhealthy'}: {reason}")
+    return 0 if healthy else 1
+
+
+COMMANDS = {"run": cmd_run, "check-config": cmd_check_config, "health": cmd_health}

@@ -5,13 +5,15 @@ store-and-forward publisher. Also the poll-budget check that ``check-config`` re
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from gateway import timing
+from gateway import health, timing
 from gateway.config import GatewayConfig, RtuBusConfig, TcpBusConfig
 from gateway.discovery import discovery_messages
 from gateway.errors import ConfigError
@@ -24,6 +26,8 @@ from gateway.registers import map_for
 from gateway.transport import open_bus
 
 log = logging.getLogger(__name__)
+
+STATUS_EVERY = 2.0  # seconds between status file writes
 
 
 @dataclass(frozen=True)
@@ -107,11 +111,35 @@ def _publisher(
     return Publisher(settings, queue)
 
 
+async def _report_status(
+    path: Path,
+    meters: list[MeterState],
+    publisher: Publisher,
+    queue: DiskQueue,
+    stop: asyncio.Event,
+) -> None:
+    """Rewrite the status file every 2 s (``emusa-gateway health`` reads it)."""
+    while not stop.is_set():
+        status = health.snapshot(
+            meters,
+            connected=publisher.connected.is_set(),
+            queued=len(queue),
+            now_monotonic=time.monotonic(),
+        )
+        try:
+            await asyncio.to_thread(health.write, path, status)
+        except OSError as exc:
+            log.warning("cannot write the status file %s: %s", path, exc)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=STATUS_EVERY)
+
+
 async def run(
     config: GatewayConfig,
     config_dir: Path,
     stop: asyncio.Event,
     env: Mapping[str, str] | None = None,
+    status_file: Path = health.DEFAULT_STATUS_FILE,
 ) -> None:
     """Poll every bus concurrently and publish until ``stop`` is set."""
     env = os.environ if env is None else env
@@ -161,7 +189,10 @@ async def run(
         extra={"action": "start"},
     )
     try:
-        await asyncio.gather(*(p.run(stop) for p in pollers))
+        await asyncio.gather(
+            *(p.run(stop) for p in pollers),
+            _report_status(status_file, all_meters, publisher, queue, stop),
+        )
     finally:
         for handle in buses:
             await handle.close()

@@ -91,7 +91,16 @@ def gateway_config(
 def gateway(gateway_config: Path) -> Iterator[subprocess.Popen[bytes]]:
     log = (gateway_config.parent / "gateway.log").open("wb")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "gateway", "run", "--config", str(gateway_config)],
+        [
+            sys.executable,
+            "-m",
+            "gateway",
+            "run",
+            "--config",
+            str(gateway_config),
+            "--status-file",
+            str(gateway_config.parent / "status.json"),
+        ],
         stdout=log,
         stderr=subprocess.STDOUT,
         env={**os.environ, "EMUSA_MQTT_URL": ""},
@@ -101,6 +110,14 @@ def gateway(gateway_config: Path) -> Iterator[subprocess.Popen[bytes]]:
         proc.kill()
     proc.wait(10)
     log.close()
+
+
+def _health(gateway: subprocess.Popen[bytes], *extra: str) -> subprocess.CompletedProcess[str]:
+    status = Path(gateway.args[gateway.args.index("--status-file") + 1])  # type: ignore[union-attr,index]
+    return subprocess.run(
+        [sys.executable, "-m", "gateway", "health", "--status-file", str(status), *extra],
+        capture_output=True, text=True, check=False, timeout=30,
+    )  # fmt: skip
 
 
 def _first_copies(messages: list[Received], meter: str) -> list[int]:
@@ -144,6 +161,9 @@ def test_readings_and_statuses(
         assert _wait(lambda: _status(collector, "/gateway/gw1/status") == b"online", 10)
         assert _status(collector, "/kron1/status") == b"online"
         assert collector.wait_for("/pac1/state/p_total", 1, timeout=10)
+        ok = _health(gateway, "--max-age", "30")
+        assert ok.returncode == 0, ok.stdout
+        assert "2 of 2 meters read" in ok.stdout
         gateway.send_signal(signal.SIGTERM)
         assert gateway.wait(20) == 0
         assert _wait(lambda: _status(collector, "/gateway/gw1/status") == b"offline", 10)
@@ -185,6 +205,9 @@ def test_meter_unplugged_and_back(
         collector.wait_for("/pac1/reading", 2, timeout=20)
         simulator.meters[2].silent = True  # unplugged
         assert _wait(lambda: _status(collector, "/pac1/status") == b"unreachable", 10)
+        assert _wait(
+            lambda: "not read recently: pac1" in _health(gateway, "--max-age", "3").stdout, 15
+        )
         before = len(collector.matching("/kron1/reading"))
         time.sleep(4)
         assert len(collector.matching("/kron1/reading")) >= before + 3, (

@@ -147,3 +147,26 @@ def test_config_errors_name_file_and_key(tmp_path: Path, text: str, message: str
 def test_missing_config_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"nope\.yaml: cannot read"):
         config.load(tmp_path / "nope.yaml", env={})
+
+
+def test_health_check_reads_the_status_file(tmp_path: Path) -> None:
+    from gateway import health
+
+    path = tmp_path / "status.json"
+    assert health.check(path, 30)[0] is False
+    meters = {
+        "kron1": {"seconds_since_good_read": 1.0, "last_error": ""},
+        "pac1": {"seconds_since_good_read": None, "last_error": "no answer within 0.5 s"},
+    }
+    health.write(path, {"written_at": 1000.0, "queued": 3, "meters": meters})
+    ok, why = health.check(path, 30, now=1010.0)
+    assert ok
+    assert why == "1 of 2 meters read, 3 queued; not read recently: pac1"
+    ok, why = health.check(path, 30, now=1100.0)
+    assert not ok
+    assert "100 s old" in why
+    meters["kron1"]["seconds_since_good_read"] = 45.0
+    health.write(path, {"written_at": 1000.0, "meters": meters})
+    ok, why = health.check(path, 30, now=1001.0)
+    assert not ok
+    assert "pac1: no answer within 0.5 s" in why
