@@ -8,29 +8,10 @@ from datetime import datetime, timedelta
 import psycopg
 
 from analytics.rollups import refresh
-from gateway.simulator.model import Event, PlantModel
+from gateway.simulator.model import Event
+from tests.integration.analytics import history
 
 SITE = "plant"
-COLUMNS = (
-    "v_l1n",
-    "v_l2n",
-    "v_l3n",
-    "v_l12",
-    "v_l23",
-    "v_l31",
-    "i_l1",
-    "i_l2",
-    "i_l3",
-    "p_total",
-    "q_total",
-    "s_total",
-    "pf_total",
-    "freq",
-    "e_imp_kwh",
-    "e_exp_kwh",
-    "e_imp_kvarh",
-    "e_exp_kvarh",
-)
 
 
 def seed_site(dsn: str, contracted_kw: float = 250.0) -> dict[str, int]:
@@ -60,18 +41,18 @@ def load_history(
     events: dict[str, tuple[Event, ...]] | None = None,
 ) -> int:
     """COPY the model's values for each meter (seed = its id) into readings; refresh rollups."""
-    n = 0
-    with psycopg.connect(dsn) as conn, conn.cursor() as cur:
-        cols = ", ".join(("time", "meter_id", *COLUMNS))
-        with cur.copy(f"COPY readings ({cols}) FROM STDIN") as copy:
-            for name, mid in meters.items():
-                model = PlantModel(mid, events=(events or {}).get(name, ()))
-                t = start
-                while t < end:
-                    v = model.values(t.timestamp())
-                    copy.write_row((t, mid, *(v[c] for c in COLUMNS)))
-                    n += 1
-                    t += step
+    n = sum(
+        history.write(
+            dsn,
+            mid,
+            mid,
+            start,
+            end,
+            step=step.total_seconds(),
+            events=(events or {}).get(name, ()),
+        )
+        for name, mid in meters.items()
+    )
     refresh(dsn, start - timedelta(days=1), end + timedelta(days=1))
     return n
 
