@@ -289,30 +289,51 @@ def current_unbalance(i1: np.ndarray, i2: np.ndarray, i3: np.ndarray) -> np.ndar
     return out
 
 
+def _unbalance_episodes(
+    inp: RuleInput,
+    ten: pd.DataFrame,
+    badness: np.ndarray[Any, Any],
+    *,
+    kind: str,
+    quantity: str,
+    limit: float,
+    gap: timedelta,
+) -> Iterator[Episode]:
+    """Ten-minute unbalance above ``limit`` (%): warning, critical above twice the limit."""
+    ten = ten.assign(badness=badness)
+    rows = ten[ten["badness"] > limit]
+
+    def describe(
+        run: pd.DataFrame,
+    ) -> tuple[str, str | None, float | None, float | None, dict[str, Any]]:
+        v = float(run["badness"].max())
+        return ("critical" if v > 2 * limit else "warning"), quantity, v, limit, {}
+
+    yield from _episodes(
+        inp,
+        kind,
+        rows=rows,
+        last_bucket=_last_buckets(ten),
+        width=TEN_MIN,
+        gap=gap,
+        describe=describe,
+    )
+
+
 def voltage_unbalance(inp: RuleInput, limits: Limits, mask: pd.Series) -> Iterator[Episode]:
     cols = [f"{p}_avg" for p in LINES]
     ten = _ten_minute(inp, cols, mask).dropna(subset=cols)
     if ten.empty:
         return
     fd = unbalance_fd(*(ten[c].to_numpy(dtype=float) for c in cols))
-    ten = ten.assign(badness=fd)
-    rows = ten[ten["badness"] > limits.voltage_unbalance_pct]
-    lim = limits.voltage_unbalance_pct
-
-    def describe(
-        run: pd.DataFrame,
-    ) -> tuple[str, str | None, float | None, float | None, dict[str, Any]]:
-        v = float(run["badness"].max())
-        return ("critical" if v > 2 * lim else "warning"), "v_unbalance", v, lim, {}
-
-    yield from _episodes(
+    yield from _unbalance_episodes(
         inp,
-        "voltage_unbalance",
-        rows=rows,
-        last_bucket=_last_buckets(ten),
-        width=TEN_MIN,
+        ten,
+        fd,
+        kind="voltage_unbalance",
+        quantity="v_unbalance",
+        limit=limits.voltage_unbalance_pct,
         gap=limits.gaps["voltage_unbalance"],
-        describe=describe,
     )
 
 
@@ -322,26 +343,15 @@ def current_unbalance_rule(inp: RuleInput, limits: Limits, mask: pd.Series) -> I
     if ten.empty:
         return
     arr = [ten[c].to_numpy(dtype=float) for c in cols]
-    unb = current_unbalance(*arr)
     loaded = np.vstack(arr).mean(axis=0) >= limits.min_current_a
-    ten = ten.assign(badness=np.where(loaded, unb, 0.0))
-    rows = ten[ten["badness"] > limits.current_unbalance_pct]
-    lim = limits.current_unbalance_pct
-
-    def describe(
-        run: pd.DataFrame,
-    ) -> tuple[str, str | None, float | None, float | None, dict[str, Any]]:
-        v = float(run["badness"].max())
-        return ("critical" if v > 2 * lim else "warning"), "i_unbalance", v, lim, {}
-
-    yield from _episodes(
+    yield from _unbalance_episodes(
         inp,
-        "current_unbalance",
-        rows=rows,
-        last_bucket=_last_buckets(ten),
-        width=TEN_MIN,
+        ten,
+        np.where(loaded, current_unbalance(*arr), 0.0),
+        kind="current_unbalance",
+        quantity="i_unbalance",
+        limit=limits.current_unbalance_pct,
         gap=limits.gaps["current_unbalance"],
-        describe=describe,
     )
 
 
