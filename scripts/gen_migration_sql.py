@@ -121,6 +121,43 @@ def rollups_timescale() -> str:
     return "\n".join(out)
 
 
+def _window_delete_insert(g: Grain) -> str:
+    """Start of one grain's refresh block: the bucket window, delete it, insert into it."""
+    names = ", ".join(c for c, _ in agg_columns())
+    return (
+        f"    lo := {g.bucket_expr('p_from')};\n"
+        f"    hi := {g.bucket_expr('p_to')} + INTERVAL '{g.width}';\n"
+        f"    DELETE FROM rollup.agg_{g.name} WHERE bucket >= lo AND bucket < hi;\n"
+        f"    INSERT INTO rollup.agg_{g.name} (meter_id, bucket, {names})\n"
+    )
+
+
+def _from_raw_block(g: Grain) -> str:
+    """Refresh block re-aggregating one grain from the raw readings of the window."""
+    select = agg_select(g, "WHERE time >= lo AND time < hi\n")
+    return (
+        _window_delete_insert(g) + "\n".join("    " + line for line in select.splitlines()) + ";\n"
+    )
+
+
+def _refresh_function(create: str, blocks: list[str]) -> str:
+    """``rollup.refresh(p_from, p_to)``: checks the range, serialises refreshes, runs blocks."""
+    return (
+        f"{create} rollup.refresh(p_from timestamptz, p_to timestamptz)"
+        + (" RETURNS void\n" if create == "CREATE FUNCTION" else "\nRETURNS void\n")
+        + "LANGUAGE plpgsql SECURITY DEFINER\n"
+        "SET search_path = pg_catalog, public\n"
+        "AS $$\nDECLARE\n    lo timestamptz;\n    hi timestamptz;\nBEGIN\n"
+        "    IF p_from IS NULL OR p_to IS NULL OR p_to < p_from THEN\n"
+        "        RAISE EXCEPTION 'rollup.refresh: invalid range [%, %]', p_from, p_to\n"
+        "            USING ERRCODE = 'invalid_parameter_value';\n"
+        "    END IF;\n"
+        "    PERFORM pg_advisory_xact_lock(hashtext('emusa.rollup.refresh'));\n"
+        + "\n".join(blocks)
+        + "END\n$$;\n"
+    )
+
+
 def rollups_apache() -> str:
     cols = ",\n".join(
         f"    {c:<24} {'bigint NOT NULL' if c == 'samples' else 'double precision'}"
@@ -154,33 +191,9 @@ def rollups_apache() -> str:
         "    range_end   timestamptz NOT NULL CHECK (range_end >= range_start),\n"
         "    logged_at   timestamptz NOT NULL DEFAULT now()\n);\n"
     )
-    names = ", ".join(c for c, _ in agg_columns())
-    blocks = []
-    for g in GRAINS:
-        blocks.append(
-            f"    lo := {g.bucket_expr('p_from')};\n"
-            f"    hi := {g.bucket_expr('p_to')} + INTERVAL '{g.width}';\n"
-            f"    DELETE FROM rollup.agg_{g.name} WHERE bucket >= lo AND bucket < hi;\n"
-            f"    INSERT INTO rollup.agg_{g.name} (meter_id, bucket, {names})\n"
-            + "\n".join(
-                "    " + line
-                for line in agg_select(g, "WHERE time >= lo AND time < hi\n").splitlines()
-            )
-            + ";\n"
-        )
     out.append(
         "-- Re-aggregate every rollup over the buckets that touch [p_from, p_to].\n"
-        "CREATE FUNCTION rollup.refresh(p_from timestamptz, p_to timestamptz) RETURNS void\n"
-        "LANGUAGE plpgsql SECURITY DEFINER\n"
-        "SET search_path = pg_catalog, public\n"
-        "AS $$\nDECLARE\n    lo timestamptz;\n    hi timestamptz;\nBEGIN\n"
-        "    IF p_from IS NULL OR p_to IS NULL OR p_to < p_from THEN\n"
-        "        RAISE EXCEPTION 'rollup.refresh: invalid range [%, %]', p_from, p_to\n"
-        "            USING ERRCODE = 'invalid_parameter_value';\n"
-        "    END IF;\n"
-        "    PERFORM pg_advisory_xact_lock(hashtext('emusa.rollup.refresh'));\n"
-        + "\n".join(blocks)
-        + "END\n$$;\n"
+        + _refresh_function("CREATE FUNCTION", [_from_raw_block(g) for g in GRAINS])
     )
     out.append(
         "-- Refresh what was written since the last call; returns the number of ranges done.\n"
@@ -233,28 +246,13 @@ def _from_minutes_columns() -> list[tuple[str, str]]:
 
 def refresh_from_minutes() -> str:
     """Apache build: rollup.refresh() aggregating 15 m / 1 h / 1 d from the minute rollup."""
-    names = ", ".join(c for c, _ in agg_columns())
     minute, coarser = GRAINS[0], GRAINS[1:]
-    blocks = [
-        f"    lo := {minute.bucket_expr('p_from')};\n"
-        f"    hi := {minute.bucket_expr('p_to')} + INTERVAL '{minute.width}';\n"
-        f"    DELETE FROM rollup.agg_{minute.name} WHERE bucket >= lo AND bucket < hi;\n"
-        f"    INSERT INTO rollup.agg_{minute.name} (meter_id, bucket, {names})\n"
-        + "\n".join(
-            "    " + line
-            for line in agg_select(minute, "WHERE time >= lo AND time < hi\n").splitlines()
-        )
-        + ";\n"
-    ]
+    blocks = [_from_raw_block(minute)]
     for g in coarser:
         lines = [f"        {expr} AS {col}" for col, expr in _from_minutes_columns()]
         select = ",\n".join(["        meter_id", f"        {g.bucket_expr('bucket')} AS b", *lines])
         blocks.append(
-            f"    lo := {g.bucket_expr('p_from')};\n"
-            f"    hi := {g.bucket_expr('p_to')} + INTERVAL '{g.width}';\n"
-            f"    DELETE FROM rollup.agg_{g.name} WHERE bucket >= lo AND bucket < hi;\n"
-            f"    INSERT INTO rollup.agg_{g.name} (meter_id, bucket, {names})\n"
-            f"    SELECT\n{select}\n"
+            _window_delete_insert(g) + f"    SELECT\n{select}\n"
             f"    FROM rollup.agg_{minute.name}\n"
             "    WHERE bucket >= lo AND bucket < hi\n"
             "    GROUP BY meter_id, b;\n"
@@ -268,18 +266,7 @@ def refresh_from_minutes() -> str:
             "-- (86,400 rows per meter by evening); now it reads at most 1,440 minute rows.\n"
             "-- Same columns, same results: averages are weighted by each minute's samples,\n"
             "-- min/max and counter first/last/min/max compose exactly.\n",
-            "CREATE OR REPLACE FUNCTION rollup.refresh(p_from timestamptz, p_to timestamptz)\n"
-            "RETURNS void\n"
-            "LANGUAGE plpgsql SECURITY DEFINER\n"
-            "SET search_path = pg_catalog, public\n"
-            "AS $$\nDECLARE\n    lo timestamptz;\n    hi timestamptz;\nBEGIN\n"
-            "    IF p_from IS NULL OR p_to IS NULL OR p_to < p_from THEN\n"
-            "        RAISE EXCEPTION 'rollup.refresh: invalid range [%, %]', p_from, p_to\n"
-            "            USING ERRCODE = 'invalid_parameter_value';\n"
-            "    END IF;\n"
-            "    PERFORM pg_advisory_xact_lock(hashtext('emusa.rollup.refresh'));\n"
-            + "\n".join(blocks)
-            + "END\n$$;\n",
+            _refresh_function("CREATE OR REPLACE FUNCTION", blocks),
         ]
     )
 
