@@ -113,6 +113,11 @@ def _ts(value: Any) -> datetime:
     return out
 
 
+# What ``describe`` says of a run of violating rows:
+# (severity, quantity, worst measured value, limit, details).
+Verdict = tuple[str, str | None, float | None, float | None, dict[str, Any]]
+
+
 def _episodes(
     inp: RuleInput,
     kind: str,
@@ -121,9 +126,7 @@ def _episodes(
     last_bucket: dict[int | None, datetime],
     width: timedelta,
     gap: timedelta,
-    describe: Callable[
-        [pd.DataFrame], tuple[str, str | None, float | None, float | None, dict[str, Any]]
-    ],
+    describe: Callable[[pd.DataFrame], Verdict],
 ) -> Iterator[Episode]:
     """Group violating ``rows`` (meter_id, bucket, badness, ...) per meter into episodes.
 
@@ -178,9 +181,7 @@ def phase_loss(inp: RuleInput, limits: Limits, mask: pd.Series) -> Iterator[Epis
     nominal = rows["meter_id"].map(lambda k: inp.meters[int(k)].nominal_ln).astype(float)
     rows["badness"] = (nominal - rows[cols].min(axis=1)).astype(float)
 
-    def describe(
-        run: pd.DataFrame,
-    ) -> tuple[str, str | None, float | None, float | None, dict[str, Any]]:
+    def describe(run: pd.DataFrame) -> Verdict:
         w = _worst(run)
         info = inp.meters[int(w["meter_id"])]
         lost = sorted(
@@ -245,9 +246,7 @@ def voltage_band(inp: RuleInput, limits: Limits, mask: pd.Series) -> Iterator[Ep
     )
     rows = ten[ten["viol"]]
 
-    def describe(
-        run: pd.DataFrame,
-    ) -> tuple[str, str | None, float | None, float | None, dict[str, Any]]:
+    def describe(run: pd.DataFrame) -> Verdict:
         w = _worst(run)
         lo_, hi_, _, _ = voltage_bands(inp.meters[int(w["meter_id"])].nominal_ln)
         crit = bool(run["is_critical"].any())
@@ -303,9 +302,7 @@ def _unbalance_episodes(
     ten = ten.assign(badness=badness)
     rows = ten[ten["badness"] > limit]
 
-    def describe(
-        run: pd.DataFrame,
-    ) -> tuple[str, str | None, float | None, float | None, dict[str, Any]]:
+    def describe(run: pd.DataFrame) -> Verdict:
         v = float(run["badness"].max())
         return ("critical" if v > 2 * limit else "warning"), quantity, v, limit, {}
 
@@ -363,9 +360,7 @@ def frequency(inp: RuleInput, limits: Limits) -> Iterator[Episode]:
     low, high = f < limits.freq_low, f > limits.freq_high
     rows = m.assign(badness=(f - 60.0).abs())[low | high]
 
-    def describe(
-        run: pd.DataFrame,
-    ) -> tuple[str, str | None, float | None, float | None, dict[str, Any]]:
+    def describe(run: pd.DataFrame) -> Verdict:
         v = float(_worst(run)["freq_avg"])
         crit = v < limits.freq_critical_low or v > limits.freq_critical_high
         lim = limits.freq_low if v < 60 else limits.freq_high
@@ -407,9 +402,7 @@ def power_factor(inp: RuleInput, limits: Limits) -> Iterator[Episode]:
     )
     rows = h[counted & (pf < ref)]
 
-    def describe(
-        run: pd.DataFrame,
-    ) -> tuple[str, str | None, float | None, float | None, dict[str, Any]]:
+    def describe(run: pd.DataFrame) -> Verdict:
         w = _worst(run)
         return (
             "warning",
@@ -442,9 +435,7 @@ def demand(inp: RuleInput, limits: Limits) -> Iterator[Episode]:
     rows = d[d["badness"] > 0]
     last: dict[int | None, datetime] = {None: _ts(d["bucket"].max())}
 
-    def describe(
-        run: pd.DataFrame,
-    ) -> tuple[str, str | None, float | None, float | None, dict[str, Any]]:
+    def describe(run: pd.DataFrame) -> Verdict:
         w = _worst(run)
         return (
             "critical",
