@@ -130,12 +130,20 @@ class QueueConfig(_Strict):
     max_messages: int = Field(default=1_000_000, ge=100, description="oldest dropped beyond this")
 
 
+class DiagnosticsConfig(_Strict):
+    enabled: bool = Field(default=True, description="publish retained Modbus diagnostics")
+    interval: float = Field(
+        default=15.0, ge=1, le=3600, description="seconds between diagnostics messages"
+    )
+
+
 class GatewayConfig(_Strict):
     site: str
     gateway_id: str = "gw1"
     poll_interval: float = Field(default=1.0, gt=0, le=3600, description="seconds between polls")
     mqtt: MqttConfig = MqttConfig()
     queue: QueueConfig = QueueConfig()
+    diagnostics: DiagnosticsConfig = DiagnosticsConfig()
     buses: list[BusConfig] = Field(min_length=1)
 
     @field_validator("site", "gateway_id")

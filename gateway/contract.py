@@ -89,6 +89,45 @@ def summaries_topic(root: str, site: str) -> str:
     return f"{root}/{site}/summaries"
 
 
+def meter_diagnostics_topic(root: str, site: str, meter: str) -> str:
+    """Retained Modbus diagnostics of one meter (gateway/diagnostics.py)."""
+    return f"{root}/{site}/{meter}/diagnostics"
+
+
+def bus_diagnostics_topic(root: str, site: str, gateway_id: str, bus: str) -> str:
+    """Retained Modbus diagnostics of one bus of a gateway (gateway/diagnostics.py)."""
+    return f"{root}/{site}/gateway/{gateway_id}/bus/{bus}/diagnostics"
+
+
+def diagnostics_subscriptions(root: str, shared_group: str | None = None) -> list[str]:
+    """Filters matching every meter and every bus diagnostics topic."""
+    topics = [f"{root}/+/+/diagnostics", f"{root}/+/gateway/+/bus/+/diagnostics"]
+    if shared_group:
+        group = check_name("shared group", shared_group)
+        return [f"$share/{group}/{t}" for t in topics]
+    return topics
+
+
+def parse_diagnostics_topic(topic: str, root: str) -> tuple[str, tuple[str, ...]]:
+    """('meter', (site, meter)) or ('bus', (site, gateway, bus)) of a diagnostics topic."""
+    prefix = f"{root}/"
+    rest = topic[len(prefix) :].split("/") if topic.startswith(prefix) else []
+    if len(rest) == 3 and rest[2] == "diagnostics":
+        return "meter", (check_name("site", rest[0]), check_name("meter", rest[1]))
+    if len(rest) == 6 and rest[1] == "gateway" and rest[3] == "bus" and rest[5] == "diagnostics":
+        names = (
+            check_name("site", rest[0]),
+            check_name("gateway id", rest[2]),
+            check_name("bus", rest[4]),
+        )
+        return "bus", names
+    raise ContractError(
+        "bad_topic",
+        f"{topic!r} is neither {root}/<site>/<meter>/diagnostics nor"
+        f" {root}/<site>/gateway/<id>/bus/<bus>/diagnostics",
+    )
+
+
 def reading_subscription(root: str, shared_group: str | None = None) -> str:
     """Filter matching every reading; an MQTT v5 shared subscription when a group is given."""
     topic = f"{root}/+/+/reading"
@@ -102,6 +141,11 @@ def parse_reading_topic(topic: str, root: str) -> tuple[str, str]:
     if len(rest) != 3 or rest[2] != "reading":
         raise ContractError("bad_topic", f"{topic!r} is not {root}/<site>/<meter>/reading")
     return check_name("site", rest[0]), check_name("meter", rest[1])
+
+
+def demand_projection_topic(root: str, site: str) -> str:
+    """Retained live projection of the running 15-minute demand interval (analytics)."""
+    return f"{root}/{site}/demand/projection"
 
 
 # --- readings -------------------------------------------------------------------------
@@ -197,7 +241,7 @@ def decode(
         raise ContractError("missing_field", ", ".join(missing))
     if doc["v"] != VERSION or isinstance(doc["v"], bool):
         raise ContractError("bad_version", f"contract version {doc['v']!r} (this is v{VERSION})")
-    ts = _parse_ts(doc["ts"])
+    ts = parse_ts(doc["ts"])
     now = now or datetime.now(UTC)
     if ts > now + max_future:
         raise ContractError("future_ts", f"ts {doc['ts']} is more than {max_future} ahead")
@@ -219,7 +263,8 @@ def decode(
     return Reading(site, meter, ts, seq, checked)
 
 
-def _parse_ts(value: object) -> datetime:
+def parse_ts(value: object) -> datetime:
+    """An RFC 3339 timestamp with an offset, as UTC; ``ContractError`` otherwise."""
     if not isinstance(value, str):
         raise ContractError("bad_ts", f"ts must be an RFC 3339 string, got {type(value).__name__}")
     try:

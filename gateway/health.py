@@ -2,8 +2,11 @@
 
 The running gateway rewrites a small JSON file every few seconds (atomically): broker
 connection, queued readings, and per meter its status, reads, failures, last error,
-dropped quantities and seconds since its last good read. ``health`` reads it: healthy when
-the file is fresh and at least one meter was read recently.
+dropped quantities and seconds since its last good read, its Modbus request counters
+since start (timeouts, CRC/framing errors, exception codes, retries, last latency) and
+backoff; per bus the same counters, poll cycles, last cycle time and overruns. ``health``
+reads it: healthy when the file is fresh and at least one meter was read recently; its
+report names each meter's figures.
 """
 
 from __future__ import annotations
@@ -16,13 +19,18 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from gateway.poller import MeterState
+from gateway.poller import BusPoller, MeterState
 
 DEFAULT_STATUS_FILE = Path(tempfile.gettempdir()) / "emusa-gateway.status.json"
 
 
 def snapshot(
-    meters: Iterable[MeterState], *, connected: bool, queued: int, now_monotonic: float
+    meters: Iterable[MeterState],
+    *,
+    connected: bool,
+    queued: int,
+    now_monotonic: float,
+    buses: Iterable[BusPoller] = (),
 ) -> dict[str, Any]:
     return {
         "written_at": time.time(),
@@ -41,10 +49,47 @@ def snapshot(
                 if m.last_good is None
                 else round(now_monotonic - m.last_good, 1),
                 "dropped": dict(m.dropped),
+                "modbus": {
+                    **m.link.totals(),
+                    "backoff_s": m.backoff,
+                    "next_try_in_s": round(max(m.next_try - now_monotonic, 0.0), 1)
+                    if m.failures
+                    else None,
+                },
             }
             for m in meters
         },
+        "buses": {
+            b.bus.name: {
+                **b.link.totals(),
+                "cycles": b.cycles,
+                "overruns": b.overruns,
+                "cycle_last_ms": None if b.last_cycle is None else round(b.last_cycle * 1000, 1),
+            }
+            for b in buses
+        },
     }
+
+
+def describe_meter(name: str, m: dict[str, Any]) -> str:
+    """One line of figures for ``emusa-gateway health``."""
+    mb = m.get("modbus") or {}
+    since = m.get("seconds_since_good_read")
+    codes = ",".join(f"{c}x{n}" for c, n in (mb.get("exception_codes") or {}).items())
+    latency = mb.get("latency_last_ms")
+    parts = [
+        f"{name}: {m.get('status', '?')}",
+        f"last good read {'never' if since is None else f'{since:g} s ago'}",
+        f"requests {mb.get('requests', 0)}",
+        f"timeouts {mb.get('timeouts', 0)}",
+        f"crc {mb.get('crc_errors', 0)}",
+        f"exceptions {mb.get('exceptions', 0)}{f' ({codes})' if codes else ''}",
+        f"retries {mb.get('retries', 0)}",
+        f"latency {'-' if latency is None else f'{latency:g} ms'}",
+    ]
+    if mb.get("backoff_s"):
+        parts.append(f"backoff {mb['backoff_s']:g} s (next try in {mb.get('next_try_in_s')} s)")
+    return ", ".join(parts)
 
 
 def write(path: Path, status: dict[str, Any]) -> None:
@@ -74,10 +119,24 @@ def check(path: Path, max_age: float, now: float | None = None) -> tuple[bool, s
         errors = "; ".join(
             f"{n}: {m.get('last_error') or 'no read yet'}" for n, m in meters.items()
         )
-        return False, f"no meter read in the last {max_age:.0f} s ({errors})"
+        return False, f"no meter read in the last {max_age:.0f} s ({errors})" + _figures(status)
     down = sorted(set(meters) - set(fresh))
     note = f"; not read recently: {', '.join(down)}" if down else ""
     return (
         True,
-        f"{len(fresh)} of {len(meters)} meters read, {status.get('queued', 0)} queued{note}",
+        f"{len(fresh)} of {len(meters)} meters read, {status.get('queued', 0)} queued{note}"
+        + _figures(status),
     )
+
+
+def _figures(status: dict[str, Any]) -> str:
+    """Modbus figures per meter and bus, one indented line each (older files have none)."""
+    lines = [describe_meter(n, m) for n, m in status.get("meters", {}).items() if "modbus" in m]
+    for name, b in status.get("buses", {}).items():
+        lines.append(
+            f"bus {name}: {b.get('cycles', 0)} cycles, last {b.get('cycle_last_ms')} ms,"
+            f" {b.get('overruns', 0)} overruns, requests {b.get('requests', 0)},"
+            f" timeouts {b.get('timeouts', 0)}, crc {b.get('crc_errors', 0)},"
+            f" exceptions {b.get('exceptions', 0)}, retries {b.get('retries', 0)}"
+        )
+    return "".join(f"\n  {line}" for line in lines)

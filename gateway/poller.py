@@ -6,6 +6,10 @@ dead meter costs the bus one timeout per backoff period instead of one per cycle
 turns `online` again at its first good read, without a restart. Values the meter gives
 that are NaN, infinite, the map's "no value" sentinel or physically impossible are
 dropped per quantity and counted, never published.
+
+Diagnostics: the bus tells the poller the outcome of every request attempt (classified in
+gateway.transport); the poller counts them per meter and for the bus (gateway.diagnostics)
+and, on ``report``, turns the period's counters into diagnostics messages.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from typing import Protocol
 
 from gateway import contract
 from gateway.config import MeterConfig
+from gateway.diagnostics import Attempt, Diagnostics, LinkStats
 from gateway.errors import MeterError
 from gateway.meter import read_meter
 from gateway.planner import Block
@@ -56,11 +61,23 @@ class MeterState:
     next_try: float = 0.0
     last_error: str = ""
     last_good: float | None = None
+    backoff: float = 0.0  # seconds of the current backoff; 0 while the meter answers
     dropped: Counter[str] = field(default_factory=Counter)
+    link: LinkStats = field(default_factory=LinkStats)
 
     @property
     def name(self) -> str:
         return self.config.name
+
+    def status(self) -> str:
+        if not self.config.enabled:
+            return "disabled"
+        if self.failures:
+            return contract.STATUS_UNREACHABLE
+        return contract.STATUS_ONLINE if self.last_good is not None else "unknown"
+
+    def since_good(self, now: float) -> float | None:
+        return None if self.last_good is None else round(now - self.last_good, 3)
 
 
 def _utc_now_ms() -> datetime:
@@ -93,6 +110,15 @@ class BusPoller:
         self.monotonic = monotonic
         self.cycles = 0
         self.overruns = 0
+        self.link = LinkStats(period_started=monotonic())
+        self.last_cycle: float | None = None  # seconds the last poll cycle took
+        self._period_cycles = 0
+        self._period_overruns = 0
+        self._period_cycle_max: float | None = None
+        self._by_unit = {m.config.unit: m for m in meters}
+        for m in meters:
+            m.link.period_started = self.link.period_started
+        bus.observer = self._record
 
     async def run(self, stop: asyncio.Event) -> None:
         """Poll until ``stop`` is set; cycles start every ``interval`` seconds."""
@@ -103,6 +129,7 @@ class BusPoller:
             delay = next_cycle - self.monotonic()
             if delay < 0:
                 self.overruns += 1
+                self._period_overruns += 1
                 if self.overruns in {1, 10, 100} or self.overruns % 1000 == 0:
                     log.warning(
                         "bus %s: a poll cycle took longer than the %.3f s interval (%d times);"
@@ -120,9 +147,57 @@ class BusPoller:
     async def poll_once(self) -> None:
         """One cycle: read each meter that is due, publish what was read."""
         self.cycles += 1
+        self._period_cycles += 1
+        started = self.monotonic()
         for meter in self.meters:
             if meter.config.enabled and self.monotonic() >= meter.next_try:
                 await self._poll_meter(meter)
+        took = self.monotonic() - started
+        self.last_cycle = took
+        self._period_cycle_max = max(took, self._period_cycle_max or 0.0)
+
+    def _record(self, attempt: Attempt) -> None:
+        """The bus's observer: count one request attempt for its meter and the bus."""
+        self.link.record(attempt)
+        meter = self._by_unit.get(attempt.unit)
+        if meter is not None:
+            meter.link.record(attempt)
+
+    def report(self, gateway_id: str, ts: datetime) -> list[Diagnostics]:
+        """Diagnostics of every meter and of the bus for the period ending now; new period."""
+        now = self.monotonic()
+        out: list[Diagnostics] = []
+        online = 0
+        for m in self.meters:
+            counters, length = m.link.take_period(now)
+            online += m.status() == contract.STATUS_ONLINE
+            fields = {
+                "period_s": round(length, 3),
+                **counters.summary(),
+                "unit": m.config.unit,
+                "status": m.status(),
+                "consecutive_failures": m.failures,
+                "backoff_s": m.backoff,
+                "next_try_in_s": round(max(m.next_try - now, 0.0), 3) if m.failures else None,
+                "seconds_since_good_read": m.since_good(now),
+            }
+            out.append(Diagnostics(ts, self.site, gateway_id, self.bus.name, m.name, fields))
+        bus_counters, length = self.link.take_period(now)
+        cycle_max = self._period_cycle_max
+        fields = {
+            "period_s": round(length, 3),
+            **bus_counters.summary(),
+            "cycles": self._period_cycles,
+            "cycle_last_ms": None if self.last_cycle is None else round(self.last_cycle * 1000, 2),
+            "cycle_max_ms": None if cycle_max is None else round(cycle_max * 1000, 2),
+            "overruns": self._period_overruns,
+            "meters": len(self.meters),
+            "meters_online": online,
+        }
+        self._period_cycles = self._period_overruns = 0
+        self._period_cycle_max = None
+        out.append(Diagnostics(ts, self.site, gateway_id, self.bus.name, None, fields))
+        return out
 
     async def _poll_meter(self, meter: MeterState) -> None:
         ts = self.wall_clock()
@@ -140,6 +215,7 @@ class BusPoller:
             )
         meter.failures = 0
         meter.next_try = 0.0
+        meter.backoff = 0.0
         meter.reads += 1
         meter.last_good = self.monotonic()
         for name, reason in result.dropped.items():
@@ -170,6 +246,7 @@ class BusPoller:
         meter.last_error = str(exc)
         backoff = min(self.interval * 2 ** (meter.failures - 1), self.backoff_max)
         meter.next_try = self.monotonic() + backoff
+        meter.backoff = backoff
         if meter.failures == 1:
             log.error(
                 "meter %s unreachable: %s (retrying with backoff up to %.0f s)",

@@ -10,7 +10,9 @@ stores it once).
 
 Retained state: the gateway status (`online`, last will `offline`), each meter's status,
 optional per-quantity state topics and Home Assistant discovery; re-published on every
-(re)connect.
+(re)connect. Diagnostics (``publish_latest``) are retained and latest-wins: kept in memory,
+never queued to disk; while the broker is away only the newest message per topic waits,
+and it is published on reconnect.
 """
 
 from __future__ import annotations
@@ -68,6 +70,7 @@ class Publisher:
         self.stats = PublisherStats()
         self.connected = threading.Event()
         self._statuses: dict[str, str] = {}
+        self._latest: dict[str, bytes] = {}  # topic -> newest retained payload
         self._status_lock = threading.Lock()
         self._acks: collections.deque[int] = collections.deque()
         self._wake = threading.Event()
@@ -172,6 +175,13 @@ class Publisher:
         if self.connected.is_set():
             self._publish_status(meter, status)
 
+    def publish_latest(self, topic: str, payload: bytes) -> None:
+        """Publish retained (QoS 1) now if connected; the newest per topic again on reconnect."""
+        with self._status_lock:
+            self._latest[topic] = payload
+        if self.connected.is_set():
+            self.client.publish(topic, payload, qos=1, retain=True)
+
     def meter_status(self, meter: str) -> str | None:
         with self._status_lock:
             return self._statuses.get(meter)
@@ -208,6 +218,10 @@ class Publisher:
             statuses = dict(self._statuses)
         for meter, status in statuses.items():
             self._publish_status(meter, status)
+        with self._status_lock:
+            latest = dict(self._latest)
+        for topic, payload in latest.items():
+            self.client.publish(topic, payload, qos=1, retain=True)
         for topic, payload in self.settings.retained.items():
             self.client.publish(topic, payload, qos=1, retain=True)
         self.connected.set()

@@ -1,5 +1,6 @@
 """Wiring of the gateway service: config -> maps and read plans -> buses -> poll loops ->
-store-and-forward publisher. Also the poll-budget check that ``check-config`` reports.
+store-and-forward publisher, plus the retained Modbus diagnostics every
+``diagnostics.interval`` seconds. Also the poll-budget check that ``check-config`` reports.
 """
 
 from __future__ import annotations
@@ -13,13 +14,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from gateway import health, timing
+from gateway import contract, health, timing
+from gateway import diagnostics as diag
 from gateway.config import GatewayConfig, RtuBusConfig, TcpBusConfig
 from gateway.discovery import discovery_messages
 from gateway.errors import ConfigError
 from gateway.mqtt_url import parse as parse_mqtt_url
 from gateway.planner import plan
-from gateway.poller import BusPoller, MeterState
+from gateway.poller import BusPoller, MeterState, _utc_now_ms
 from gateway.publisher import Publisher, PublisherSettings
 from gateway.queue import DiskQueue
 from gateway.registers import map_for
@@ -111,9 +113,42 @@ def _publisher(
     return Publisher(settings, queue)
 
 
+def publish_diagnostics(
+    pollers: list[BusPoller], publisher: Publisher, gateway_id: str
+) -> list[diag.Diagnostics]:
+    """One diagnostics message per meter and per bus (retained, latest wins)."""
+    s = publisher.settings
+    ts = _utc_now_ms()
+    sent = []
+    for poller in pollers:
+        for d in poller.report(gateway_id, ts):
+            topic = (
+                contract.meter_diagnostics_topic(s.root, s.site, d.meter)
+                if d.meter is not None
+                else contract.bus_diagnostics_topic(s.root, s.site, gateway_id, d.bus)
+            )
+            publisher.publish_latest(topic, diag.encode(d))
+            sent.append(d)
+    return sent
+
+
+async def _report_diagnostics(
+    pollers: list[BusPoller],
+    publisher: Publisher,
+    gateway_id: str,
+    interval: float,
+    stop: asyncio.Event,
+) -> None:
+    while not stop.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=interval)
+        if not stop.is_set():
+            publish_diagnostics(pollers, publisher, gateway_id)
+
+
 async def _report_status(
     path: Path,
-    meters: list[MeterState],
+    pollers: list[BusPoller],
     publisher: Publisher,
     queue: DiskQueue,
     stop: asyncio.Event,
@@ -121,10 +156,11 @@ async def _report_status(
     """Rewrite the status file every 2 s (``emusa-gateway health`` reads it)."""
     while not stop.is_set():
         status = health.snapshot(
-            meters,
+            [m for p in pollers for m in p.meters],
             connected=publisher.connected.is_set(),
             queued=len(queue),
             now_monotonic=time.monotonic(),
+            buses=pollers,
         )
         try:
             await asyncio.to_thread(health.write, path, status)
@@ -188,11 +224,18 @@ async def run(
         queue_path,
         extra={"action": "start"},
     )
-    try:
-        await asyncio.gather(
-            *(p.run(stop) for p in pollers),
-            _report_status(status_file, all_meters, publisher, queue, stop),
+    tasks = [
+        *(p.run(stop) for p in pollers),
+        _report_status(status_file, pollers, publisher, queue, stop),
+    ]
+    if config.diagnostics.enabled:
+        tasks.append(
+            _report_diagnostics(
+                pollers, publisher, config.gateway_id, config.diagnostics.interval, stop
+            )
         )
+    try:
+        await asyncio.gather(*tasks)
     finally:
         for handle in buses:
             await handle.close()

@@ -10,6 +10,13 @@ connection is reopened on the next request (lazy connect, no restart needed).
 Failures become ``MeterTimeout`` (no answer, cannot connect) or ``MeterError`` (Modbus
 exception response, wrong length), both naming bus, unit, function and address; the
 pymodbus exception is chained.
+
+Every attempt is also classified once, here, as a ``gateway.diagnostics.Attempt`` handed
+to ``observer`` (the poller counts them). pymodbus 3 drops a frame whose CRC is wrong
+without telling (the RTU framer logs "Frame CRC check failed" at debug level and waits
+on), so such a request ends in a timeout: a timeout during which bytes did arrive (seen
+through pymodbus' ``trace_packet`` hook) is a CRC/framing error, one without a byte a
+timeout.
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -24,6 +32,7 @@ from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient
 from pymodbus.exceptions import ConnectionException, ModbusException, ModbusIOException
 
 from gateway.config import RtuBusConfig, TcpBusConfig
+from gateway.diagnostics import Attempt, Outcome
 from gateway.errors import GatewayError, MeterError, MeterTimeout
 
 log = logging.getLogger(__name__)
@@ -40,8 +49,12 @@ EXCEPTION_NAMES = {
 }
 
 
+Observer = Callable[[Attempt], None]
+
+
 class Bus(Protocol):
     name: str
+    observer: Observer | None
 
     async def read(self, unit: int, function: int, address: int, count: int) -> list[int]: ...
 
@@ -57,6 +70,8 @@ class ModbusBus:
         self.retries = retries
         self.inter_frame_delay = inter_frame_delay
         self.requests = 0  # frames sent, for statistics
+        self.observer: Observer | None = None  # told the outcome of every attempt
+        self._rx_bytes = 0  # bytes received since the current frame was sent
         self._client: Any = None
         self._lock = asyncio.Lock()
         self._last_frame = 0.0
@@ -95,14 +110,35 @@ class ModbusBus:
         if wait > 0:
             await asyncio.sleep(wait)
 
+    def _trace(self, sending: bool, data: bytes) -> bytes:
+        """pymodbus' trace_packet hook: counts the bytes that came back for this frame."""
+        if not sending:
+            self._rx_bytes += len(data)
+        return data
+
+    def _observe(self, attempt: Attempt) -> None:
+        if self.observer is not None:
+            self.observer(attempt)
+
     def _label(self, unit: int, function: int, address: int, count: int) -> str:
         return f"bus {self.name} ({self.where()}) unit {unit} FC{function:02d} address {address} count {count}"
 
-    async def _once(self, unit: int, function: int, address: int, count: int) -> list[int]:
+    async def _once(
+        self, unit: int, function: int, address: int, count: int, retry: bool
+    ) -> list[int]:
         label = self._label(unit, function, address, count)
+        started = time.monotonic()
+
+        def fail(outcome: Outcome, error: MeterError, code: int | None = None) -> MeterError:
+            self._observe(Attempt(unit, outcome, time.monotonic() - started, retry, code))
+            return error
+
         if self._client is None or not self._client.connected:
             self._drop()
-            await self._connect()
+            try:
+                await self._connect()
+            except MeterTimeout as exc:
+                raise fail(Outcome.CONNECT, exc) from exc.__cause__
         await self._pace()
         call = (
             self._client.read_input_registers
@@ -110,27 +146,44 @@ class ModbusBus:
             else self._client.read_holding_registers
         )
         self.requests += 1
+        self._rx_bytes = 0
+        started = time.monotonic()
         try:
             rr = await asyncio.wait_for(
                 call(address, count=count, device_id=unit), self.timeout + 0.5
             )
         except (ModbusIOException, TimeoutError) as exc:
-            raise MeterTimeout(f"{label}: no answer within {self.timeout:g} s") from exc
+            if self._rx_bytes:
+                raise fail(
+                    Outcome.CRC,
+                    MeterTimeout(
+                        f"{label}: no valid answer within {self.timeout:g} s"
+                        f" ({self._rx_bytes} bytes with a bad CRC or framing)"
+                    ),
+                ) from exc
+            raise fail(
+                Outcome.TIMEOUT, MeterTimeout(f"{label}: no answer within {self.timeout:g} s")
+            ) from exc
         except (ConnectionException, OSError) as exc:
             self._drop()
-            raise MeterTimeout(f"{label}: connection lost: {exc}") from exc
+            raise fail(Outcome.CONNECT, MeterTimeout(f"{label}: connection lost: {exc}")) from exc
         except ModbusException as exc:
-            raise MeterError(f"{label}: {exc}") from exc
+            raise fail(Outcome.INVALID, MeterError(f"{label}: {exc}")) from exc
         finally:
             self._last_frame = time.monotonic()
         if rr.isError():
             code = getattr(rr, "exception_code", 0)
-            raise MeterError(
-                f"{label}: Modbus exception {code} ({EXCEPTION_NAMES.get(code, 'unknown')})"
+            raise fail(
+                Outcome.EXCEPTION,
+                MeterError(
+                    f"{label}: Modbus exception {code} ({EXCEPTION_NAMES.get(code, 'unknown')})"
+                ),
+                code,
             )
         registers = list(rr.registers)
         if len(registers) != count:
-            raise MeterError(f"{label}: answered {len(registers)} registers")
+            raise fail(Outcome.INVALID, MeterError(f"{label}: answered {len(registers)} registers"))
+        self._observe(Attempt(unit, Outcome.OK, time.monotonic() - started, retry))
         return registers
 
     async def read(self, unit: int, function: int, address: int, count: int) -> list[int]:
@@ -143,7 +196,7 @@ class ModbusBus:
             error: MeterError | None = None
             for attempt in range(self.retries + 1):
                 try:
-                    return await self._once(unit, function, address, count)
+                    return await self._once(unit, function, address, count, attempt > 0)
                 except MeterTimeout as exc:
                     error = exc
                     log.debug(
@@ -178,6 +231,7 @@ class TcpBus(ModbusBus):
             reconnect_delay_max=0,
             timeout=self.timeout,
             retries=0,
+            trace_packet=self._trace,
         )
 
 
@@ -245,6 +299,7 @@ class RtuBus(ModbusBus):
             reconnect_delay_max=0,
             timeout=self.timeout,
             retries=0,
+            trace_packet=self._trace,
         )
 
 
