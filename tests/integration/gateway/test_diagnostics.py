@@ -235,5 +235,6 @@ def test_crc_errors_on_a_serial_line_are_told_apart_from_silence() -> None:
             (diag.Outcome.OK, False),
         ]
 
-    with GarblingPtyPair() as pair:
+    pair = GarblingPtyPair()
+    with pair:
         run(scenario(pair))
