@@ -113,7 +113,7 @@ def load_fraction(t: float) -> float:
     return _interp(knots, hour)
 
 
-@lru_cache(maxsize=8)
+@lru_cache(maxsize=256)  # one table per simulated meter size: 8 thrashed with 25 units per server
 def _week_table(profile: PlantProfile) -> tuple[list[float], float]:
     """Cumulative noise-free kWh at each minute of the week starting at EPOCH."""
     cum = [0.0]
