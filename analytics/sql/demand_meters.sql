@@ -1,0 +1,49 @@
+-- Demand controller: per meter counted in the site total (meters.include_in_site_total),
+-- its readings in the 15-minute interval [%(start)s, %(until)s) and the import-counter
+-- energy of the interval so far. The counter base is the rule of demand_15m: the last
+-- counter reading of the previous interval, else the first of this one, with
+-- emusa_counter_delta (clamped at 0, robust to one counter reset).
+WITH m AS (
+    SELECT meter_id, name FROM meters
+    WHERE site_id = %(site)s AND include_in_site_total
+),
+r AS (
+    SELECT r.meter_id, r.time, r.p_total, r.e_imp_kwh
+    FROM readings r
+    JOIN m ON m.meter_id = r.meter_id
+    WHERE r.time >= %(start)s AND r.time < %(until)s
+),
+p AS (
+    SELECT meter_id,
+           array_agg(time ORDER BY time) AS times,
+           array_agg(p_total ORDER BY time) AS kw
+    FROM r WHERE p_total IS NOT NULL
+    GROUP BY meter_id
+),
+c AS (
+    SELECT meter_id,
+           (array_agg(e_imp_kwh ORDER BY time))[1] AS e_first,
+           (array_agg(e_imp_kwh ORDER BY time DESC))[1] AS e_last,
+           min(e_imp_kwh) AS e_min,
+           max(e_imp_kwh) AS e_max,
+           min(time) AS first_time,
+           max(time) AS last_time
+    FROM r WHERE e_imp_kwh IS NOT NULL
+    GROUP BY meter_id
+)
+SELECT m.meter_id, m.name, p.times, p.kw,
+       CASE WHEN c.meter_id IS NOT NULL
+            THEN emusa_counter_delta(b.e_imp_kwh, c.e_first, c.e_last, c.e_min, c.e_max)
+       END AS counter_kwh,
+       CASE WHEN c.meter_id IS NOT NULL THEN coalesce(b.time, c.first_time) END AS counter_from,
+       c.last_time AS counter_to
+FROM m
+LEFT JOIN p ON p.meter_id = m.meter_id
+LEFT JOIN c ON c.meter_id = m.meter_id
+LEFT JOIN LATERAL (
+    SELECT rb.time, rb.e_imp_kwh FROM readings rb
+    WHERE rb.meter_id = m.meter_id AND rb.e_imp_kwh IS NOT NULL
+      AND rb.time >= %(start)s::timestamptz - interval '15 minutes' AND rb.time < %(start)s
+    ORDER BY rb.time DESC LIMIT 1
+) b ON c.meter_id IS NOT NULL
+ORDER BY m.meter_id
