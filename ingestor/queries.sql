@@ -43,3 +43,33 @@ VALUES (%s, %s, %s, %s, %s);
 
 -- name: log_invalidation
 INSERT INTO rollup.invalidations (range_start, range_end) VALUES (%s, %s);
+
+-- name: insert_meter_diagnostics
+-- Modbus diagnostics of a meter for one reporting period; a redelivery is skipped.
+INSERT INTO modbus_meter_diagnostics (
+    time, meter_id, gateway, bus, unit, status, period_s, requests, successes, timeouts,
+    crc_errors, exceptions, exception_codes, connect_errors, invalid, retries,
+    latency_last_ms, latency_p50_ms, latency_p95_ms, latency_max_ms,
+    consecutive_failures, backoff_s, next_try_in_s, seconds_since_good_read)
+VALUES (
+    %(time)s, %(meter_id)s, %(gateway)s, %(bus)s, %(unit)s, %(status)s, %(period_s)s,
+    %(requests)s, %(successes)s, %(timeouts)s, %(crc_errors)s, %(exceptions)s,
+    %(exception_codes)s, %(connect_errors)s, %(invalid)s, %(retries)s,
+    %(latency_last_ms)s, %(latency_p50_ms)s, %(latency_p95_ms)s, %(latency_max_ms)s,
+    %(consecutive_failures)s, %(backoff_s)s, %(next_try_in_s)s, %(seconds_since_good_read)s)
+ON CONFLICT DO NOTHING;
+
+-- name: insert_bus_diagnostics
+-- Modbus diagnostics of a gateway's bus for one reporting period; a redelivery is skipped.
+INSERT INTO modbus_bus_diagnostics (
+    time, site_id, gateway, bus, period_s, requests, successes, timeouts, crc_errors,
+    exceptions, exception_codes, connect_errors, invalid, retries, latency_last_ms,
+    latency_p50_ms, latency_p95_ms, latency_max_ms, cycles, cycle_last_ms, cycle_max_ms,
+    overruns, meters, meters_online)
+VALUES (
+    %(time)s, %(site)s, %(gateway)s, %(bus)s, %(period_s)s, %(requests)s, %(successes)s,
+    %(timeouts)s, %(crc_errors)s, %(exceptions)s, %(exception_codes)s, %(connect_errors)s,
+    %(invalid)s, %(retries)s, %(latency_last_ms)s, %(latency_p50_ms)s, %(latency_p95_ms)s,
+    %(latency_max_ms)s, %(cycles)s, %(cycle_last_ms)s, %(cycle_max_ms)s, %(overruns)s,
+    %(meters)s, %(meters_online)s)
+ON CONFLICT DO NOTHING;

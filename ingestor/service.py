@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
 from gateway.contract import Reading
+from gateway.diagnostics import Diagnostics
 from ingestor.batcher import Batcher
 from ingestor.config import IngestorConfig
 from ingestor.errors import BatchError, DatabaseError, DatabaseUnavailable
@@ -29,7 +30,7 @@ from ingestor.writer import Message, Writer, WriteResult
 
 log = logging.getLogger(__name__)
 
-Item = tuple[Delivery, Reading | Reject]
+Item = tuple[Delivery, Reading | Diagnostics | Reject]
 CommitHook = Callable[[Sequence[Reading], float], None]
 
 
@@ -84,7 +85,7 @@ class Service:
             "ingestor starting",
             extra={
                 "action": "start",
-                "topic": self._subscriber.topic_filter,
+                "topic": ", ".join(self._subscriber.topic_filters),
                 "client_id": self.config.client_id,
                 "batch_rows": self.config.batch_rows,
                 "batch_ms": self.config.batch_ms,
@@ -173,13 +174,14 @@ class Service:
         self, items: list[Item], give_up: threading.Event | None, attempts: int | None = None
     ) -> None:
         readings = [o for _, o in items if isinstance(o, Reading)]
+        diagnostics = [o for _, o in items if isinstance(o, Diagnostics)]
         rejects = [o for _, o in items if isinstance(o, Reject)]
         delay = 0.25
         tried = 0
         while True:
             tried += 1
             try:
-                result = self._write(items, readings, rejects)
+                result = self._write(items, readings, rejects, diagnostics)
                 break
             except DatabaseError as exc:
                 self.counters.retries += 1
@@ -201,17 +203,25 @@ class Service:
         self._committed(items, readings, rejects, result)
 
     def _write(
-        self, items: list[Item], readings: list[Reading], rejects: list[Reject]
+        self,
+        items: list[Item],
+        readings: list[Reading],
+        rejects: list[Reject],
+        diagnostics: list[Diagnostics],
     ) -> WriteResult:
         try:
-            return self._writer.write(readings, rejects)
+            return self._writer.write(readings, rejects, diagnostics)
         except BatchError as exc:
             log.error(
                 "database refused a batch, writing its messages one by one: %s",
                 exc,
                 extra={"action": "isolate_batch", "messages": len(items)},
             )
-            messages = [Message(o, d.topic, d.payload) for d, o in items if isinstance(o, Reading)]
+            messages = [
+                Message(o, d.topic, d.payload)
+                for d, o in items
+                if isinstance(o, Reading | Diagnostics)
+            ]
             try:
                 return self._writer.write_isolated(messages, rejects, self.config.reject_keep_bytes)
             except BatchError as again:

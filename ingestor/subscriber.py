@@ -11,6 +11,9 @@
   belong to a connection: after a reconnect the broker resends what was not acknowledged
   (same session), and may reuse a packet id, so an old delivery is never acknowledged on a
   new connection; its redelivered copy is (a harmless duplicate write in between).
+* Besides the readings, the gateways' Modbus diagnostics topics (retained) are subscribed
+  to. A broker whose ACL refuses those (an older ACL file) costs the diagnostics history
+  only: the ingestor counts as subscribed once the readings filter is granted.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
-from gateway.contract import reading_subscription
+from gateway.contract import diagnostics_subscriptions, reading_subscription
 from gateway.mqtt_url import MqttEndpoint
 from ingestor.errors import IngestorError
 
@@ -63,6 +66,7 @@ class Subscriber:
         keepalive: int = 30,
     ) -> None:
         self.topic_filter = reading_subscription(root, shared_group)
+        self.topic_filters = [self.topic_filter, *diagnostics_subscriptions(root, shared_group)]
         self._endpoint = endpoint
         self._on_delivery = on_delivery
         self._session_expiry = session_expiry
@@ -167,7 +171,7 @@ class Subscriber:
             flags.session_present,
             extra={"action": "mqtt_connect", "session_present": flags.session_present},
         )
-        client.subscribe(self.topic_filter, options=SubscribeOptions(qos=1))
+        client.subscribe([(f, SubscribeOptions(qos=1)) for f in self.topic_filters])
 
     def _on_subscribe(
         self,
@@ -177,7 +181,7 @@ class Subscriber:
         reasons: list[ReasonCode],
         properties: Properties | None,
     ) -> None:
-        if any(r.is_failure for r in reasons):
+        if not reasons or reasons[0].is_failure:
             log.error(
                 "broker refused the subscription to %s: %s",
                 self.topic_filter,
@@ -185,9 +189,21 @@ class Subscriber:
                 extra={"action": "mqtt_subscribe_refused"},
             )
             return
+        refused = [
+            f for f, r in zip(self.topic_filters[1:], reasons[1:], strict=False) if r.is_failure
+        ]
+        if refused:
+            log.warning(
+                "broker refused the diagnostics subscriptions %s: no Modbus diagnostics history"
+                " (allow them in the broker ACL)",
+                ", ".join(refused),
+                extra={"action": "mqtt_subscribe_refused"},
+            )
         self.subscribed.set()
         log.info(
-            "subscribed to %s", self.topic_filter, extra={"action": "mqtt_subscribe", "qos": 1}
+            "subscribed to %s",
+            ", ".join(f for f in self.topic_filters if f not in refused),
+            extra={"action": "mqtt_subscribe", "qos": 1},
         )
 
     def _on_disconnect(

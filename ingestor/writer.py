@@ -3,8 +3,10 @@
 Per batch: register unknown sites and meters, binary COPY the readings straight into
 ``readings`` (inside a savepoint; when a duplicate aborts it, through a temporary staging
 table and ``INSERT … SELECT … ON CONFLICT DO NOTHING`` instead, so a redelivered reading
-is harmless), store the rejects, and on the Apache-only build log the
-batch's time range in ``rollup.invalidations`` — all committed together or not at all.
+is harmless), store the gateways' Modbus diagnostics (``modbus_meter_diagnostics``,
+``modbus_bus_diagnostics``; a redelivery is skipped), store the rejects, and on the
+Apache-only build log the batch's time range in ``rollup.invalidations`` — all committed
+together or not at all.
 
 Driver errors become ``DatabaseUnavailable`` (connection lost, server restarting, busy:
 retry the same batch) or ``BatchError`` (the data was refused: isolate the messages).
@@ -23,8 +25,10 @@ from typing import Any
 
 import psycopg
 from psycopg import sql
+from psycopg.types.json import Jsonb
 
 from gateway.contract import Reading
+from gateway.diagnostics import Diagnostics
 from gateway.quantities import QUANTITIES
 from ingestor.errors import BatchError, DatabaseError, DatabaseUnavailable
 from ingestor.validate import Reject, make_reject
@@ -65,6 +69,14 @@ def reading_row(reading: Reading, meter_id: int) -> Row:
     return (reading.ts, meter_id, reading.seq, *map(reading.values.get, QUANTITY_NAMES))
 
 
+def diagnostics_params(d: Diagnostics, meter_id: int | None) -> dict[str, Any]:
+    """Parameters of ``insert_meter_diagnostics`` / ``insert_bus_diagnostics``."""
+    params: dict[str, Any] = dict(d.fields)
+    params["exception_codes"] = Jsonb(dict(params["exception_codes"]))
+    params.update(time=d.ts, site=d.site, gateway=d.gateway, bus=d.bus, meter_id=meter_id)
+    return params
+
+
 def is_transient(exc: psycopg.Error) -> bool:
     if isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError):
         return True
@@ -82,15 +94,16 @@ class WriteResult:
     inserted: int = 0
     duplicates: int = 0
     rejected: int = 0
+    diagnostics: int = 0  # diagnostics rows stored (redeliveries skipped)
     new_meters: list[tuple[str, str]] = field(default_factory=list)
     seconds: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
 class Message:
-    """A reading with where it came from, to dead-letter it if the database refuses it."""
+    """A reading or diagnostics with where it came from, to dead-letter it if refused."""
 
-    reading: Reading
+    record: Reading | Diagnostics
     topic: str
     payload: bytes
 
@@ -153,19 +166,28 @@ class Writer:
 
     # --- batches --------------------------------------------------------------------
 
-    def write(self, readings: Sequence[Reading], rejects: Sequence[Reject] = ()) -> WriteResult:
+    def write(
+        self,
+        readings: Sequence[Reading],
+        rejects: Sequence[Reject] = (),
+        diagnostics: Sequence[Diagnostics] = (),
+    ) -> WriteResult:
         """Store a batch atomically; redelivered readings are counted as duplicates."""
         start = time.perf_counter()
         conn = self.connect()
         result = WriteResult(rejected=len(rejects))
+        keys = [(r.site, r.meter) for r in readings]
+        keys += [(d.site, d.meter) for d in diagnostics if d.meter is not None]
         try:
             with conn.transaction():
-                ids = self._resolve(conn, [(r.site, r.meter) for r in readings])
+                ids = self._resolve(conn, keys)
+                meters = {**self._meters, **ids}
                 if readings:
-                    meters = {**self._meters, **ids}
                     rows = [reading_row(r, meters[(r.site, r.meter)]) for r in readings]
                     result.inserted = self._insert(conn, rows)
                     self._log_range(conn, readings)
+                for d in diagnostics:
+                    result.diagnostics += self._store_diagnostics(conn, d, meters)
                 self._store_rejects(conn, rejects)
         except psycopg.Error as exc:
             self._after_error()
@@ -190,14 +212,19 @@ class Writer:
         try:
             with conn.transaction():
                 for m in messages:
-                    key = (m.reading.site, m.reading.meter)
+                    record = m.record
+                    key = (record.site, record.meter or "")
                     try:
                         with conn.transaction():
+                            if isinstance(record, Diagnostics):
+                                ids = self._resolve(conn, [key]) if record.meter else {}
+                                meters = {**self._meters, **known, **ids}
+                                result.diagnostics += self._store_diagnostics(conn, record, meters)
+                                known.update(ids)
+                                continue
                             ids = self._resolve(conn, [key]) if key not in known else {}
                             meter_id = self._meters.get(key) or known.get(key) or ids[key]
-                            cur = conn.execute(
-                                q["insert_reading"], reading_row(m.reading, meter_id)
-                            )
+                            cur = conn.execute(q["insert_reading"], reading_row(record, meter_id))
                     except psycopg.Error as exc:
                         if is_transient(exc):
                             raise
@@ -211,7 +238,7 @@ class Writer:
                         )
                         continue
                     known.update(ids)
-                    stored.append(m.reading)
+                    stored.append(record)
                     result.inserted += max(cur.rowcount, 0)
                 self._log_range(conn, stored)
                 self._store_rejects(conn, [*rejects, *refused])
@@ -276,6 +303,19 @@ class Writer:
                     copy.write_row(row)
             cur.execute(q["merge_staging"])
             return max(cur.rowcount, 0)
+
+    def _store_diagnostics(
+        self, conn: Conn, d: Diagnostics, meters: dict[tuple[str, str], int]
+    ) -> int:
+        """Insert one diagnostics row (registering its site for a bus); 1 if it was new."""
+        q = queries()
+        if d.meter is None:
+            conn.execute(q["register_site"], {"site": d.site})
+            cur = conn.execute(q["insert_bus_diagnostics"], diagnostics_params(d, None))
+        else:
+            meter_id = meters[(d.site, d.meter)]
+            cur = conn.execute(q["insert_meter_diagnostics"], diagnostics_params(d, meter_id))
+        return max(cur.rowcount, 0)
 
     def _log_range(self, conn: Conn, readings: Sequence[Reading]) -> None:
         if self._invalidations and readings:

@@ -27,6 +27,8 @@ def test_every_named_query_is_loaded() -> None:
         "find_meter",
         "insert_reject",
         "log_invalidation",
+        "insert_meter_diagnostics",
+        "insert_bus_diagnostics",
     }
 
 
