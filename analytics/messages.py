@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
-from analytics.fmt import number
+from analytics.fmt import clock, number
 
 KIND_NAMES = {
     "voltage_band": ("tensão fora da faixa adequada (PRODIST)", "voltage outside the adequate band (PRODIST)"),
@@ -16,6 +17,10 @@ KIND_NAMES = {
     "demand_exceeded": ("ultrapassagem de demanda contratada", "contracted demand exceeded"),
     "meter_silent": ("medidor sem dados", "meter silent"),
     "model_outlier": ("padrão de consumo incomum", "unusual consumption pattern"),
+    "counter_reset": ("contador de energia zerado", "energy counter reset"),
+    "counter_jump": ("salto do contador de energia", "energy counter jump"),
+    "counter_mismatch": ("contador de energia e potência divergem", "energy counter and power disagree"),
+    "counter_lost_data": ("leituras perdidas (o contador avançou)", "readings lost (the counter advanced)"),
 }  # fmt: skip
 
 SEVERITY_NAMES = {
@@ -34,6 +39,85 @@ def kind_name(kind: str, lang: str) -> str:
 
 def _n(value: float | None, lang: str, decimals: int) -> str:
     return "?" if value is None else number(value, lang, decimals)
+
+
+def _clock(value: Any, lang: str) -> str:
+    return "?" if not value else clock(datetime.fromisoformat(str(value)), lang)
+
+
+def _counter_text(kind: str, where: str, d: dict[str, Any], lang: str) -> str:
+    """Counter cross-check events (analytics/crosscheck.py): both figures, always."""
+    pt = lang == "pt-BR"
+    c, i = _n(d.get("counter_kwh"), lang, 1), _n(d.get("integrated_kwh"), lang, 1)
+    figures = (
+        f"contador {c} kWh, potência integrada {i} kWh" if pt
+        else f"counter {c} kWh, integrated power {i} kWh"
+    )  # fmt: skip
+    if kind in ("counter_reset", "counter_jump"):
+        at = _clock(d.get("at_local"), lang)
+        before, after = _n(d.get("counter_before"), lang, 1), _n(d.get("counter_after"), lang, 1)
+        gap = d.get("during_gap")
+        if kind == "counter_reset":
+            what = (
+                f"contador de energia zerado às {at} (de {before} para {after} kWh: zeramento ou estouro do registrador"
+                if pt
+                else f"energy counter reset at {at} (from {before} to {after} kWh: reset or register rollover"
+            )
+        else:
+            step = d.get("step_kwh") or 0.0
+            sign = "+" if step > 0 else ""
+            what = (
+                f"contador de energia saltou {sign}{_n(step, lang, 1)} kWh às {at} sem potência correspondente (de {before} para {after} kWh: troca de medidor ou contador reprogramado?"
+                if pt
+                else f"energy counter jumped {sign}{_n(step, lang, 1)} kWh at {at} with no matching power (from {before} to {after} kWh: meter swapped or counter preset?"
+            )
+        if gap:
+            what += ", durante uma falta de leituras" if pt else ", during a gap in the readings"
+        rest = "); fora o salto, na hora: " if pt else "); apart from the step, in the hour: "
+        return f"{where}: {what}{rest}{figures}"
+    if kind == "counter_mismatch":
+        hour = _clock(d.get("hour_local"), lang)
+        hours = int(d.get("hours") or 1)
+        r = d.get("ratio")
+        cov = _n(100 * float(d.get("coverage") or 0), lang, 0)
+        if r is None:
+            how = (
+                "o contador avançou sem potência medida"
+                if pt
+                else "the counter advanced with no power measured"
+            )
+        elif r < 0.05:
+            how = "o contador está parado" if pt else "the counter is stuck"
+        else:
+            how = (f"divergem por um fator de {_n(r, lang, 2)}" if pt
+                   else f"disagree by a factor of {_n(r, lang, 2)}")  # fmt: skip
+        factor = d.get("factor")
+        hint = (
+            (f"; fator ≈ {factor}: relação de TC/TP ou escala de registro diferente para energia e potência?" if factor
+             else "; verifique a relação de TC/TP e a escala dos registros")
+            if pt
+            else (f"; factor ≈ {factor}: CT/VT ratio or register scale set differently for energy and power?" if factor
+                  else "; check the CT/VT ratio and the register scales")
+        )  # fmt: skip
+        span = (
+            (f" ({hours} h seguidas)" if hours > 1 else "") if pt
+            else (f" ({hours} h in a row)" if hours > 1 else "")
+        )  # fmt: skip
+        return (
+            f"{where}: contador de energia e potência {how} na hora das {hour}{span}: {figures} (cobertura {cov}%){hint}"
+            if pt
+            else f"{where}: energy counter and power {how} in the hour from {hour}{span}: {figures} (coverage {cov}%){hint}"
+        )
+    # counter_lost_data
+    g = _n(d.get("gap_counter_kwh"), lang, 1)
+    est = _n(d.get("gap_estimate_kwh"), lang, 1)
+    mins = _n(d.get("gap_minutes"), lang, 0)
+    a, b = _clock(d.get("gap_from_local"), lang), _clock(d.get("gap_to_local"), lang)
+    return (
+        f"{where}: {mins} min sem leituras ({a}-{b}); dados perdidos: o contador registrou {g} kWh nesse intervalo, potência integrada 0 kWh (sem leituras; {est} kWh estimados pelas leituras vizinhas); a energia do contador está completa"
+        if pt
+        else f"{where}: no readings for {mins} min ({a}-{b}); data lost: the counter recorded {g} kWh meanwhile, integrated power 0 kWh (no readings; {est} kWh estimated from the readings around it); the counter's energy is complete"
+    )
 
 
 def describe(
@@ -107,6 +191,8 @@ def describe(
                 if pt
                 else f"{where}: no readings for {_n(measured, lang, 0)} min (limit {_n(limit, lang, 0)} min)"
             )
+        elif kind.startswith("counter_") and kind in KIND_NAMES:
+            text = _counter_text(kind, where, details, lang)
         elif kind == "model_outlier":
             drivers = details.get("drivers", [])
             parts = []
