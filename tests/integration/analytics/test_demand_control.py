@@ -1,3 +1,4 @@
+# ruff: noqa: RUF001  (pt-BR titles of the dashboard panels)
 """The demand controller on real TimescaleDB, Mosquitto and SMTP with simulator history:
 an interval that will exceed its limit is alerted before it ends, once, with the kW to
 shed; a load that stays under is silent; ponta and fora-ponta limits follow the tariff
@@ -13,7 +14,7 @@ import psycopg
 import pytest
 from psycopg.rows import dict_row
 
-from analytics import config, demand_job, jobs
+from analytics import config, demand_job, jobs, store
 from analytics import demand_control as dc
 from analytics.alerts import deliver_alerts
 from analytics.delivery_config import DeliveryConfig, Recipients
@@ -21,6 +22,7 @@ from gateway.simulator.model import Event
 from tests.harness.mqtt import Collector
 from tests.harness.services import Broker
 from tests.integration.analytics import history
+from tests.integration.grafana import dashboards, macros, runner
 from tests.integration.reports.conftest import SmtpServer, smtp_server  # noqa: F401  (fixture)
 from tests.unit.analytics.simframes import ts
 
@@ -232,3 +234,28 @@ def test_detection_leaves_the_controller_events_alone(db: str) -> None:
     (event,) = _events(db)
     assert event["ended_at"] == W + dc.WINDOW and "outcome" not in event["details"]
     assert event["details"]["at"] == "2026-11-23T13:24:00.000Z"  # still updated
+
+
+def test_dashboard_projection_matches_the_controller(db: str) -> None:
+    """The Grafana panel (minute rollups, as emusa_grafana) draws what the controller sees."""
+    peak = (Event("demand_peak", _minutes(6).timestamp(), 600),)
+    _write(db, peak, W - timedelta(hours=1), W + timedelta(minutes=30))
+    history.refresh(db, W - timedelta(hours=1), W + timedelta(minutes=30))
+    panel = next(
+        q
+        for q in dashboards.all_queries()
+        if q.panel and q.panel["title"] == "Projeção da demanda do intervalo × limite"
+    )
+    ctx = macros.Context(W, W + timedelta(minutes=30), {"site": "plant", "meter": ["m1"]})
+    with runner.connect(db) as conn:
+        res = runner.run(conn, macros.expand(panel.sql, ctx))
+    drawn = dict(zip(res.column("time"), res.column("Projeção do intervalo"), strict=True))
+    limits = set(res.column("Limite"))
+    assert limits == {315.0}
+    assert len(drawn) == 30  # one point at the end of every minute
+    with store.connect(db) as conn:
+        for minute in (2, 5, 7, 10, 14, 16, 25):
+            at = _minutes(minute)
+            p = demand_job.project_site(conn, "plant", at, PARAMS)
+            assert drawn[at] == pytest.approx(p.projected_kw, rel=0.01), minute
+    assert max(drawn.values()) > 315.0 > min(drawn.values())
