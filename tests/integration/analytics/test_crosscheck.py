@@ -6,7 +6,7 @@ clean days give none."""
 from __future__ import annotations
 
 import math
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
@@ -51,6 +51,11 @@ FAULTS: dict[str, tuple[tuple[Event, ...], tuple[Fault, ...]]] = {
     "power-sqrt3": ((), (Fault("power_scale", AT.timestamp(), factor=math.sqrt(3)),)),
     "swap": ((), (Fault("counter_swap", AT.timestamp(), value=SWAP_VALUE),)),
     "outage": ((Event("silent", AT.timestamp(), 12 * 60),), ()),
+    # the meter is replaced while it is off: its counter comes back as the new meter's
+    "swap-offline": (
+        (Event("silent", AT.timestamp(), 10 * 60),),
+        (Fault("counter_swap", AT.timestamp() + 300, value=SWAP_VALUE),),
+    ),
     "clean": ((), ()),
 }
 
@@ -85,6 +90,7 @@ def test_each_counter_fault_gives_its_anomaly_with_both_figures(db: str) -> None
         "power-sqrt3": ["counter_mismatch"],
         "swap": ["counter_jump"],
         "outage": ["counter_lost_data", "meter_silent"],
+        "swap-offline": ["counter_jump", "meter_silent"],
     }
     at = AT.timestamp()
 
@@ -119,6 +125,11 @@ def test_each_counter_fault_gives_its_anomaly_with_both_figures(db: str) -> None
     assert d["step_kwh"] == pytest.approx(SWAP_VALUE - model.energy_kwh(at - STEP), abs=1.0)
     assert d["counter_after"] == pytest.approx(SWAP_VALUE, abs=2.0)
     assert d["during_gap"] is False and d["cause"] == "jump"
+
+    offline = next(r for r in by_site["swap-offline"] if r["kind"] == "counter_jump")
+    assert offline["details"]["during_gap"] is True
+    assert offline["details"]["counter_after"] == pytest.approx(SWAP_VALUE, abs=100.0)
+    assert offline["started_at"] == AT - timedelta(seconds=STEP)
 
     lost = next(r for r in by_site["outage"] if r["kind"] == "counter_lost_data")
     d = lost["details"]
@@ -177,3 +188,34 @@ def test_two_clean_days_give_no_cross_check_anomaly(db: str) -> None:
     worst = max(abs(h.counter_kwh - h.integrated_kwh) / h.integrated_kwh for h in hours)
     assert worst < 0.01  # well inside the 5 % tolerance
     assert min(h.coverage for h in hours if h.hour > start) == 1.0
+
+
+def test_outage_across_detect_runs_is_reported_once_when_readings_resume(db: str) -> None:
+    start, end = ts("2026-11-23 08:00"), ts("2026-11-23 15:00")
+    off, on = ts("2026-11-23 10:00"), ts("2026-11-23 13:00")
+    outage = (Event("silent", off.timestamp(), (on - off).total_seconds()),)
+    ids = history.add_site(db, "plant", contracted_kw=None)
+    history.write(db, ids["m1"], 5, start, end, step=STEP, events=outage)
+    history.refresh(db, start, end)
+    ctx = _ctx(db)
+    now = ts("2026-11-23 09:30")
+    while now <= end:  # the worker every 20 minutes, data arriving as it goes
+        jobs.detect(ctx, now)
+        now += timedelta(minutes=20)
+    rows = _anomalies(db)
+    assert sorted(r["kind"] for r in rows) == ["counter_lost_data", "meter_silent"]
+    (lost,) = [r for r in rows if r["kind"] == "counter_lost_data"]
+    d = lost["details"]
+    model = PlantModel(seed=5)
+    last = off.timestamp() - STEP
+    assert d["gap_from"] == datetime.fromtimestamp(last, UTC).isoformat()
+    assert d["gap_to"] == on.isoformat() and d["gap_minutes"] == pytest.approx(180.3, abs=0.1)
+    assert d["gap_counter_kwh"] == pytest.approx(
+        model.energy_kwh(on.timestamp()) - model.energy_kwh(last), abs=1e-3
+    )
+    # reported with the hour the readings came back in
+    assert d["hour"] == on.isoformat()
+    assert [b["event"] for b in _outbox(db) if b["anomaly_id"] == lost["anomaly_id"]] == [
+        "opened",
+        "closed",
+    ]
