@@ -75,8 +75,14 @@ def git_commit() -> str | None:
     return out.stdout.strip() or None
 
 
-def write(name: str, title: str, headline: list[Row], figures: dict[str, Any]) -> Path:
-    """Write ``bench-results/<name>.json`` and return its path."""
+def write(
+    name: str,
+    title: str,
+    headline: list[Row],
+    figures: dict[str, Any],
+    directory: Path = OUT_DIR,
+) -> Path:
+    """Write ``<directory>/<name>.json`` (default ``bench-results/``) and return its path."""
     doc = {
         "benchmark": name,
         "title": title,
@@ -86,7 +92,7 @@ def write(name: str, title: str, headline: list[Row], figures: dict[str, Any]) -
         "headline": [asdict(r) for r in headline],
         "figures": figures,
     }
-    OUT_DIR.mkdir(exist_ok=True)
-    path = OUT_DIR / f"{name}.json"
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{name}.json"
     path.write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return path

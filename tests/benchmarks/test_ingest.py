@@ -13,15 +13,13 @@ All figures come from one run on the same machine (see
   persistent session, so the publisher does not compete for the two cores meanwhile;
 * latency: publish -> committed at 100 meters x 1 reading/s.
 
-Prints the figures and writes them to ``bench-results/ingest.json``. Asserts only that
-every reading arrived, never a speed.
+Prints the figures and writes ``bench-results/ingest.json`` (tests/benchmarks/results.py).
+Asserts only that every reading arrived, never a speed.
 """
 
 from __future__ import annotations
 
-import json
 import os
-import platform
 import socket
 import statistics
 import threading
@@ -45,11 +43,11 @@ from gateway.quantities import QUANTITIES
 from ingestor.config import IngestorConfig
 from ingestor.service import Service
 from ingestor.writer import Writer, copy_into_readings, queries, reading_row
+from tests.benchmarks import results
 from tests.harness.services import Broker
 
 pytestmark = pytest.mark.benchmark
 
-REPO = Path(__file__).resolve().parents[2]
 METERS = 100
 N = int(os.environ.get("EMUSA_BENCH_READINGS", "50000"))
 NAIVE_N = 3000
@@ -356,9 +354,7 @@ def test_ingest_benchmark(db: str, mqtt_broker: Broker, topic_root: str, tmp_pat
     latency = _bench_latency(db, mqtt_broker, f"{topic_root}-lat", tmp_path)
 
     best = max(whole[RECEIVE_MAXIMUM])
-    results: dict[str, Any] = {
-        "when": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+    figures: dict[str, Any] = {
         "readings": N,
         "meters": METERS,
         "payload_bytes_mean": round(payload_bytes),
@@ -395,10 +391,26 @@ def test_ingest_benchmark(db: str, mqtt_broker: Broker, topic_root: str, tmp_pat
         "latency_100_meters_1hz": latency,
         "ingestor_counters": counters,
     }
-    out = REPO / "bench-results" / "ingest.json"
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
-    r = results["rows_per_s"]
+    r = figures["rows_per_s"]
+    ceiling, parse = r["db_direct_copy_ceiling"], r["mqtt_parse_only_ceiling"]
+    naive_rate = r["db_naive_insert_per_message"]
+    headline = [
+        results.Row("database writer fed from memory", r["db_writer_from_memory"],
+                    "readings/s", "direct binary COPY (ceiling)", ceiling,
+                    goal=">= 0.5 of the ceiling",
+                    met=r["db_writer_from_memory"] >= 0.5 * ceiling),
+        results.Row("whole ingestor, MQTT -> TimescaleDB", r["mqtt_whole_ingestor"],
+                    "readings/s", "subscriber that only receives and parses", parse,
+                    goal=">= 0.8 of the baseline", met=r["mqtt_whole_ingestor"] >= 0.8 * parse),
+        results.Row("whole ingestor, MQTT -> TimescaleDB", r["mqtt_whole_ingestor"],
+                    "readings/s", "naive one INSERT per message", naive_rate),
+        results.Row("database writer fed from memory", r["db_writer_from_memory"],
+                    "readings/s", "naive one INSERT per message", naive_rate),
+        results.Row("latency publish -> committed, p50 (100 meters x 1 Hz)",
+                    latency["p50_ms"], "ms"),
+        results.Row("latency publish -> committed, p99", latency["p99_ms"], "ms"),
+    ]  # fmt: skip
+    out = results.write("ingest", "Ingest throughput and latency", headline, figures)
     print("\n=== ingest benchmark (readings/s) ===")
     print(
         f"payload {payload_bytes:.0f} B, {len(QUANTITIES)} quantities, {N} readings, {METERS} meters"
@@ -408,8 +420,8 @@ def test_ingest_benchmark(db: str, mqtt_broker: Broker, topic_root: str, tmp_pat
     print(f"naive INSERT per message            {r['db_naive_insert_per_message']:>9,}")
     print(f"MQTT parse-only subscriber (ceiling){r['mqtt_parse_only_ceiling']:>9,}")
     print(f"whole ingestor MQTT -> DB           {r['mqtt_whole_ingestor']:>9,}")
-    print(f"  rounds: {results['rounds']}")
+    print(f"  rounds: {figures['rounds']}")
     print(f"publisher filling the backlog       {r['mqtt_publisher_backlog_fill']:>9,}")
-    print(f"ratios: {results['ratios']}")
+    print(f"ratios: {figures['ratios']}")
     print(f"latency 100 meters x 1/s: {latency}")
     print(f"written to {out}")

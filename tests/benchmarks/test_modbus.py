@@ -1,7 +1,7 @@
 """Modbus figures: requests and RTU wire time per poll cycle, sustained TCP poll rate.
 
 Run with ``.venv/bin/pytest -m benchmark tests/benchmarks/test_modbus.py -s``; writes
-``bench-results/modbus.json``. Wire time uses gateway.timing (the Modbus serial-line
+``bench-results/modbus.json`` (tests/benchmarks/results.py). Wire time uses gateway.timing (the Modbus serial-line
 formula (13 + 2N) characters + 2 x t3.5 per read, meter turnaround excluded). The TCP rate
 runs gateway and simulator in one process and one event loop on loopback, so it is a
 ceiling of the gateway's own overhead (plus the simulator's), not a field figure.
@@ -10,9 +10,7 @@ ceiling of the gateway's own overhead (plus the simulator's), not a field figure
 from __future__ import annotations
 
 import asyncio
-import json
 import time
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,13 +22,13 @@ from gateway.simulator.model import PlantModel
 from gateway.simulator.server import MeterSimulator, SimulatedMeter
 from gateway.timing import cycle_time
 from gateway.transport import open_bus
+from tests.benchmarks import results
 from tests.integration.gateway.simhelpers import T0, tcp_config
 
 pytestmark = pytest.mark.benchmark
 
 BAUD = 9600
 SECONDS = 3.0
-OUT = Path("bench-results/modbus.json")
 
 
 def _wire(blocks: list[Block]) -> float:
@@ -105,9 +103,30 @@ def test_modbus_figures() -> None:
             f" {r['per_quantity']['reads_per_s']:>7} reads/s ({r['per_quantity']['requests_per_s']} req/s)"
             f" | ratio {r['ratio']}"
         )
-    OUT.parent.mkdir(exist_ok=True)
-    OUT.write_text(
-        json.dumps({"rtu_9600_8N2_cycle": cycles, "tcp_sustained": tcp}, indent=2) + "\n"
+    headline = [
+        results.Row(
+            f"{model}: RTU wire time per poll, planner ({r['planner_requests']} requests)",
+            r["planner_wire_ms"],
+            "ms at 9600 8N2",
+            f"one read per quantity ({r['per_quantity_requests']} requests)",
+            r["per_quantity_wire_ms"],
+        )
+        for model, r in cycles.items()
+    ] + [
+        results.Row(
+            f"{model}: Modbus TCP meter reads/s, planner",
+            r["planner"]["reads_per_s"],
+            "reads/s",
+            "one read per quantity",
+            r["per_quantity"]["reads_per_s"],
+        )
+        for model, r in tcp.items()
+    ]
+    results.write(
+        "modbus",
+        "Modbus poll-cycle efficiency",
+        headline,
+        {"rtu_9600_8N2_cycle": cycles, "tcp_sustained": tcp, "tcp_seconds_each": SECONDS},
     )
     kron = cycles["kron_konect"]
     assert kron["planner_requests"] <= 3 < kron["per_quantity_requests"]

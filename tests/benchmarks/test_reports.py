@@ -4,7 +4,7 @@ Two simulated meters (``gateway.simulator.model``) in a real TimescaleDB: the re
 at one reading every ``EMUSA_BENCH_REPORT_STEP`` seconds (default 5) and the month before
 at one a minute, rollups refreshed. Times the 24-hour and the fortnightly report (the
 fortnight also reads the previous one for its trends), each split into database reads
-and PDF layout, best and median of ``ROUNDS``. Writes ``bench-results/reports.json``;
+and PDF layout, best and median of ``ROUNDS``. Writes ``bench-results/reports.json`` (results.py);
 asserts only that the PDFs are complete, never a speed.
 """
 
@@ -13,11 +13,9 @@ from __future__ import annotations
 import io
 import json
 import os
-import platform
 import statistics
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -29,12 +27,12 @@ from analytics.delivery_config import DeliveryConfig, Tariff
 from analytics.reports import data, periods
 from analytics.reports.daily import build_daily
 from analytics.reports.fortnightly import build_fortnightly
+from tests.benchmarks import results
 from tests.conftest import PgServer
 from tests.integration.reports.plant import load_history, seed_site
 
 pytestmark = pytest.mark.benchmark
 
-OUT = Path("bench-results/reports.json")
 TZ = ZoneInfo("America/Sao_Paulo")
 ROUNDS = 3
 DAY = (datetime(2026, 11, 10, tzinfo=TZ), datetime(2026, 11, 11, tzinfo=TZ))
@@ -96,7 +94,7 @@ def test_report_build_times(pg_server: PgServer, template_db: str) -> None:
         pg_server.drop_database(name)
     for kind, pdf in pdfs.items():
         assert len(PdfReader(io.BytesIO(pdf)).pages) >= 2, kind
-    result = {
+    figures: dict[str, Any] = {
         "meters": 2,
         "raw_rows": {"report_day": rows_day, "month_1_per_min": rows_month + rows_rest},
         "report_day_step_s": STEP.total_seconds(),
@@ -104,12 +102,13 @@ def test_report_build_times(pg_server: PgServer, template_db: str) -> None:
         "daily_24h": _figures(daily) | {"pdf_bytes": len(pdfs["daily"])},
         "fortnightly": _figures(fortnight) | {"pdf_bytes": len(pdfs["fortnightly"])},
         "rounds": ROUNDS,
-        "machine": {
-            "python": platform.python_version(),
-            "cpus": os.cpu_count(),
-            "platform": platform.platform(),
-        },
     }
-    OUT.parent.mkdir(exist_ok=True)
-    OUT.write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps(result, indent=2))
+    headline = [
+        results.Row(f"{kind} PDF, median of {ROUNDS}", f["median_s"], "s")
+        for kind, f in (("24-hour", figures["daily_24h"]), ("fortnightly", figures["fortnightly"]))
+    ] + [
+        results.Row(f"{kind} PDF, database part (median)", f["db_median_s"], "s")
+        for kind, f in (("24-hour", figures["daily_24h"]), ("fortnightly", figures["fortnightly"]))
+    ]
+    results.write("reports", "PDF report build time", headline, figures)
+    print(json.dumps(figures, indent=2))

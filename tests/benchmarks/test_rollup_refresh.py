@@ -10,12 +10,12 @@ import re
 import statistics
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import psycopg
 import pytest
 
 from ingestor.migrate import default_directory
+from tests.benchmarks import results
 
 pytestmark = pytest.mark.benchmark
 
@@ -79,8 +79,12 @@ def test_refresh_from_minutes_vs_from_raw(db: str) -> None:
         "speedup": round(old / new, 1),
     }
     print(json.dumps(result, indent=2))
-    out = Path("bench-results")
-    out.mkdir(exist_ok=True)
-    (out / "rollup_refresh.json").write_text(json.dumps(result, indent=2))
+    headline = [
+        results.Row("trailing 30-min refresh from the minute rollup (0008)",
+                    result["trailing_30min_refresh_from_minutes_s"], "s",
+                    "original function re-aggregating raw readings (0002)",
+                    result["trailing_30min_refresh_from_raw_s"]),
+    ]  # fmt: skip
+    results.write("rollup_refresh", "Rollup refresh (Apache build)", headline, result)
     assert same == (METERS,)
     assert new < old
