@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
@@ -29,10 +30,29 @@ WIDTH = 480
 HEIGHT = 170
 
 
-def _xy(points: Sequence[Point], origin: datetime) -> list[tuple[float, float]]:
-    return [
-        ((p.at - origin).total_seconds() / 3600, p.value) for p in points if p.value is not None
-    ]
+def segments(points: Sequence[Point], origin: datetime) -> list[list[tuple[float, float]]]:
+    """The runs of a series to draw as separate lines (x in hours from ``origin``).
+
+    A line breaks at a ``None`` value (no data) and wherever two consecutive points are
+    further apart than 1.5 times the series' median spacing (missing buckets), so an
+    outage shows as a gap, never as a line interpolated across it.
+    """
+    steps = sorted((b.at - a.at).total_seconds() for a, b in itertools.pairwise(points))
+    limit = 1.5 * steps[len(steps) // 2] if steps else math.inf
+    out: list[list[tuple[float, float]]] = []
+    run: list[tuple[float, float]] = []
+    prev: Point | None = None
+    for p in points:
+        broken = p.value is None or (prev is not None and (p.at - prev.at).total_seconds() > limit)
+        if broken and run:
+            out.append(run)
+            run = []
+        if p.value is not None:
+            run.append(((p.at - origin).total_seconds() / 3600, p.value))
+        prev = p
+    if run:
+        out.append(run)
+    return out
 
 
 def _legend(d: Drawing, names: Sequence[tuple[colors.Color, str]], x: float, y: float) -> None:
@@ -68,15 +88,21 @@ def time_chart(
     d = Drawing(WIDTH, HEIGHT)
     lp = LinePlot()
     lp.x, lp.y, lp.width, lp.height = 40, 35, WIDTH - 55, HEIGHT - 50
-    data = [_xy(pts, origin) or [(0.0, 0.0)] for _, pts in series]
+    data: list[list[tuple[float, float]]] = []
+    line_colors: list[colors.Color] = []
     names = [(PALETTE[i % len(PALETTE)], n) for i, (n, _) in enumerate(series)]
+    for (color, _), (_, pts) in zip(names, series, strict=True):
+        runs = segments(pts, origin) or [[(0.0, 0.0)]]
+        data.extend(runs)  # one plot line per run: the series' colour, gaps between
+        line_colors.extend([color] * len(runs))
     if reference is not None:
         data.append([(0.0, reference[1]), (hours, reference[1])])
+        line_colors.append(REF_COLOR)
         names.append((REF_COLOR, reference[0]))
     lp.data = data
     for i in range(len(data)):
         lp.lines[i].strokeWidth = 1.0
-        lp.lines[i].strokeColor = names[i][0]
+        lp.lines[i].strokeColor = line_colors[i]
     if reference is not None:
         lp.lines[len(data) - 1].strokeDashArray = (3, 2)
     lp.xValueAxis.valueMin = 0

@@ -11,7 +11,14 @@ from reportlab.platypus import Flowable, KeepTogether, Paragraph
 
 from analytics.reports import charts, i18n, layout
 from analytics.reports.i18n import Lang, t
-from analytics.reports.model import DailyData, MeterKpis, PeriodSplit, Stat
+from analytics.reports.model import (
+    Completeness,
+    DailyData,
+    MeterKpis,
+    PeriodSplit,
+    ShiftFigures,
+    Stat,
+)
 
 _PERIOD_ORDER = ("ponta", "intermediario", "fora_ponta")
 
@@ -74,6 +81,14 @@ def summary_lines(data: DailyData, lang: Lang) -> list[str]:
             if pt
             else f"Average power factor below {n(ref, 2, lang)}: {names}."
         )
+    incomplete = [c for c in data.completeness if c.has_gap]
+    if incomplete:
+        parts = ", ".join(_gap_phrase(c, lang) for c in incomplete)
+        out.append(
+            f"Dados incompletos (lacunas aparecem como interrupções): {parts}."
+            if pt
+            else f"Incomplete data (gaps show as breaks): {parts}."
+        )
     sev = Counter(a.severity for a in data.anomalies)
     if sev:
         parts = ", ".join(
@@ -96,6 +111,54 @@ def summary_lines(data: DailyData, lang: Lang) -> list[str]:
             f"{n(w.energy_kwh, 1, lang)} kWh ({n(w.avg_kw, 1, lang)} kW on average)."
         )
     return out
+
+
+def _gap_phrase(c: Completeness, lang: Lang) -> str:
+    share = i18n.percent(c.fraction, 1, lang)
+    if c.received == 0:
+        return f"{c.meter} ({'sem leituras' if lang == 'pt-BR' else 'no readings'})"
+    since = (
+        f" {'desde' if lang == 'pt-BR' else 'from'} {i18n.hhmm(c.longest_gap_from)}"
+        if c.longest_gap_from
+        else ""
+    )
+    gap = f"{'maior lacuna' if lang == 'pt-BR' else 'longest gap'} {i18n.duration(c.longest_gap_s, lang)}{since}"
+    return f"{c.meter} {share} ({gap})"
+
+
+def shift_rows(shifts: list[ShiftFigures], lang: Lang) -> list[list[str]]:
+    """One row per shift (clipped to the period): shift, hours, energy, demand, PF, data."""
+    return [
+        [
+            f"{i18n.short_day(s.production_date, lang)} {s.shift}",
+            f"{i18n.hhmm(s.start)}–{i18n.hhmm(s.end)}",
+            i18n.number(s.energy_kwh, 1, lang),
+            i18n.number(s.max_demand_kw, 1, lang),
+            i18n.number(s.pf_avg, 3, lang),
+            i18n.percent(s.completeness, 0, lang),
+        ]
+        for s in shifts
+    ]
+
+
+def completeness_rows(items: list[Completeness], lang: Lang) -> list[list[str]]:
+    """Per meter: readings received, expected, share, poll interval, longest gap."""
+    rows = []
+    for c in items:
+        gap = i18n.duration(c.longest_gap_s, lang)
+        if c.has_gap and c.longest_gap_from is not None and c.received:
+            gap += f" ({i18n.hhmm(c.longest_gap_from)})"
+        rows.append(
+            [
+                c.meter,
+                str(c.received),
+                "–" if c.expected is None else str(c.expected),
+                i18n.percent(c.fraction, 1, lang),
+                i18n.duration(c.step_s, lang),
+                gap,
+            ]
+        )
+    return rows
 
 
 def _kpi_rows(m: MeterKpis, lang: Lang) -> list[list[str]]:
@@ -172,6 +235,42 @@ def build_daily(data: DailyData, *, lang: Lang, branding: str, generated: dateti
             align_right_from=2,
         )
     )
+    if data.shifts:
+        story.append(layout.heading(t("shifts", lang)))
+        story.append(
+            layout.table(
+                [
+                    t("shift", lang),
+                    t("hours", lang),
+                    t("energy_kwh", lang),
+                    t("max_demand_kw", lang),
+                    t("avg_pf", lang),
+                    t("data_share", lang),
+                ],
+                shift_rows(data.shifts, lang),
+                widths=[110, 80, 80, 100, 60, 50],
+                align_right_from=2,
+            )
+        )
+        story.append(layout.para(t("shifts_note", lang), "note"))
+    if data.completeness:
+        story.append(layout.heading(t("completeness", lang)))
+        story.append(
+            layout.table(
+                [
+                    t("meter", lang),
+                    t("received", lang),
+                    t("expected", lang),
+                    t("data_share", lang),
+                    t("poll_interval", lang),
+                    t("longest_gap", lang),
+                ],
+                completeness_rows(data.completeness, lang),
+                widths=[70, 80, 70, 60, 80, 120],
+                align_right_from=1,
+            )
+        )
+        story.append(layout.para(t("completeness_note", lang), "note"))
     if hours > 0 and data.series:
         tick = 3 if hours <= 30 else 24
         story.append(layout.heading(t("load_profile", lang)))

@@ -16,6 +16,7 @@ from analytics.errors import AnalyticsError, DatabaseError
 from analytics.reports.i18n import Lang
 from analytics.reports.model import (
     Anomaly,
+    Completeness,
     DailyData,
     DayDemand,
     FortnightData,
@@ -24,6 +25,7 @@ from analytics.reports.model import (
     MeterSeries,
     PeriodSplit,
     Point,
+    ShiftFigures,
     Site,
     Stat,
     Window,
@@ -78,8 +80,21 @@ def first_data(conn: Conn, site_id: str) -> datetime | None:
     return rows[0][0] if rows and rows[0][0] is not None else None
 
 
+def with_gaps(points: list[Point], step: timedelta) -> list[Point]:
+    """``points`` (sorted buckets of ``step``) with a ``None`` point in each run of
+    missing buckets, so a chart breaks its line there instead of joining across it."""
+    out: list[Point] = []
+    for p in points:
+        if out and p.at - out[-1].at > step:
+            out.append(Point(out[-1].at + step, None))
+        out.append(p)
+    return out
+
+
 def _series(conn: Conn, s: Site, start: datetime, end: datetime) -> list[MeterSeries]:
-    name = "series_15m" if end - start <= timedelta(days=3) else "series_1h"
+    short = end - start <= timedelta(days=3)
+    name = "series_15m" if short else "series_1h"
+    step = timedelta(minutes=15) if short else timedelta(hours=1)
     by: dict[str, list[tuple[Any, ...]]] = defaultdict(list)
     for r in _rows(conn, name, site=s.site_id, start=start, end=end):
         by[r[0]].append(r)
@@ -88,7 +103,7 @@ def _series(conn: Conn, s: Site, start: datetime, end: datetime) -> list[MeterSe
     for meter, rows in by.items():
 
         def pts(i: int, rows: list[tuple[Any, ...]] = rows) -> list[Point]:
-            return [Point(r[1].astimezone(tz), _f(r[i])) for r in rows]
+            return with_gaps([Point(r[1].astimezone(tz), _f(r[i])) for r in rows], step)
 
         out.append(MeterSeries(meter, pts(2), pts(3), pts(4), pts(5), pts(6)))
     return out
@@ -142,7 +157,35 @@ def daily(conn: Conn, site_id: str, start: datetime, end: datetime, lang: Lang) 
         for r in _rows(conn, "top_hours", **p)
     ]
     summaries = [r[0] if lang == "pt-BR" else r[1] for r in _rows(conn, "summaries", **p)]
-    demand = [Point(r[0].astimezone(tz), _f(r[1])) for r in _rows(conn, "site_demand", **p)]
+    demand = with_gaps(
+        [Point(r[0].astimezone(tz), _f(r[1])) for r in _rows(conn, "site_demand", **p)],
+        timedelta(minutes=15),
+    )
+    shifts = [
+        ShiftFigures(
+            r[0],
+            str(r[1]),
+            r[2].astimezone(tz),
+            r[3].astimezone(tz),
+            _f(r[4]),
+            _f(r[5]),
+            _f(r[6]),
+            int(r[7]),
+            int(r[8]),
+        )
+        for r in _rows(conn, "shifts", **p)
+    ]
+    completeness = [
+        Completeness(
+            str(r[0]),
+            int(r[1]),
+            _f(r[2]),
+            (end - start).total_seconds(),
+            _f(r[3]),
+            r[4].astimezone(tz) if r[4] is not None else None,
+        )
+        for r in _rows(conn, "completeness", **p)
+    ]
     return DailyData(
         s,
         start.astimezone(tz),
@@ -154,6 +197,8 @@ def daily(conn: Conn, site_id: str, start: datetime, end: datetime, lang: Lang) 
         windows,
         summaries,
         demand,
+        shifts,
+        completeness,
     )
 
 

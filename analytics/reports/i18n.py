@@ -105,6 +105,33 @@ _STRINGS: Final[dict[str, tuple[str, str]]] = {
     "avg_pf": ("FP médio", "Average PF"),
     "max_demand": ("Demanda máxima", "Maximum demand"),
     "reference": ("Referência", "Reference"),
+    "shifts": ("Energia por turno (total da unidade)", "Energy per shift (site total)"),
+    "shift": ("Turno", "Shift"),
+    "hours": ("Horário", "Hours"),
+    "data_share": ("Dados", "Data"),
+    "shifts_note": (
+        "Turnos da unidade (ou o padrão A 06–14, B 14–22, C 22–06 em dias úteis e "
+        "fim de semana 06–06 em sábados, domingos e feriados); cada turno pertence ao dia em "
+        "que começa. Dados: parcela dos intervalos de 15 min do turno com medição; nada é "
+        "preenchido em falhas.",
+        "Site shifts (or the default A 06–14, B 14–22, C 22–06 on working days and a "
+        "weekend bucket 06–06 on Saturdays, Sundays and holidays); a shift belongs to the "
+        "day it starts on. Data: share of the shift's 15-min intervals with measurements; "
+        "nothing is filled in for outages.",
+    ),
+    "completeness": ("Completude dos dados por medidor", "Data completeness per meter"),
+    "received": ("Leituras recebidas", "Readings received"),
+    "expected": ("Esperadas", "Expected"),
+    "poll_interval": ("Intervalo de leitura", "Poll interval"),
+    "longest_gap": ("Maior lacuna", "Longest gap"),
+    "completeness_note": (
+        "Esperadas: duração do período dividida pelo intervalo de leitura do medidor "
+        "(mediana do espaçamento das leituras). Lacunas aparecem como interrupções nos "
+        "gráficos; nenhum valor é repetido para cobri-las.",
+        "Expected: the period's length divided by the meter's poll interval (median "
+        "spacing of its readings). Gaps show as breaks in the charts; no value is repeated "
+        "to cover them.",
+    ),
     "yes": ("sim", "yes"),
     "no": ("não", "no"),
 }
@@ -177,3 +204,15 @@ def when(value: datetime, lang: Lang) -> str:
 
 def hhmm(value: datetime) -> str:
     return value.strftime("%H:%M")
+
+
+def duration(seconds: float | None, lang: Lang = "pt-BR") -> str:
+    """``3780`` -> ``1 h 03 min``; ``45`` -> ``45 s``; ``1.5`` -> ``1,5 s``."""
+    if seconds is None or not math.isfinite(seconds):
+        return "–"
+    if seconds < 60:
+        return f"{number(seconds, 0 if seconds == int(seconds) else 1, lang)} s"
+    minutes = round(seconds / 60)
+    if minutes < 60:
+        return f"{minutes} min"
+    return f"{minutes // 60} h {minutes % 60:02d} min"

@@ -98,6 +98,61 @@ class Window:
 
 
 @dataclass(frozen=True)
+class ShiftFigures:
+    """The site total in one production shift, clipped to the report period."""
+
+    production_date: date
+    shift: str
+    start: datetime  # local, aware; the part of the shift inside the period
+    end: datetime
+    energy_kwh: float | None
+    max_demand_kw: float | None
+    pf_avg: float | None
+    intervals: int  # 15-min intervals with data
+    intervals_expected: int
+
+    @property
+    def completeness(self) -> float | None:
+        return self.intervals / self.intervals_expected if self.intervals_expected else None
+
+
+@dataclass(frozen=True)
+class Completeness:
+    """Readings of one meter received in the period against those expected.
+
+    ``step_s`` is the meter's poll interval, inferred as the median spacing of its
+    readings in the period (or, with fewer than two, of the 7 days before its end).
+    """
+
+    meter: str
+    received: int
+    step_s: float | None
+    period_s: float
+    longest_gap_s: float | None  # longest span without a reading, period edges included
+    longest_gap_from: datetime | None  # local
+
+    @property
+    def expected(self) -> int | None:
+        if not self.step_s:
+            return None
+        return max(1, round(self.period_s / self.step_s))
+
+    @property
+    def fraction(self) -> float | None:
+        exp = self.expected
+        return None if exp is None else min(1.0, self.received / exp)
+
+    @property
+    def has_gap(self) -> bool:
+        """A span without readings longer than two poll intervals."""
+        return (
+            self.longest_gap_s is not None
+            and self.step_s is not None
+            and self.longest_gap_s > 2 * self.step_s
+        ) or (self.received == 0)
+
+
+@dataclass(frozen=True)
 class DailyData:
     site: Site
     start: datetime  # local, aware
@@ -109,6 +164,8 @@ class DailyData:
     windows: list[Window]
     summaries: list[str] = field(default_factory=list)
     site_demand: list[Point] = field(default_factory=list)  # site total, 15-min demand
+    shifts: list[ShiftFigures] = field(default_factory=list)
+    completeness: list[Completeness] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

@@ -130,3 +130,45 @@ SELECT h.bucket, h.e_imp_kwh_delta, h.e_imp_kvarh_delta, h.e_exp_kvarh_delta,
 FROM site_readings_1h h
 WHERE h.site_id = %(site)s AND h.bucket >= %(start)s AND h.bucket < %(end)s
 ORDER BY h.bucket;
+
+-- name: shifts
+-- The site total per production shift (site_shifts or the defaults), each shift clipped
+-- to the period (migration 0010). Nothing is filled in for missing intervals.
+SELECT production_date, shift, starts_at, ends_at, energy_kwh, max_demand_kw,
+       power_factor_avg, intervals, intervals_expected
+FROM emusa_shift_energy(%(site)s, %(start)s, %(end)s);
+
+-- name: completeness
+-- Per meter: readings in the period, the poll interval (median spacing of the period's
+-- readings; with fewer than two, of the 7 days before the end) and the longest span
+-- without a reading, the period's start and end counting as edges.
+SELECT m.name, c.n,
+       coalesce(c.step_s, (
+           SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM x.t - x.prev))
+           FROM (SELECT r.time AS t, lag(r.time) OVER (ORDER BY r.time) AS prev
+                 FROM readings r
+                 WHERE r.meter_id = m.meter_id
+                   AND r.time >= %(end)s::timestamptz - interval '7 days' AND r.time < %(end)s) x
+           WHERE x.prev IS NOT NULL)) AS step_s,
+       extract(epoch FROM c.longest), c.longest_from
+FROM meters m
+CROSS JOIN LATERAL (
+    SELECT count(*) FILTER (WHERE NOT g.edge) AS n,
+           percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM g.t - g.prev))
+               FILTER (WHERE NOT g.edge AND NOT g.prev_edge) AS step_s,
+           max(g.t - g.prev) AS longest,
+           (array_agg(g.prev ORDER BY g.t - g.prev DESC, g.prev))[1] AS longest_from
+    FROM (
+        SELECT u.t, u.edge, lag(u.t) OVER w AS prev, lag(u.edge) OVER w AS prev_edge
+        FROM (
+            SELECT r.time AS t, false AS edge FROM readings r
+            WHERE r.meter_id = m.meter_id AND r.time >= %(start)s AND r.time < %(end)s
+            UNION ALL SELECT %(start)s::timestamptz, true
+            UNION ALL SELECT %(end)s::timestamptz, true
+        ) u
+        WINDOW w AS (ORDER BY u.t, u.edge DESC)
+    ) g
+    WHERE g.prev IS NOT NULL
+) c
+WHERE m.site_id = %(site)s
+ORDER BY m.name;
