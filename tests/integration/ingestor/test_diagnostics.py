@@ -1,0 +1,146 @@
+"""Modbus diagnostics history: the writer and the service against real TimescaleDB and Mosquitto."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from gateway import contract
+from gateway import diagnostics as diag
+from ingestor.writer import Writer
+from tests.harness.services import Broker
+from tests.integration.ingestor.conftest import (
+    count,
+    make_config,
+    publisher,
+    running,
+    wait_until,
+)
+
+pytestmark = pytest.mark.integration
+
+TS = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=5)
+
+
+def meter_diag(meter: str, ts: datetime = TS, **changes: Any) -> diag.Diagnostics:
+    fields: dict[str, Any] = {
+        "period_s": 15.0,
+        **dict.fromkeys(diag.COUNT_FIELDS, 0),
+        "requests": 40,
+        "successes": 36,
+        "timeouts": 3,
+        "retries": 2,
+        "exceptions": 1,
+        "exception_codes": {"2": 1},
+        "latency_last_ms": 12.5,
+        "latency_p50_ms": 12.0,
+        "latency_p95_ms": 19.0,
+        "latency_max_ms": 22.0,
+        "unit": 3,
+        "status": "online",
+        "consecutive_failures": 0,
+        "backoff_s": 0.0,
+        "next_try_in_s": None,
+        "seconds_since_good_read": 0.4,
+    }
+    fields.update(changes)
+    return diag.Diagnostics(ts, "plant", "gw1", "lan", meter, fields)
+
+
+def bus_diag(ts: datetime = TS) -> diag.Diagnostics:
+    meter = meter_diag("x").fields
+    fields = {k: v for k, v in meter.items() if k in diag.BUS_FIELDS}
+    fields |= {"cycles": 15, "cycle_last_ms": 80.0, "cycle_max_ms": 95.0, "overruns": 1}
+    fields |= {"meters": 2, "meters_online": 1}
+    return diag.Diagnostics(ts, "plant", "gw1", "lan", None, fields)
+
+
+def rows(db: str, query: str) -> list[tuple[Any, ...]]:
+    with psycopg.connect(db) as conn:
+        return conn.execute(query).fetchall()
+
+
+def test_writer_stores_meter_and_bus_diagnostics_once(db: str) -> None:
+    batch = [meter_diag("kron1"), meter_diag("pac1", status="unreachable"), bus_diag()]
+    with Writer(db) as writer:
+        first = writer.write([], [], batch)
+        again = writer.write([], [], batch)
+    assert (first.diagnostics, again.diagnostics) == (3, 0), "a redelivery is skipped"
+    assert first.new_meters == [("plant", "kron1"), ("plant", "pac1")]
+    stored = rows(
+        db,
+        "SELECT m.name, d.time, d.status, d.requests, d.timeouts, d.exception_codes,"
+        " d.latency_p95_ms, d.next_try_in_s FROM modbus_meter_diagnostics d"
+        " JOIN meters m USING (meter_id) ORDER BY m.name",
+    )
+    assert stored == [
+        ("kron1", TS, "online", 40, 3, {"2": 1}, 19.0, None),
+        ("pac1", TS, "unreachable", 40, 3, {"2": 1}, 19.0, None),
+    ]
+    bus = rows(
+        db,
+        "SELECT site_id, gateway, bus, cycles, overruns, meters_online FROM modbus_bus_diagnostics",
+    )
+    assert bus == [("plant", "gw1", "lan", 15, 1, 1)]
+    view = rows(
+        db,
+        "SELECT meter, status, timeouts, latency_p95_ms FROM bi.modbus_diagnostics ORDER BY meter",
+    )
+    assert view == [("kron1", "online", 3, 19.0), ("pac1", "unreachable", 3, 19.0)]
+
+
+def test_service_stores_diagnostics_from_mqtt_and_rejects_bad_ones(
+    db: str, mqtt_broker: Broker, topic_root: str, tmp_path: Path
+) -> None:
+    good = meter_diag("kron1")
+    bus = bus_diag()
+    bad = diag.encode(meter_diag("kron1", ts=TS + timedelta(seconds=15))).replace(
+        b'"timeouts":3', b'"timeouts":-3'
+    )
+    meter_topic = contract.meter_diagnostics_topic(topic_root, "plant", "kron1")
+    bus_topic = contract.bus_diagnostics_topic(topic_root, "plant", "gw1", "lan")
+    with running(make_config(db, mqtt_broker, topic_root, tmp_path)) as service:
+        with publisher(mqtt_broker) as pub:
+            pub.publish(meter_topic, diag.encode(good))
+            pub.publish(bus_topic, diag.encode(bus))
+            pub.publish(meter_topic, bad)
+            pub.wait_all(30)
+        wait_until(lambda: service.counters.acked == 3, 30, "3 acknowledgements")
+        assert service.counters.rejected == 1
+    assert count(db, "SELECT count(*) FROM modbus_meter_diagnostics") == 1
+    assert count(db, "SELECT count(*) FROM modbus_bus_diagnostics") == 1
+    rejects = rows(db, "SELECT topic, reason, payload FROM ingest_rejects")
+    assert rejects == [(meter_topic, "bad_type", bad)]
+
+
+def test_grafana_and_bi_read_the_diagnostics_and_only_the_ingestor_writes(db: str) -> None:
+    with Writer(db) as writer:
+        writer.write([], [], [meter_diag("kron1"), bus_diag()])
+    with psycopg.connect(db, autocommit=True) as conn:
+        conn.execute("SET ROLE emusa_bi")
+        assert conn.execute("SELECT count(*) FROM bi.modbus_diagnostics").fetchone() == (1,)
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("SELECT count(*) FROM modbus_meter_diagnostics")
+        conn.execute("RESET ROLE")
+        conn.execute("SET ROLE emusa_grafana")
+        for table in (
+            "modbus_meter_diagnostics",
+            "modbus_bus_diagnostics",
+            "bi.modbus_diagnostics",
+        ):
+            assert conn.execute(f"SELECT count(*) FROM {table}").fetchone() == (1,)
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("DELETE FROM modbus_meter_diagnostics")
+        conn.execute("RESET ROLE")
+        conn.execute("SET ROLE emusa_ingestor")
+        conn.execute(
+            "INSERT INTO modbus_bus_diagnostics SELECT time + interval '1 s', site_id, gateway,"
+            " bus, period_s, requests, successes, timeouts, crc_errors, exceptions,"
+            " exception_codes, connect_errors, invalid, retries, latency_last_ms, latency_p50_ms,"
+            " latency_p95_ms, latency_max_ms, cycles, cycle_last_ms, cycle_max_ms, overruns,"
+            " meters, meters_online FROM modbus_bus_diagnostics"
+        )
