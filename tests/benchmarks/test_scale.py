@@ -83,6 +83,7 @@ class Proc:
     popen: subprocess.Popen[bytes]
     log: Path
     cpu_at_start: float = 0.0
+    stopping: bool = False
 
     @property
     def pid(self) -> int:
@@ -112,12 +113,13 @@ class Stack:
     def alive(self) -> None:
         for p in self.procs:
             code = p.popen.poll()
-            if code is not None:
+            if code is not None and not p.stopping:
                 tail = p.log.read_text(errors="replace")[-1500:]
                 raise AssertionError(f"{p.name} exited with {code}:\n{tail}")
 
     def stop(self, procs: list[Proc]) -> None:
         for p in procs:
+            p.stopping = True
             if p.popen.poll() is None:
                 p.popen.send_signal(signal.SIGTERM)
         for p in procs:
