@@ -229,6 +229,26 @@ def close_ended(
     return len(rows)
 
 
+def describe(p: dc.Projection) -> str:
+    """One line for the command line: the interval, its projection and what to do."""
+
+    def kw(v: float | None) -> str:
+        return "-" if v is None else f"{v:.1f} kW"
+
+    head = (
+        f"{p.site_id} {p.window_start.isoformat()}..{p.window_end.time().isoformat()}"
+        f" {p.period} [{p.status}]"
+    )
+    if p.projected_kw is None:
+        return f"{head}: no readings in the interval"
+    what = f"shed {kw(p.shed_kw)}" if p.exceeds else f"headroom {kw(p.headroom_kw)}"
+    return (
+        f"{head}: energy {p.energy_kwh:.2f} kWh, current {kw(p.current_kw)},"
+        f" projected {kw(p.projected_kw)}, limit {kw(p.limit_kw)}; {what}"
+        + ("; ALERT" if p.alert else "")
+    )
+
+
 # --- the job -------------------------------------------------------------------------
 
 

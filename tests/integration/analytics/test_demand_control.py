@@ -12,13 +12,16 @@ from typing import Any
 
 import psycopg
 import pytest
+from psycopg.conninfo import make_conninfo
 from psycopg.rows import dict_row
 
 from analytics import config, demand_job, jobs, store
 from analytics import demand_control as dc
+from analytics.__main__ import main
 from analytics.alerts import deliver_alerts
 from analytics.delivery_config import DeliveryConfig, Recipients
 from gateway.simulator.model import Event
+from ingestor.migrate import set_role_passwords
 from tests.harness.mqtt import Collector
 from tests.harness.services import Broker
 from tests.integration.analytics import history
@@ -259,3 +262,23 @@ def test_dashboard_projection_matches_the_controller(db: str) -> None:
             p = demand_job.project_site(conn, "plant", at, PARAMS)
             assert drawn[at] == pytest.approx(p.projected_kw, rel=0.01), minute
     assert max(drawn.values()) > 315.0 > min(drawn.values())
+
+
+def test_cli_projects_and_alerts_as_the_analytics_role(
+    db: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    peak = (Event("demand_peak", W.timestamp(), 900),)
+    _write(db, peak, W - timedelta(minutes=30), W + timedelta(minutes=15))
+    set_role_passwords(db, {"EMUSA_ANALYTICS_DB_PASSWORD": "pw"})
+    dsn = make_conninfo(db, user="emusa_analytics", password="pw")
+    monkeypatch.delenv("EMUSA_MQTT_URL", raising=False)
+    monkeypatch.setenv("EMUSA_DEMAND_MIN_ELAPSED", "60")
+    assert main(["--database-url", dsn, "demand", "--at", "2026-11-23T10:16:30-03:00"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("plant 2026-11-23T13:15:00+00:00..13:30:00 fora_ponta [ok]: energy ")
+    assert "limit 315.0 kW; shed " in out and out.rstrip().endswith("; ALERT")
+    (event,) = _events(db)
+    assert event["details"]["raised_at"] == "2026-11-23T13:16:30.000Z"
+    monkeypatch.setenv("EMUSA_DEMAND_MIN_ELAPSED", "soon")
+    assert main(["--database-url", dsn, "demand"]) == 2
+    assert "EMUSA_DEMAND_MIN_ELAPSED: not a number" in capsys.readouterr().err
