@@ -11,6 +11,10 @@ Reading payload (QoS 1, not retained) on ``<root>/<site>/<meter>/reading``::
 ``ts`` is the poll time in UTC (RFC 3339), ``seq`` the gateway's per-meter counter,
 ``values`` canonical quantities (gateway/quantities.py) as finite JSON numbers. A
 quantity the meter does not have, or whose value was dropped as implausible, is absent.
+
+Modbus diagnostics (retained, QoS 1) go to ``<root>/<site>/<meter>/diagnostics`` and
+``<root>/<site>/gateway/<id>/bus/<bus>/diagnostics``; their payload is defined in
+gateway/diagnostics.py.
 """
 
 from __future__ import annotations

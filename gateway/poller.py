@@ -80,7 +80,7 @@ class MeterState:
         return None if self.last_good is None else round(now - self.last_good, 3)
 
 
-def _utc_now_ms() -> datetime:
+def utc_now_ms() -> datetime:
     now = datetime.now(UTC)
     return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
@@ -96,7 +96,7 @@ class BusPoller:
         sequences: SequenceSource,
         interval: float,
         backoff_max: float = BACKOFF_MAX,
-        wall_clock: Callable[[], datetime] = _utc_now_ms,
+        wall_clock: Callable[[], datetime] = utc_now_ms,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.site = site

@@ -21,7 +21,7 @@ from gateway.discovery import discovery_messages
 from gateway.errors import ConfigError
 from gateway.mqtt_url import parse as parse_mqtt_url
 from gateway.planner import plan
-from gateway.poller import BusPoller, MeterState, _utc_now_ms
+from gateway.poller import BusPoller, MeterState, utc_now_ms
 from gateway.publisher import Publisher, PublisherSettings
 from gateway.queue import DiskQueue
 from gateway.registers import map_for
@@ -118,7 +118,7 @@ def publish_diagnostics(
 ) -> list[diag.Diagnostics]:
     """One diagnostics message per meter and per bus (retained, latest wins)."""
     s = publisher.settings
-    ts = _utc_now_ms()
+    ts = utc_now_ms()
     sent = []
     for poller in pollers:
         for d in poller.report(gateway_id, ts):
