@@ -46,7 +46,8 @@ WITH meter AS (
     GROUP BY meter_id, hour
 ), judged AS (
     SELECT p.*, t.interval_s,
-           p.dt <= greatest(%(gap_factor)s * t.interval_s, %(min_gap_s)s) AS ok
+           p.dt <= greatest(%(gap_factor)s * t.interval_s, %(min_gap_s)s) AS ok,
+           row_number() OVER (PARTITION BY p.meter_id, p.hour ORDER BY abs(p.de - p.trap) DESC) AS rank
     FROM pair p JOIN typical t USING (meter_id, hour)
     WHERE p.t0 IS NOT NULL AND p.hour >= %(start)s AND p.hour + INTERVAL '1 hour' <= %(end)s
 )
@@ -62,13 +63,13 @@ SELECT meter_id, hour,
        min(t0) FILTER (WHERE NOT ok) AS gap_from,
        max(t1) FILTER (WHERE NOT ok) AS gap_to,
        count(*) FILTER (WHERE de < 0)::int AS decreases,
-       (array_agg(ok ORDER BY abs(de - trap) DESC))[1] AS step_ok,
-       (array_agg(t0 ORDER BY abs(de - trap) DESC))[1] AS step_from,
-       (array_agg(t1 ORDER BY abs(de - trap) DESC))[1] AS step_to,
-       (array_agg(de ORDER BY abs(de - trap) DESC))[1] AS step_kwh,
-       (array_agg(trap ORDER BY abs(de - trap) DESC))[1] AS step_trap_kwh,
-       (array_agg(e_before ORDER BY abs(de - trap) DESC))[1] AS step_before,
-       (array_agg(e_after ORDER BY abs(de - trap) DESC))[1] AS step_after
+       bool_or(ok) FILTER (WHERE rank = 1) AS step_ok,
+       min(t0) FILTER (WHERE rank = 1) AS step_from,
+       min(t1) FILTER (WHERE rank = 1) AS step_to,
+       min(de) FILTER (WHERE rank = 1) AS step_kwh,
+       min(trap) FILTER (WHERE rank = 1) AS step_trap_kwh,
+       min(e_before) FILTER (WHERE rank = 1) AS step_before,
+       min(e_after) FILTER (WHERE rank = 1) AS step_after
 FROM judged
 GROUP BY meter_id, hour
 ORDER BY meter_id, hour
