@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
 
+from analytics.__main__ import main
 from analytics.rollups import refresh
 
 pytestmark = pytest.mark.integration
@@ -268,3 +270,64 @@ def test_energy_by_shift_matches_energy_daily_and_shows_the_gap(db: str, conn: C
         " WHERE site_total AND production_date = '2026-11-25' AND shift = 'B'"
     ).fetchone()
     assert site is not None and site[0] == pytest.approx(b[2]) and site[1] == pytest.approx(b[3])
+
+
+YAML_OK = """\
+site: fab
+valid_from: 2026-11-01
+shifts:
+  - {name: dia, days: [working, saturday], start: 07:00, end: "19:00"}
+  - {name: noite, days: [working, saturday], start: "19:00", end: "07:00"}
+  - {name: folga, days: [sunday, holiday], start: "07:00", end: "07:00"}
+"""
+
+
+def test_cli_set_show_clear(
+    db: str, conn: Conn, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "shifts.yaml"
+    path.write_text(YAML_OK, encoding="utf-8")
+    assert main(["--database-url", db, "shifts", "set", str(path)]) == 0
+    assert "fab: 3 shifts from 2026-11-01" in capsys.readouterr().out
+    assert shift_of(conn, "2026-11-25 20:00-03") == ("2026-11-25", "noite")
+    assert (
+        main(["--database-url", db, "shifts", "show", "--site", "fab", "--date", "2026-11-29"]) == 0
+    )
+    assert capsys.readouterr().out.splitlines() == [
+        "folga\tsunday\t2026-11-29 07:00\t2026-11-30 07:00"
+    ]
+    # setting the same version again replaces it (no duplicate-key error)
+    assert main(["--database-url", db, "shifts", "set", str(path)]) == 0
+    assert conn.execute("SELECT count(*) FROM site_shifts").fetchone() == (3,)
+    assert main(["--database-url", db, "shifts", "clear", "--site", "fab"]) == 0
+    assert "removed 3 shifts" in capsys.readouterr().out
+    assert shift_of(conn, "2026-11-25 20:00-03") == ("2026-11-25", "B")
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            YAML_OK.replace('start: "19:00"', 'start: "18:00"'),
+            'working days: shift "noite" (18:00:00 - 07:00:00) overlaps the previous shift',
+        ),
+        (YAML_OK.replace("site: fab", "site: nope"), "unknown site 'nope'"),
+        (YAML_OK + "extra: 1\n", "extra: Extra inputs are not permitted"),
+        (YAML_OK.replace('end: "19:00"', 'end: "19:10"'), "'19:10' is not on a quarter hour"),
+    ],
+    ids=["overlap", "unknown-site", "unknown-key", "quarter-hour"],
+)
+def test_cli_rejects_bad_configurations(
+    db: str,
+    conn: Conn,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    text: str,
+    message: str,
+) -> None:
+    path = tmp_path / "shifts.yaml"
+    path.write_text(text, encoding="utf-8")
+    assert main(["--database-url", db, "shifts", "set", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("emusa-analytics shifts: error:") and message in err, err
+    assert conn.execute("SELECT count(*) FROM site_shifts").fetchone() == (0,)
