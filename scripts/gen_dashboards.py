@@ -105,15 +105,47 @@ def switched(columns: dict[str, tuple[str, str]], *, site_total: bool = False) -
     if site_total:
         per_meter = ", ".join(f"avg(x.{c}) AS {c}" for c in inner)
         outer = ", ".join(f'sum(y.{c}) AS "{n}"' for n, c in zip(names, inner, strict=True))
-        return (
+        return gaps_as_nulls(
             f"SELECT y.time, 'Total do site' AS metric, {outer}\nFROM (\n"
             f"SELECT $__timeGroupAlias(x.t, $__interval), x.meter_id, {per_meter}\nFROM (\n"
-            f"{union}\n) x\nGROUP BY 1, 2\n) y\nGROUP BY 1\nORDER BY 1"
+            f"{union}\n) x\nGROUP BY 1, 2\n) y\nGROUP BY 1",
+            names,
         )
     outs = ", ".join(f'avg(x.{c}) AS "{n}"' for n, c in zip(names, inner, strict=True))
-    return (
+    return gaps_as_nulls(
         f"SELECT $__timeGroupAlias(x.t, $__interval), m.name AS metric, {outs}\nFROM (\n"
-        f"{union}\n) x\nJOIN meters m ON m.meter_id = x.meter_id\nGROUP BY 1, 2\nORDER BY 1"
+        f"{union}\n) x\nJOIN meters m ON m.meter_id = x.meter_id\nGROUP BY 1, 2",
+        names,
+    )
+
+
+def gaps_as_nulls(grouped: str, names: list[str], *, metric: bool = True) -> str:
+    """``grouped`` (``time, [metric,] <names>``) plus one all-NULL row per gap of a series.
+
+    A gap is a step between consecutive points of a series (a metric, or the whole
+    result with ``metric=False``) longer than 1.5 times its median step (the resolution
+    it is drawn at: raw poll interval, rollup or $__interval, whichever is coarser). The
+    NULL row sits one median step after the last point before the gap, so the panel
+    (spanNulls off) breaks the line there instead of drawing it across the outage.
+    Nothing is filled in: no value inside a gap.
+    """
+    cols = ", ".join(f'g."{n}"' for n in names)
+    nulls = ", ".join(f'NULL AS "{n}"' for n in names)
+    key, part = ("g.metric, ", "PARTITION BY g.metric ") if metric else ("", "")
+    skey, group, on = (
+        ("s.metric, ", " GROUP BY s.metric", "st.metric = s.metric") if metric else ("", "", "true")
+    )
+    return (
+        f"WITH g AS (\n{grouped}\n),\n"
+        f"s AS (\n  SELECT g.time, {key}"
+        f"lead(g.time) OVER ({part}ORDER BY g.time) - g.time AS dt\n  FROM g\n),\n"
+        f"st AS (\n  SELECT {skey}percentile_cont(0.5) WITHIN GROUP (ORDER BY s.dt) AS step\n"
+        f"  FROM s{group}\n)\n"
+        f"SELECT g.time, {key}{cols} FROM g\n"
+        "UNION ALL\n"
+        f"SELECT s.time + st.step, {skey}{nulls}\n"
+        f"FROM s JOIN st ON {on}\nWHERE s.dt > 1.5 * st.step\n"
+        "ORDER BY 1"
     )
 
 
@@ -362,7 +394,12 @@ def timeseries(
         "lineWidth": 1,
         "fillOpacity": 0 if draw == "line" else 80,
         "showPoints": "never",
+        # Gaps are gaps: never connect across a NULL. The queries return no row inside an
+        # outage and one NULL row where it starts (gaps_as_nulls), which breaks the line;
+        # no time threshold here, since the right one depends on the resolution the range
+        # picks (1 s raw, 1 min, 1 h).
         "spanNulls": False,
+        "insertNulls": False,
         "thresholdsStyle": {"mode": threshold_style},
         "stacking": {"group": "A", "mode": "normal" if stack else "none"},
     }
@@ -639,6 +676,30 @@ def visao_geral() -> dict[str, Any]:
                         thresholds=PF_STEPS, threshold_style="line", decimals=3))  # fmt: skip
     p.append(timeseries(lay, "Frequência (Hz)", [switched({"Hz": q("freq")})], "hertz",
                         thresholds=HZ_STEPS, threshold_style="line", decimals=2))  # fmt: skip
+    p.append(row(lay, "Turnos"))
+    shifts_sql = (
+        'SELECT to_char(e.production_date, \'DD/MM/YYYY\') AS "Dia", e.shift AS "Turno",\n'
+        "       to_char(e.starts_at AT TIME ZONE s.timezone, 'HH24:MI') || '–'\n"
+        "         || to_char(e.ends_at AT TIME ZONE s.timezone, 'HH24:MI') AS \"Horário\",\n"
+        '       e.energy_kwh AS "Energia (kWh)", e.max_demand_kw AS "Demanda máx. (kW)",\n'
+        '       e.power_factor_avg AS "FP médio",\n'
+        '       100.0 * e.intervals / nullif(e.intervals_expected, 0) AS "Dados (%)"\n'
+        "FROM sites s\n"
+        "CROSS JOIN LATERAL emusa_shift_energy(s.site_id, $__timeFrom()::timestamptz,"
+        " $__timeTo()::timestamptz) e\n"
+        "WHERE s.site_id = '$site'\nORDER BY e.starts_at DESC"
+    )
+    p.append(table(lay, "Energia por turno (total do site)", shifts_sql, h=9,
+                   description="Energia, demanda máxima de 15 min e FP médio do total do site por turno "
+                   "(site_shifts; padrão A 06–14, B 14–22, C 22–06 em dias úteis, 'fim de semana' "
+                   "06–06 em sábados, domingos e feriados), cortados ao intervalo do painel. Dados: % "
+                   "dos intervalos de 15 min do turno com medição; falhas ficam vazias, nada é preenchido.",
+                   overrides=[
+                       override("Energia (kWh)", {"unit": "kwatth", "decimals": 1}),
+                       override("Demanda máx. (kW)", {"unit": "kwatt", "decimals": 1}),
+                       override("FP médio", {"decimals": 3}),
+                       override("Dados (%)", {"unit": "percent", "decimals": 0}),
+                   ]))  # fmt: skip
     return dashboard(
         "emusa-visao-geral",
         "EMUSA — Visão geral",
@@ -809,6 +870,47 @@ def demanda() -> dict[str, Any]:
                         overrides=[override("Limite (+5%)", {"color": {"fixedColor": "red", "mode": "fixed"}, "custom.lineStyle": {"dash": [10, 10], "fill": "dash"}}),
                                    override("Contratada", {"color": {"fixedColor": "orange", "mode": "fixed"}}),
                                    override("Demanda 15 min", {"custom.drawStyle": "bars", "custom.fillOpacity": 60})]))  # fmt: skip
+
+    # The demand controller's projection (analytics/demand_control.py), minute by minute:
+    # energy of the interval so far (counter kWh, else kW/60) + the minute's kW until
+    # the interval ends, x 4; against the limit of the interval's tariff period.
+    def projection_cte(since: str) -> str:
+        return (
+            f"{TARIFF_CTE},\n"
+            "m AS (\n"
+            "  SELECT r.bucket, date_bin('15 minutes', r.bucket, TIMESTAMPTZ '2000-01-01 00:00Z') AS w,\n"
+            "         r.p_total_avg AS kw, coalesce(r.e_imp_kwh_delta, r.p_total_avg / 60) AS kwh\n"
+            "  FROM site_readings_1m r\n"
+            "  WHERE r.site_id = '$site' AND r.p_total_avg IS NOT NULL\n"
+            f"    AND r.bucket >= date_bin('15 minutes', {since}, TIMESTAMPTZ '2000-01-01 00:00Z')\n"
+            "    AND r.bucket < $__timeTo()::timestamptz\n"
+            "),\n"
+            "p AS (\n"
+            "  SELECT m.bucket + interval '1 minute' AS at, m.w,\n"
+            "         (sum(m.kwh) OVER (PARTITION BY m.w ORDER BY m.bucket)\n"
+            "          + m.kw * extract(epoch FROM m.w + interval '15 minutes' - m.bucket - interval '1 minute') / 3600) * 4 AS projected_kw\n"
+            "  FROM m\n"
+            ")"
+        )
+
+    projection = (
+        f"{projection_cte('$__timeFrom()::timestamptz')}\n"
+        'SELECT $__timeGroupAlias(p.at, $__interval), max(p.projected_kw) AS "Projeção do intervalo",\n'
+        '       max(c.contracted_kw * (1 + c.demand_tolerance)) AS "Limite"\n'
+        "FROM p\nLEFT JOIN c ON c.bucket = p.w\nWHERE p.at > $__timeFrom()::timestamptz\nGROUP BY 1\nORDER BY 1"
+    )
+    p.append(timeseries(lay, "Projeção da demanda do intervalo × limite", [projection], "kwatt", w=18, h=8,
+                        description="Controlador de demanda: a cada minuto, a demanda que o intervalo de 15 min atingirá se a carga atual continuar (energia já consumida no intervalo + kW atual até o fim, × 4), contra o limite do posto tarifário (contratada + tolerância). Acima do limite a partir do 3º minuto do intervalo: alerta antecipado com os kW a reduzir (MQTT <raiz>/<site>/alerts, e-mail).",
+                        overrides=[override("Limite", {"color": {"fixedColor": "red", "mode": "fixed"}, "custom.lineStyle": {"dash": [10, 10], "fill": "dash"}})]))  # fmt: skip
+    recent = "$__timeTo()::timestamptz - interval '15 minutes'"
+    margin = (  # only the running interval (and the previous one while it starts)
+        f"{projection_cte(recent)}\n"
+        "SELECT p.projected_kw - c.contracted_kw * (1 + c.demand_tolerance) AS value\n"
+        "FROM p\nJOIN c ON c.bucket = p.w\nORDER BY p.at DESC\nLIMIT 1"
+    )
+    p.append(stat(lay, "Projeção − limite (intervalo atual)", margin, "kwatt", [(None, GREEN), (0.001, RED)],
+                  per_meter=False, w=6, h=8,
+                  description="Quanto a projeção do intervalo de 15 min em curso fica acima (vermelho) ou abaixo (verde, negativo) do limite de ultrapassagem."))  # fmt: skip
     meter_demand = (
         'SELECT d.bucket AS time, m.name AS metric, d.demand_kw AS "kW"\n'
         "FROM demand_15m d\nJOIN meters m ON m.meter_id = d.meter_id\n"
@@ -969,12 +1071,97 @@ def ia_diagnostico() -> dict[str, Any]:
     )
 
 
+def diagnostico_modbus() -> dict[str, Any]:
+    """Modbus link health per meter and bus, from the gateways' diagnostics (migration 0009)."""
+    lay = Layout()
+    meters = "m.site_id = '$site' AND m.name IN ($meter)"
+    last_row = (
+        "FROM meters m\nCROSS JOIN LATERAL (\n"
+        "  SELECT * FROM modbus_meter_diagnostics d\n"
+        "  WHERE d.meter_id = m.meter_id AND $__timeFilter(d.time)\n"
+        "  ORDER BY d.time DESC LIMIT 1\n) d\n"
+        f"WHERE {meters}\nORDER BY m.name"
+    )
+    p: list[dict[str, Any]] = [row(lay, "Por medidor (último período de diagnóstico)")]
+    status = stat(lay, "Status", f"SELECT m.name AS meter, d.status AS value\n{last_row}", "none",
+                  [(None, BLUE)], decimals=0, w=8,
+                  description="online: respondendo; unreachable: sem resposta, em espera exponencial (backoff) sem atrasar os outros medidores do barramento; unknown: ainda não lido desde o início do gateway.")  # fmt: skip
+    status["fieldConfig"]["defaults"]["mappings"] = [
+        {"type": "value", "options": {
+            "online": {"text": "Online", "color": "green", "index": 0},
+            "unreachable": {"text": "Sem resposta", "color": "red", "index": 1},
+            "unknown": {"text": "Desconhecido", "color": "orange", "index": 2},
+            "disabled": {"text": "Desativado", "color": "blue", "index": 3}}}
+    ]  # fmt: skip
+    p.append(status)
+    since = (
+        "SELECT m.name AS meter,\n"
+        "       d.seconds_since_good_read + extract(epoch FROM $__timeTo()::timestamptz - d.time) AS value\n"
+        f"{last_row}"
+    )
+    p.append(stat(lay, "Tempo desde a última leitura boa", since, "s", [(None, GREEN), (60, ORANGE), (300, RED)],
+                  decimals=0, w=8,
+                  description="Segundos desde a última leitura completa do medidor, no fim do intervalo exibido. Vazio: nunca lido desde o início do gateway."))  # fmt: skip
+    p95 = "SELECT m.name AS meter, d.latency_p95_ms AS value\n" + last_row
+    p.append(stat(lay, "Latência p95 (último período)", p95, "ms", [(None, GREEN), (200, ORANGE), (500, RED)],
+                  decimals=0, w=8))  # fmt: skip
+    series = (
+        "SELECT $__timeGroupAlias(d.time, $__interval), m.name AS metric, {cols}\n"
+        "FROM modbus_meter_diagnostics d\nJOIN meters m ON m.meter_id = d.meter_id\n"
+        f"WHERE $__timeFilter(d.time) AND {meters}\nGROUP BY 1, 2\nORDER BY 1"
+    )
+    p.append(row(lay, "Histórico"))
+    p.append(timeseries(lay, "Latência por medidor (p95, ms)",
+                        [series.format(cols='max(d.latency_p95_ms) AS "p95"')], "ms",
+                        description="95º percentil do tempo de resposta das requisições bem-sucedidas em cada período de diagnóstico (pior período do intervalo do gráfico)."))  # fmt: skip
+    rates = (
+        'sum(d.timeouts) * 60 / nullif(sum(d.period_s), 0) AS "timeouts/min",\n'
+        '       sum(d.crc_errors) * 60 / nullif(sum(d.period_s), 0) AS "CRC/min",\n'
+        '       sum(d.exceptions) * 60 / nullif(sum(d.period_s), 0) AS "exceções/min"'
+    )
+    p.append(timeseries(lay, "Falhas Modbus por minuto", [series.format(cols=rates)], "none", decimals=2,
+                        description="Timeouts (sem resposta), erros de CRC/enquadramento (resposta corrompida: ruído, terminação, baud rate) e respostas de exceção Modbus (endereço ou função inválidos) por minuto."))  # fmt: skip
+    p.append(row(lay, "Detalhe"))
+    detail = (
+        'SELECT m.name AS "Medidor", d.bus AS "Barramento", d.unit AS "Unidade", d.status AS "Status",\n'
+        '       d.requests AS "Requisições", d.successes AS "Sucessos", d.timeouts AS "Timeouts",\n'
+        '       d.crc_errors AS "CRC", d.exceptions AS "Exceções", d.exception_codes::text AS "Códigos",\n'
+        '       d.retries AS "Repetições", d.latency_p50_ms AS "p50 ms", d.latency_p95_ms AS "p95 ms",\n'
+        '       d.latency_max_ms AS "máx ms", d.consecutive_failures AS "Falhas seguidas",\n'
+        '       d.backoff_s AS "Espera (s)", d.time AS "Período até"\n'
+        f"{last_row}"
+    )
+    p.append(table(lay, "Medidores: último período", detail, h=7))
+    buses = (
+        'SELECT b.gateway AS "Gateway", b.bus AS "Barramento", b.meters_online AS "Online",\n'
+        '       b.meters AS "Medidores", b.cycles AS "Ciclos", b.cycle_max_ms AS "Ciclo máx ms",\n'
+        '       b.overruns AS "Atrasos", b.requests AS "Requisições", b.timeouts AS "Timeouts",\n'
+        '       b.crc_errors AS "CRC", b.exceptions AS "Exceções", b.latency_p95_ms AS "p95 ms",\n'
+        '       b.time AS "Período até"\n'
+        "FROM (\n  SELECT DISTINCT ON (gateway, bus) * FROM modbus_bus_diagnostics\n"
+        "  WHERE site_id = '$site' AND $__timeFilter(time)\n"
+        "  ORDER BY gateway, bus, time DESC\n) b\nORDER BY 1, 2"
+    )
+    p.append(table(lay, "Barramentos: último período", buses, h=6,
+                   description="Atrasos: ciclos de leitura mais longos que o intervalo de leitura (barramento saturado)."))  # fmt: skip
+    return dashboard(
+        "emusa-diagnostico-modbus",
+        "EMUSA — Diagnóstico Modbus",
+        p,
+        description="Saúde da comunicação Modbus por medidor e barramento: latência, timeouts, CRC, exceções, tempo desde a última leitura boa.",
+        time_from="now-6h",
+        refresh="30s",
+        with_anomalies=False,
+    )
+
+
 DASHBOARDS = {
     "visao-geral.json": visao_geral,
     "formas-de-onda.json": formas_de_onda,
     "qualidade.json": qualidade,
     "demanda.json": demanda,
     "ia-diagnostico.json": ia_diagnostico,
+    "diagnostico-modbus.json": diagnostico_modbus,
 }
 
 

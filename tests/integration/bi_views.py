@@ -6,6 +6,8 @@ BI_VIEWS = (
     "demand_15m",
     "site_demand_15m",
     "energy_daily",
+    "energy_by_shift",
     "anomalies",
     "summaries",
+    "modbus_diagnostics",
 )

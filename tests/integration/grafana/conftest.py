@@ -9,6 +9,7 @@ import pytest
 
 from tests.conftest import PgServer
 from tests.integration.grafana.dataset import Dataset, Shape, generate
+from tests.integration.grafana.diagnostics_data import seed_diagnostics
 
 
 @pytest.fixture(scope="session")
@@ -18,6 +19,7 @@ def dashboard_data(pg_server: PgServer, template_db: str) -> Iterator[Dataset]:
     try:
         t0 = time.perf_counter()
         data = generate(pg_server.dsn(name), Shape.tests())
+        seed_diagnostics(data)
         data.seconds["total_s"] = time.perf_counter() - t0
         yield data
     finally:

@@ -22,6 +22,7 @@ UIDS = {
     "emusa-qualidade",
     "emusa-demanda",
     "emusa-ia-diagnostico",
+    "emusa-diagnostico-modbus",
 }
 ALL = dash.load_all()
 
