@@ -19,7 +19,9 @@ Tolerance: ``max(rel_tol x energy, floor_kwh)`` — 5 % covers class 1 counters 
 power (IEC 62053-21: ±1 % each) plus the integration error of the trapezoids (below
 0.5 % at 1-60 s polling on the simulated plant); the 0.5 kWh floor covers counter
 resolution (0.1 kWh at each end of the hour) in low-load hours where a relative error
-means nothing. An hour compares only when at least half of it is covered by readings.
+means nothing, and it is at least two steps of a coarse counter (the smallest advance
+seen in the hour: an F32 register holding millions of kWh moves in 0.25-0.5 kWh steps).
+An hour compares only when at least half of it is covered by readings.
 
 Pure module except :func:`load` (one query).
 """
@@ -76,8 +78,11 @@ class CrossCheckLimits:
         if not 0 < self.min_coverage <= 1 or not 0 <= self.reset_fraction < 1:
             raise ValueError("min_coverage must be in (0, 1], reset_fraction in [0, 1)")
 
-    def tolerance(self, energy_kwh: float) -> float:
-        return max(self.rel_tol * abs(energy_kwh), self.floor_kwh)
+    def tolerance(self, energy_kwh: float, resolution_kwh: float | None = None) -> float:
+        """Allowed |counter - integrated|: relative, floored, and at least two counter
+        steps (a coarse counter, e.g. F32 at millions of kWh, is off by one step at
+        each end of the hour)."""
+        return max(self.rel_tol * abs(energy_kwh), self.floor_kwh, 2 * (resolution_kwh or 0.0))
 
 
 @dataclass(frozen=True)
@@ -97,6 +102,7 @@ class HourFigures:
     gap_from: datetime | None = None
     gap_to: datetime | None = None
     decreases: int = 0
+    resolution_kwh: float | None = None
     step_ok: bool = True
     step_from: datetime | None = None
     step_to: datetime | None = None
@@ -169,7 +175,7 @@ def _step(h: HourFigures, limits: CrossCheckLimits) -> str | None:
         before, after = h.step_before or 0.0, h.step_after or 0.0
         return "counter_reset" if after <= limits.reset_fraction * before else "counter_jump"
     excess = h.step_kwh - h.step_trap_kwh
-    if excess <= limits.tolerance(h.integrated_kwh):
+    if excess <= limits.tolerance(h.integrated_kwh, h.resolution_kwh):
         return None
     if not h.step_ok:  # over a gap the trapezoid is only an estimate: more than twice it
         return "counter_jump" if excess > h.step_trap_kwh + limits.floor_kwh else None
@@ -207,7 +213,7 @@ def classify(
                     h.integrated_kwh, details)
         )  # fmt: skip
     if h.coverage >= limits.min_coverage and abs(counter - integrated) > limits.tolerance(
-        max(abs(counter), integrated)
+        max(abs(counter), integrated), h.resolution_kwh
     ):
         details = _common(h, counter, integrated, tz) | {"cause": "factor"}
         details["factor"] = known_factor(details["ratio"])

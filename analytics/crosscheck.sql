@@ -9,6 +9,7 @@
 -- than %(min_gap_s)s s) is a gap: not integrated, its counter advance reported apart.
 -- Power is integrated with trapezoids of max(P, 0): only imported energy is compared.
 -- Only complete hours (hour + 1 h <= %(end)s) are returned.
+-- resolution_kwh, the smallest counter advance of a pair, bounds the counter's step size.
 -- The "step" is the pair whose counter advance differs most from its trapezoid.
 WITH meter AS (
     SELECT meter_id FROM meters WHERE site_id = %(site)s
@@ -63,6 +64,7 @@ SELECT meter_id, hour,
        min(t0) FILTER (WHERE NOT ok) AS gap_from,
        max(t1) FILTER (WHERE NOT ok) AS gap_to,
        count(*) FILTER (WHERE de < 0)::int AS decreases,
+       min(de) FILTER (WHERE de > 0) AS resolution_kwh,
        bool_or(ok) FILTER (WHERE rank = 1) AS step_ok,
        min(t0) FILTER (WHERE rank = 1) AS step_from,
        min(t1) FILTER (WHERE rank = 1) AS step_to,

@@ -9,6 +9,7 @@ import math
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import numpy as np
 import psycopg
 import pytest
 from psycopg.rows import dict_row
@@ -175,18 +176,26 @@ def test_each_counter_fault_gives_its_anomaly_with_both_figures(db: str) -> None
 
 def test_two_clean_days_give_no_cross_check_anomaly(db: str) -> None:
     start, now = ts("2026-11-21 00:00"), ts("2026-11-23 00:10")  # Saturday + low-load Sunday
-    ids = history.add_site(db, "plant", ("m1", "m2"))
+    ids = history.add_site(db, "plant", ("m1", "m2", "f32"))
     for n, meter in enumerate(("m1", "m2")):
         history.write(db, ids[meter], 7 + n, start, now, step=STEP)
+
+    def as_f32(_t: float, v: dict[str, float]) -> None:  # a KRON/Eastron float register
+        v["e_imp_kwh"] = float(np.float32(v["e_imp_kwh"]))
+
+    history.write(db, ids["f32"], 9, start, now, step=STEP, mutate=as_f32)
     history.refresh(db, start, now)
     jobs.detect(_ctx(db), now)
     kinds = {r["kind"] for r in _anomalies(db)}
     assert kinds.isdisjoint(crosscheck.KINDS), kinds  # (the weekend's low PF is a real finding)
     with store.connect(db) as conn:
         hours = crosscheck.load(conn, "plant", start, ts("2026-11-23 00:00"))
-    assert len(hours) == 2 * 48
-    worst = max(abs(h.counter_kwh - h.integrated_kwh) / h.integrated_kwh for h in hours)
+    assert len(hours) == 3 * 48
+    fine = [h for h in hours if h.meter_id != ids["f32"]]
+    worst = max(abs(h.counter_kwh - h.integrated_kwh) / h.integrated_kwh for h in fine)
     assert worst < 0.01  # well inside the 5 % tolerance
+    coarse = [h.resolution_kwh for h in hours if h.meter_id == ids["f32"]]
+    assert min(coarse) == 0.5  # type: ignore[type-var]  # F32 spacing at 4.2 million kWh
     assert min(h.coverage for h in hours if h.hour > start) == 1.0
 
 

@@ -69,6 +69,13 @@ def test_low_load_hour_uses_the_absolute_floor() -> None:
     assert kinds(hour(2.0, 4.0), cc.CrossCheckLimits(floor_kwh=3.0)) == []
 
 
+def test_coarse_counter_widens_the_tolerance() -> None:
+    assert kinds(hour(5.0, 5.9)) == ["counter_mismatch"]  # 0.9 kWh off a fine counter
+    # an F32 counter at millions of kWh moves in 0.5 kWh steps: one step at each end
+    assert kinds(hour(5.0, 5.9, resolution_kwh=0.5)) == []
+    assert kinds(hour(5.0, 10.0, resolution_kwh=0.5)) == ["counter_mismatch"]
+
+
 def test_stuck_counter_and_counter_without_power() -> None:
     (stuck,) = cc.classify(hour(250.0, 0.0))
     assert stuck.details["ratio"] == 0.0
