@@ -48,14 +48,18 @@ SEVERITY = {
     "counter_mismatch": "warning",
     "counter_lost_data": "info",
 }
-# Factors a misconfiguration typically produces, for the message (ratio within 3 %).
+# Factors a misconfiguration typically produces, for the message (ratio within 3 %):
+# line vs phase voltage (√3), one phase vs three (3), a doubled CT ratio (2), W vs kW or
+# Wh vs kWh in a register map (1000).
 KNOWN_FACTORS = {
     "√3": math.sqrt(3),
     "2": 2.0,
     "3": 3.0,
+    "1000": 1000.0,
     "1/√3": 1 / math.sqrt(3),
     "1/2": 0.5,
     "1/3": 1 / 3,
+    "1/1000": 0.001,
 }
 
 

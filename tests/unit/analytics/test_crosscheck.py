@@ -48,7 +48,16 @@ def test_matching_hour_is_clean() -> None:
 
 @pytest.mark.parametrize(
     ("factor", "name"),
-    [(2.0, "2"), (math.sqrt(3), "√3"), (1 / math.sqrt(3), "1/√3"), (0.5, "1/2"), (1.3, None)],
+    [
+        (2.0, "2"),
+        (math.sqrt(3), "√3"),
+        (1 / math.sqrt(3), "1/√3"),
+        (0.5, "1/2"),
+        (1000.0, "1000"),
+        (0.001, "1/1000"),
+        (1.3, None),
+        (1.9, None),
+    ],
 )
 def test_factor_between_counter_and_power(factor: float, name: str | None) -> None:
     (f,) = cc.classify(hour(250.0, 250.0 * factor))
