@@ -142,11 +142,12 @@ def demand_bars(
     contracted: float | None,
     lang: Lang,
 ) -> Drawing:
-    """Max 15-min demand per day, ponta and fora ponta bars, contracted and limit lines."""
+    """Max 15-min demand per day, ponta and fora ponta bars, contracted and limit lines.
+    A day without a value (``None``) gets no bar."""
     d = Drawing(WIDTH, HEIGHT + 20)
     bc = VerticalBarChart()
     bc.x, bc.y, bc.width, bc.height = 40, 35, WIDTH - 55, HEIGHT - 35
-    bc.data = [[v or 0.0 for v in fora], [v or 0.0 for v in ponta]]
+    bc.data = [list(fora), list(ponta)]  # None: no bar (no data that day), never a zero
     top = max([*(v or 0 for v in fora), *(v or 0 for v in ponta), (limit or 0), 1.0])
     top *= 1.1
     bc.valueAxis.valueMin = 0

@@ -75,11 +75,16 @@ def build_fortnightly(
     story.append(layout.heading(t("demand_per_day", lang)))
     limit = site.limit_for("fora_ponta")
     if data.days:
+        # every day of the period on the axis: a day without data has no bar (a gap),
+        # not a zero bar and not a missing label
+        by_day = {d.day: d for d in data.days}
+        first, last = data.start.date(), (data.end - timedelta(microseconds=1)).date()
+        all_days = [first + timedelta(days=k) for k in range((last - first).days + 1)]
         story.append(
             charts.demand_bars(
-                [i18n.short_day(d.day, lang) for d in data.days],
-                ponta=[d.max_ponta_kw for d in data.days],
-                fora=[d.max_fora_kw for d in data.days],
+                [i18n.short_day(day, lang) for day in all_days],
+                ponta=[by_day[day].max_ponta_kw if day in by_day else None for day in all_days],
+                fora=[by_day[day].max_fora_kw if day in by_day else None for day in all_days],
                 limit=limit,
                 contracted=site.contracted_kw,
                 lang=lang,

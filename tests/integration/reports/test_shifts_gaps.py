@@ -64,12 +64,26 @@ def test_outage_is_a_gap_in_the_chart_data(outage_db: str) -> None:
     # the site demand is not drawn from a bucket with no meter at all, and the rollups
     # hold no m2 row inside the gap (no forward fill)
     with psycopg.connect(outage_db) as conn:
-        rows = conn.execute(
-            "SELECT count(*) FROM readings_15m r JOIN meters m USING (meter_id)"
-            " WHERE m.name = 'm2' AND r.bucket >= %s AND r.bucket < %s",
+        for relation, meter, time_col in (
+            ("readings_1m r JOIN meters m USING (meter_id)", "m.name", "r.bucket"),
+            ("readings_15m r JOIN meters m USING (meter_id)", "m.name", "r.bucket"),
+            ("readings_1h r JOIN meters m USING (meter_id)", "m.name", "r.bucket"),
+            ("bi.readings_1m", "meter", "time_utc"),
+            ("bi.demand_15m", "meter", "time_utc"),
+        ):
+            row = conn.execute(
+                f"SELECT count(*) FROM {relation} WHERE {meter} = 'm2'"  # our own names
+                f" AND {time_col} >= %s AND {time_col} < %s",
+                GAP,
+            ).fetchone()
+            assert row == (0,), relation
+        # the site total in the gap is m1 alone, and says so
+        reporting = conn.execute(
+            "SELECT DISTINCT meters_reporting FROM bi.site_demand_15m"
+            " WHERE time_utc >= %s AND time_utc < %s",
             GAP,
-        ).fetchone()
-    assert rows == (0,)
+        ).fetchall()
+    assert reporting == [(1,)]
 
 
 def test_completeness_and_shifts_in_the_pdf(outage_db: str, config: DeliveryConfig) -> None:

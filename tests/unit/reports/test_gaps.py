@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from reportlab.graphics import renderPDF
+from reportlab.graphics.charts.barcharts import VerticalBarChart
 from reportlab.graphics.charts.lineplots import LinePlot
 
 from analytics.reports import charts, i18n
@@ -66,3 +68,18 @@ def test_duration_texts() -> None:
     assert i18n.duration(1.5, "pt-BR") == "1,5 s"
     assert i18n.duration(1.0, "en") == "1 s"
     assert i18n.duration(None, "en") == "–"  # noqa: RUF001
+
+
+def test_demand_bars_leave_a_day_without_data_empty() -> None:
+    d = charts.demand_bars(
+        ["01/11", "02/11", "03/11"],
+        ponta=[90.0, None, None],
+        fora=[100.0, None, 120.0],
+        limit=150.0,
+        contracted=140.0,
+        lang="pt-BR",
+    )
+    bc = next(c for c in d.contents if isinstance(c, VerticalBarChart))
+    assert bc.data == [[100.0, None, 120.0], [90.0, None, None]]  # no zero bar invented
+    assert bc.categoryAxis.categoryNames == ["01/11", "02/11", "03/11"]  # the day keeps its slot
+    assert renderPDF.drawToString(d).startswith(b"%PDF")
