@@ -15,6 +15,8 @@ from its power (the "step"). :func:`classify` names what the figures show:
 * ``counter_lost_data`` — readings missing for 5+ minutes while the counter advanced:
   the counter still has the energy, the kW readings (and what is built on them) do not.
 
+Severity: see :func:`severity`.
+
 Tolerance: ``max(rel_tol x energy, floor_kwh)`` — 5 % covers class 1 counters and
 power (IEC 62053-21: ±1 % each) plus the integration error of the trapezoids (below
 0.5 % at 1-60 s polling on the simulated plant); the 0.5 kWh floor covers counter
@@ -42,12 +44,6 @@ from analytics.store import Conn
 
 HOUR = timedelta(hours=1)
 KINDS = ("counter_reset", "counter_jump", "counter_mismatch", "counter_lost_data")
-SEVERITY = {
-    "counter_reset": "warning",
-    "counter_jump": "warning",
-    "counter_mismatch": "warning",
-    "counter_lost_data": "info",
-}
 # Factors a misconfiguration typically produces, for the message (ratio within 3 %):
 # line vs phase voltage (√3), one phase vs three (3), a doubled CT ratio (2), W vs kW or
 # Wh vs kWh in a register map (1000).
@@ -273,9 +269,24 @@ def episodes(
             yield _episode(site_id, worst, run, ongoing=ongoing)
 
 
+def severity(f: Finding) -> str:
+    """critical when every figure built on the counter (or on kW) is wrong while it lasts:
+    a factor beyond ±25 % (x√3, x2, a CT ratio), a stuck counter, a counter running with
+    no power, a jump up (counted as consumption and demand); a smaller drift, a reset or a
+    jump down (read as a rollover by the energy views) warn; lost data informs."""
+    if f.kind == "counter_lost_data":
+        return "info"
+    if f.kind == "counter_jump":
+        return "critical" if f.details["step_kwh"] > 0 else "warning"
+    if f.kind == "counter_mismatch":
+        r = f.details["ratio"]
+        return "critical" if r is None or not 0.8 <= r <= 1.25 else "warning"
+    return "warning"
+
+
 def _episode(site_id: str, worst: Finding, run: list[Finding], *, ongoing: bool) -> Episode:
     return Episode(
-        site_id, worst.meter_id, worst.kind, "rule", SEVERITY[worst.kind], run[0].start,
+        site_id, worst.meter_id, worst.kind, "rule", severity(worst), run[0].start,
         run[-1].end, ongoing, "e_imp_kwh", round(worst.counter_kwh, 3),
         round(worst.integrated_kwh, 3), worst.badness, {**worst.details, "hours": len(run)},
     )  # fmt: skip

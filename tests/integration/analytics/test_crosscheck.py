@@ -119,6 +119,7 @@ def test_each_counter_fault_gives_its_anomaly_with_both_figures(db: str) -> None
         # from the hour of the fault to the last complete hour, still going on
         assert ev["started_at"] == ts("2026-11-23 09:00") and ev["ended_at"] is None
         assert d["coverage"] > 0.99
+        assert ev["severity"] == "critical"
 
     (swap,) = by_site["swap"]
     d = swap["details"]
@@ -126,6 +127,7 @@ def test_each_counter_fault_gives_its_anomaly_with_both_figures(db: str) -> None
     assert d["step_kwh"] == pytest.approx(SWAP_VALUE - model.energy_kwh(at - STEP), abs=1.0)
     assert d["counter_after"] == pytest.approx(SWAP_VALUE, abs=2.0)
     assert d["during_gap"] is False and d["cause"] == "jump"
+    assert swap["severity"] == "warning"  # down: the energy views read it as a rollover
 
     offline = next(r for r in by_site["swap-offline"] if r["kind"] == "counter_jump")
     assert offline["details"]["during_gap"] is True

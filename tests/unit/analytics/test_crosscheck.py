@@ -69,6 +69,26 @@ def test_factor_between_counter_and_power(factor: float, name: str | None) -> No
     assert (f.start, f.end) == (H, H + timedelta(hours=1))
 
 
+@pytest.mark.parametrize(
+    ("h", "expected"),
+    [
+        (hour(250.0, 500.0), "critical"),
+        (hour(250.0, 0.0), "critical"),  # stuck
+        (hour(0.0, 40.0), "critical"),  # counter running, no power
+        (hour(250.0, 290.0), "warning"),  # a 16 % drift
+        (hour(250.0, 250.0 + 50_000.0, step_kwh=50_000.07, step_trap_kwh=0.07), "critical"),
+        (
+            hour(250.0, 250.0 + 812_345.6 - E0, step_kwh=812_345.6 - E0, step_after=812_345.6),
+            "warning",
+        ),
+        (hour(250.0, 250.0 - E0, step_kwh=-E0, step_after=0.05), "warning"),  # reset
+    ],
+)
+def test_severity(h: cc.HourFigures, expected: str) -> None:
+    (f,) = cc.classify(h)
+    assert cc.severity(f) == expected
+
+
 def test_low_load_hour_uses_the_absolute_floor() -> None:
     # 0.3 vs 0.1 kWh is "x3" but below counter resolution: not a finding
     assert kinds(hour(0.1, 0.3)) == []
@@ -203,6 +223,7 @@ def test_consecutive_factor_hours_are_one_episode_worst_hour_kept() -> None:
     assert (first.measured, first.limit) == (520.0, 260.0)  # the worst hour's figures
     assert first.badness == 260.0 and first.kind == "counter_mismatch"
     assert first.detector == "rule" and first.quantity == "e_imp_kwh"
+    assert first.severity == "critical"
     # the last evaluated hour still diverges: the event goes on
     assert second.start == H + timedelta(hours=4) and second.ongoing
 
