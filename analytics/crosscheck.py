@@ -208,8 +208,10 @@ def classify(
             "at_local": _local(h.step_to, tz),
             "during_gap": not h.step_ok,
         }
+        # the figures the hour shows, step included (over a gap it is not in counter_kwh)
+        shown = h.counter_kwh + (0.0 if h.step_ok else h.step_kwh)
         out.append(
-            Finding(h.meter_id, step, h.hour, h.step_from, h.step_to, h.counter_kwh,
+            Finding(h.meter_id, step, h.hour, h.step_from, h.step_to, shown,
                     h.integrated_kwh, details)
         )  # fmt: skip
     if h.coverage >= limits.min_coverage and abs(counter - integrated) > limits.tolerance(

@@ -131,6 +131,11 @@ def test_each_counter_fault_gives_its_anomaly_with_both_figures(db: str) -> None
 
     offline = next(r for r in by_site["swap-offline"] if r["kind"] == "counter_jump")
     assert offline["details"]["during_gap"] is True
+    # measured: what the counter shows over the hour, step included; limit: the integral
+    assert offline["measured"] == pytest.approx(
+        offline["details"]["counter_kwh"] + offline["details"]["step_kwh"], abs=0.01
+    )
+    assert offline["limit_value"] == pytest.approx(offline["details"]["integrated_kwh"], abs=0.01)
     assert offline["details"]["counter_after"] == pytest.approx(SWAP_VALUE, abs=100.0)
     assert offline["started_at"] == AT - timedelta(seconds=STEP)
 

@@ -189,6 +189,7 @@ def test_meter_swapped_during_an_outage_is_a_jump_not_lost_data() -> None:
     )  # fmt: skip
     (f,) = cc.classify(h)
     assert f.kind == "counter_jump" and f.details["during_gap"] is True
+    assert f.counter_kwh == pytest.approx(200.0 + swap - E0 + 50.0)  # as the counter shows it
 
 
 def test_outage_when_the_load_changed_is_not_a_jump() -> None:
