@@ -232,6 +232,8 @@ PUBLISH = [
     ("ingestor", "emusa/{s}/alerts", False),
     ("analytics", "emusa/{s}/alerts", True),
     ("analytics", "emusa/{s}/summaries", True),
+    ("analytics", "emusa/{s}/demand/projection", True),
+    ("gateway", "emusa/{s}/demand/projection", False),
     ("analytics", "emusa/{s}/kron1/reading", False),
     ("analytics", "emusa/{s}/kron1/status", False),
     ("reader", "emusa/{s}/kron1/reading", False),
