@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from types import FrameType
 from typing import Any
 
-from analytics import cli_delivery, config, jobs, rollups
+from analytics import cli_delivery, config, demand_job, jobs, rollups, shifts
 from analytics.delivery_config import DeliveryConfig
 from analytics.delivery_config import load as load_delivery_config
 from analytics.delivery_jobs import delivery_jobs
@@ -72,10 +72,16 @@ def _parser() -> argparse.ArgumentParser:
     s = sub.add_parser("summarize", help="write the missing 6-hour summaries once")
     _worker_flags(s, mqtt=False)
     s.add_argument("--at", type=_instant, help="pretend it is this instant")
+    dem = sub.add_parser(
+        "demand", help="project the running 15-minute demand interval once (and alert)"
+    )
+    _worker_flags(dem)
+    dem.add_argument("--at", type=_instant, help="pretend it is this instant")
     pub = sub.add_parser("publish", help="send unpublished alerts and summaries to MQTT once")
     pub.add_argument("--mqtt-url", help="default: $EMUSA_MQTT_URL")
     pub.add_argument("--topic-root", help="default: $EMUSA_TOPIC_ROOT, emusa")
     cli_delivery.add_commands(sub)  # report, send-test-email, export, pbids, serve-api, deliver
+    shifts.add_commands(sub)  # shifts set|show|clear
     return p
 
 
@@ -115,7 +121,7 @@ def _run(settings: config.Settings, tick: float, delivery: DeliveryConfig) -> No
 
 
 def _once(args: argparse.Namespace) -> None:
-    """``detect``, ``summarize`` or ``publish``, once."""
+    """``detect``, ``demand``, ``summarize`` or ``publish``, once."""
     settings = _settings(args)
     ctx = jobs.Context(settings)
     now = getattr(args, "at", None) or utcnow()
@@ -124,6 +130,9 @@ def _once(args: argparse.Namespace) -> None:
             jobs.refresh_rollups(ctx, now)
             for site, counts in jobs.detect(ctx, now).items():
                 print(f"{site}: {counts if counts is not None else 'busy (another worker)'}")
+        elif args.command == "demand":
+            for p in demand_job.run(ctx, now, demand_job.params_from_env()).values():
+                print(demand_job.describe(p))
         elif args.command == "summarize":
             print(f"wrote {len(jobs.summarize(ctx, now))} summaries")
         else:
@@ -143,6 +152,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command in cli_delivery.COMMANDS:
             return cli_delivery.COMMANDS[args.command](args)
+        if args.command in shifts.COMMANDS:
+            return shifts.COMMANDS[args.command](args)
         if args.command == "refresh-rollups":
             url = database_url(args.database_url)
             if args.pending:

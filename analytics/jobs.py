@@ -29,8 +29,8 @@ from typing import Any
 import numpy as np
 import pandas as pd  # type: ignore[import-untyped]
 
+from analytics import crosscheck, llm, model, rollups, rules, store, summary
 from analytics import events as ev
-from analytics import llm, model, rollups, rules, store, summary
 from analytics.config import Settings
 from analytics.errors import AnalyticsError, LlmError, PublishError
 from analytics.messages import describe
@@ -233,6 +233,7 @@ def detect_site(ctx: Context, site: rules.SiteInfo, now: datetime) -> dict[str, 
                 window_start = _floor(start - LOOKBACK, timedelta(hours=1))
                 inp = _rule_input(conn, site, window_start, chunk_end)
                 episodes = rules.evaluate(inp, ctx.limits) + _model_episodes(ctx, conn, inp)
+                episodes += crosscheck.detect(conn, site, window_start, chunk_end)
                 stored = store.open_events(conn, site.site_id, window_start - timedelta(hours=1))
                 keys = {e.key for e in stored}
                 changes = ev.merge(
@@ -487,3 +488,6 @@ register(
 register("detect", lambda s: s.detect_every, lambda ctx: lambda now: detect(ctx, now))
 register("summarize", lambda s: s.summarize_every, lambda ctx: lambda now: summarize(ctx, now))
 register("publish", lambda s: s.publish_every, lambda ctx: lambda now: publish(ctx, now))
+
+# the demand controller registers itself (analytics/demand_job.py, every 20 s)
+from analytics import demand_job  # noqa: E402, F401

@@ -64,10 +64,10 @@ class Publisher:
         if not self._connected.wait(self.timeout):
             raise PublishError(f"broker {self.endpoint.redacted()} did not accept the connection")
 
-    def publish(self, topic: str, payload: bytes) -> None:
+    def publish(self, topic: str, payload: bytes, *, retain: bool = False) -> None:
         """Publish with QoS 1 and wait for the broker's acknowledgement."""
         self.connect()
-        info = self.client.publish(topic, payload, qos=1)
+        info = self.client.publish(topic, payload, qos=1, retain=retain)
         if info.rc != mqtt.MQTT_ERR_SUCCESS:
             raise PublishError(f"publish to {topic} failed: {mqtt.error_string(info.rc)}")
         try:
