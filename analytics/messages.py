@@ -15,6 +15,7 @@ KIND_NAMES = {
     "phase_loss": ("falta de fase", "phase loss"),
     "power_factor": ("fator de potência horário abaixo da referência", "hourly power factor below the reference"),
     "demand_exceeded": ("ultrapassagem de demanda contratada", "contracted demand exceeded"),
+    "demand_projection": ("previsão de ultrapassagem de demanda", "demand excess forecast"),
     "meter_silent": ("medidor sem dados", "meter silent"),
     "model_outlier": ("padrão de consumo incomum", "unusual consumption pattern"),
     "counter_reset": ("contador de energia zerado", "energy counter reset"),

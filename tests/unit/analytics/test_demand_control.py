@@ -9,6 +9,7 @@ import pytest
 from analytics import demand_control as dc
 from analytics.demand_job import params_from_env
 from analytics.errors import ConfigError
+from analytics.messages import kind_name
 
 pytestmark = pytest.mark.unit
 
@@ -184,3 +185,8 @@ def test_settings_from_the_environment_name_the_variable() -> None:
         params_from_env({"EMUSA_DEMAND_MIN_ELAPSED": "900"})
     with pytest.raises(ConfigError, match="EMUSA_DEMAND_SEVERITY"):
         params_from_env({"EMUSA_DEMAND_SEVERITY": "loud"})
+
+
+@pytest.mark.parametrize(("lang", "name"), [("pt-BR", "previsão"), ("en", "forecast")])
+def test_the_event_kind_has_a_name_in_summaries_and_reports(lang: str, name: str) -> None:
+    assert name in kind_name(dc.KIND, lang)
