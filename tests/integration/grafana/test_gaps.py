@@ -1,4 +1,3 @@
-# ruff: noqa: RUF001  (pt-BR panel titles)
 """A one-hour outage of every meter shows as a gap in every dashboard time series.
 
 The history (8 days, two meters, 5 s readings around the outage, 1 min elsewhere) has
@@ -38,15 +37,6 @@ RANGES = {
     "7d": (END - timedelta(days=7), END),
 }
 SERIES = [q for q in dash.all_queries() if q.fmt == "time_series"]
-# Line panels of demanda() (owned by the demand-controller work) that return no row in
-# the gap but no NULL row either, so Grafana joins the points on both sides: their
-# queries need scripts/gen_dashboards.py gaps_as_nulls() like switched() uses. Strict:
-# the test fails once they are fixed, to remove them from here.
-NOT_YET_BROKEN = {
-    "Demanda do site (15 min) × contratada",
-    "Projeção da demanda do intervalo × limite",
-    "Demanda por medidor (15 min)",
-}
 
 
 def _ts(d: datetime) -> int:
@@ -101,11 +91,8 @@ def test_gap_is_a_gap(
     conn: psycopg.Connection[tuple[Any, ...]],
     q: dash.Query,
     span: str,
-    request: pytest.FixtureRequest,
 ) -> None:
     assert q.panel is not None
-    if q.panel["title"] in NOT_YET_BROKEN:
-        request.applymarker(pytest.mark.xfail(strict=True, reason="line joined across the gap"))
     start, stop = RANGES[span]
     ctx = Context(
         start.astimezone(UTC),
