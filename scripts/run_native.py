@@ -42,6 +42,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the harness lives in tests/harness (shared with the tests)
 
+from tests.harness.processes import ingestor_healthy  # noqa: E402
 from tests.harness.services import (  # noqa: E402
     LocalMosquitto,
     LocalPostgres,
@@ -237,6 +238,7 @@ class Stack:
                 "EMUSA_INGESTOR_STATUS_FILE": str(self.run_dir / "ingestor.status.json"),
             },
         )
+        self.wait_ingestor_subscribed(self.run_dir / "ingestor.status.json")
         config = self.gateway_config(mqtt_url, sim_port)
         self.spawn("gateway", [_script("emusa-gateway"), "run", "--config", str(config)], common)
         if _has_subcommand("emusa-analytics", "run"):
@@ -260,6 +262,16 @@ class Stack:
         tmp.write_text(json.dumps(self.state, indent=2))
         tmp.replace(state_file)  # readers never see half a file
         _say(f"up: database {admin_db}, MQTT {mqtt_url}; Ctrl-C stops everything")
+
+    def wait_ingestor_subscribed(self, status_file: Path, timeout: float = 60.0) -> None:
+        """The broker drops readings nobody subscribed to: on a fresh broker the ingestor's
+        persistent session must exist before the gateway publishes its first reading."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and not self.stop.is_set():
+            if ingestor_healthy(status_file):
+                return
+            time.sleep(0.2)
+        _say(f"ingestor not subscribed after {timeout:.0f} s: starting the gateway anyway")
 
     def _postmaster_pid(self) -> int | None:
         assert self.pg is not None
