@@ -273,20 +273,24 @@ def build_daily(data: DailyData, *, lang: Lang, branding: str, generated: dateti
         story.append(layout.para(t("completeness_note", lang), "note"))
     if hours > 0 and data.series:
         tick = 3 if hours <= 30 else 24
-        story.append(layout.heading(t("load_profile", lang)))
         limit = data.site.limit_for("fora_ponta")
         lines = [(s.meter, s.kw) for s in data.series]
         if data.site_demand and len(data.series) > 1:
             lines.append((f"{t('site_total', lang)} (15 min)", data.site_demand))
         story.append(
-            charts.time_chart(
-                lines,
-                data.start,
-                hours,
-                lang,
-                y_min=0,
-                tick_hours=tick,
-                reference=None if limit is None else (f"{t('limit', lang)}", limit),
+            KeepTogether(
+                [
+                    layout.heading(t("load_profile", lang)),
+                    charts.time_chart(
+                        lines,
+                        data.start,
+                        hours,
+                        lang,
+                        y_min=0,
+                        tick_hours=tick,
+                        reference=None if limit is None else (f"{t('limit', lang)}", limit),
+                    ),
+                ]
             )
         )
         for s in data.series:

@@ -158,7 +158,10 @@ def daily(conn: Conn, site_id: str, start: datetime, end: datetime, lang: Lang) 
     ]
     summaries = [r[0] if lang == "pt-BR" else r[1] for r in _rows(conn, "summaries", **p)]
     demand = with_gaps(
-        [Point(r[0].astimezone(tz), _f(r[1])) for r in _rows(conn, "site_demand", **p)],
+        [
+            Point(r[0].astimezone(tz), _f(r[1]) if r[2] >= r[3] else None)
+            for r in _rows(conn, "site_demand", **p)
+        ],
         timedelta(minutes=15),
     )
     shifts = [

@@ -112,12 +112,12 @@ _STRINGS: Final[dict[str, tuple[str, str]]] = {
     "shifts_note": (
         "Turnos da unidade (ou o padrão A 06–14, B 14–22, C 22–06 em dias úteis e "
         "fim de semana 06–06 em sábados, domingos e feriados); cada turno pertence ao dia em "
-        "que começa. Dados: parcela dos intervalos de 15 min do turno com medição; nada é "
-        "preenchido em falhas.",
+        "que começa. Dados: parcela dos intervalos de 15 min do turno com medição de todos os "
+        "medidores do total; nada é preenchido em falhas.",
         "Site shifts (or the default A 06–14, B 14–22, C 22–06 on working days and a "
         "weekend bucket 06–06 on Saturdays, Sundays and holidays); a shift belongs to the "
-        "day it starts on. Data: share of the shift's 15-min intervals with measurements; "
-        "nothing is filled in for outages.",
+        "day it starts on. Data: share of the shift's 15-min intervals with measurements of "
+        "every meter in the site total; nothing is filled in for outages.",
     ),
     "completeness": ("Completude dos dados por medidor", "Data completeness per meter"),
     "received": ("Leituras recebidas", "Readings received"),

@@ -64,7 +64,10 @@ WHERE m.site_id = %(site)s AND r.bucket >= %(start)s AND r.bucket < %(end)s
 ORDER BY m.name, r.bucket;
 
 -- name: site_demand
-SELECT d.bucket, d.demand_kw
+-- With the meters reporting and the meters counted in the site total: an interval some
+-- meter missed is drawn as a gap, not as a drop of the site's demand.
+SELECT d.bucket, d.demand_kw, d.meters_reporting,
+       (SELECT count(*) FROM meters m WHERE m.site_id = d.site_id AND m.include_in_site_total)
 FROM site_demand_15m d
 WHERE d.site_id = %(site)s AND d.bucket >= %(start)s AND d.bucket < %(end)s
 ORDER BY d.bucket;

@@ -198,8 +198,9 @@ END
 $$;
 
 -- The site total per shift over [p_from, p_to), each shift clipped to that range:
--- energy, maximum 15-minute demand, average of the 15-minute power factors, 15-minute
--- intervals with data and expected (read by the daily report and the dashboards).
+-- energy, maximum 15-minute demand, average of the 15-minute power factors, complete
+-- 15-minute intervals (every meter of the site total reported) and expected intervals
+-- (read by the daily report and the dashboards).
 CREATE FUNCTION emusa_shift_energy(p_site text, p_from timestamptz, p_to timestamptz)
 RETURNS TABLE (production_date date, shift text, starts_at timestamptz, ends_at timestamptz,
                energy_kwh double precision, max_demand_kw double precision,
@@ -215,12 +216,15 @@ AS $$
         WHERE s.site_id = p_site AND i.ends_at > p_from AND i.starts_at < p_to
     )
     SELECT iv.production_date, iv.shift, iv.a, iv.b,
-           sum(d.e_imp_kwh_delta), max(d.demand_kw), avg(d.pf_total_avg), count(d.bucket),
+           sum(d.e_imp_kwh_delta), max(d.demand_kw), avg(d.pf_total_avg),
+           count(d.bucket) FILTER (WHERE d.meters_reporting >= (
+               SELECT count(*) FROM meters m WHERE m.site_id = p_site AND m.include_in_site_total)),
            ceil(extract(epoch FROM iv.b - iv.a) / 900)::int
     FROM iv
     LEFT JOIN (
         -- the range as a plain filter, so it reaches the rollup through the grouped view
-        SELECT x.bucket, x.e_imp_kwh_delta, x.demand_kw, x.pf_total_avg FROM site_demand_15m x
+        SELECT x.bucket, x.e_imp_kwh_delta, x.demand_kw, x.pf_total_avg, x.meters_reporting
+        FROM site_demand_15m x
         WHERE x.site_id = p_site AND x.bucket >= p_from AND x.bucket < p_to
     ) d ON d.bucket >= iv.a AND d.bucket < iv.b
     GROUP BY iv.production_date, iv.shift, iv.a, iv.b
@@ -260,7 +264,10 @@ per_site AS (
     SELECT iv.site_id, NULL::text AS meter, NULL::boolean AS include_in_site_total,
            iv.production_date, iv.day_type, iv.shift, iv.starts_at, iv.ends_at,
            sum(d.e_imp_kwh_delta) AS energy_kwh, max(d.demand_kw) AS max_demand_kw,
-           avg(d.pf_total_avg) AS power_factor_avg, count(d.bucket) AS intervals,
+           avg(d.pf_total_avg) AS power_factor_avg,
+           count(d.bucket) FILTER (WHERE d.meters_reporting >= (
+               SELECT count(*) FROM meters m WHERE m.site_id = iv.site_id AND m.include_in_site_total))
+               AS intervals,
            NULL::numeric AS samples
     FROM iv
     LEFT JOIN site_demand_15m d
@@ -302,7 +309,7 @@ COMMENT ON COLUMN bi.energy_by_shift.end_local IS 'End of the shift in the site'
 COMMENT ON COLUMN bi.energy_by_shift.energy_kwh IS 'Active energy imported in the shift (kWh): the sum of the 15-minute energies, as in bi.energy_daily; empty without data.';
 COMMENT ON COLUMN bi.energy_by_shift.max_demand_kw IS 'Largest 15-minute demand in the shift (kW).';
 COMMENT ON COLUMN bi.energy_by_shift.power_factor_avg IS 'Average of the 15-minute power factors in the shift, as in bi.energy_daily.';
-COMMENT ON COLUMN bi.energy_by_shift.intervals IS '15-minute intervals of the shift with data.';
+COMMENT ON COLUMN bi.energy_by_shift.intervals IS '15-minute intervals of the shift with data (site-total rows: with data of every meter counted in the site total).';
 COMMENT ON COLUMN bi.energy_by_shift.intervals_expected IS '15-minute intervals in the shift.';
 COMMENT ON COLUMN bi.energy_by_shift.completeness IS 'intervals / intervals_expected (0 to 1): the share of the shift with data.';
 COMMENT ON COLUMN bi.energy_by_shift.samples IS 'Raw readings of the meter in the shift; empty on site-total rows.';

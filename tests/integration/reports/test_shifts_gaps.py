@@ -58,6 +58,10 @@ def test_outage_is_a_gap_in_the_chart_data(outage_db: str) -> None:
         assert len(runs) == 2, quantity
         gap_h = ((GAP[0] - DAY[0]).total_seconds() / 3600, (GAP[1] - DAY[0]).total_seconds() / 3600)
         assert runs[0][-1][0] < gap_h[0] and runs[1][0][0] >= gap_h[1]
+        # the site total misses m2 there: a gap, not a drop to m1's demand
+        site_inside = [p for p in d.site_demand if GAP[0] <= p.at < GAP[1]]
+        assert len(site_inside) == 4 and all(p.value is None for p in site_inside)
+        assert len(charts.segments(d.site_demand, DAY[0])) == 2
         # m1 kept reporting: one unbroken line, no None point
         assert all(p.value is not None for p in getattr(series["m1"], quantity))
         assert len(charts.segments(getattr(series["m1"], quantity), DAY[0])) == 1
@@ -112,6 +116,8 @@ def test_completeness_and_shifts_in_the_pdf(outage_db: str, config: DeliveryConf
     # shifts A and B lie inside the day: the PDF shows the view's numbers
     assert "Energia por turno (total da unidade)" in text
     by = {r[0]: r for r in shifts}
+    # shift A (06-14) lost m2 for an hour: 28 of its 32 intervals have every meter
+    assert by["A"][4] == pytest.approx(28 / 32) and by["B"][4] == 1
     for name in ("A", "B"):
         _, energy, demand, pf, completeness = by[name]
         row = (
