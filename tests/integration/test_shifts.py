@@ -11,8 +11,11 @@ from typing import Any
 import psycopg
 import pytest
 
+from analytics import shifts as shifts_module
 from analytics.__main__ import main
 from analytics.rollups import refresh
+from analytics.shifts import apply as apply_shifts
+from analytics.shifts import load as load_shifts
 
 pytestmark = pytest.mark.integration
 
@@ -331,3 +334,11 @@ def test_cli_rejects_bad_configurations(
     err = capsys.readouterr().err
     assert err.startswith("emusa-analytics shifts: error:") and message in err, err
     assert conn.execute("SELECT count(*) FROM site_shifts").fetchone() == (0,)
+
+
+def test_the_example_file_is_valid(db: str, conn: Conn) -> None:
+    cfg = load_shifts(Path(shifts_module.__file__).with_name("shifts.example.yaml"))
+    cfg = cfg.model_copy(update={"site": "fab"})
+    assert apply_shifts(db, cfg) == 5
+    assert shift_of(conn, "2026-12-05 07:00-03") == ("2026-12-05", "sábado")
+    assert shift_of(conn, "2026-12-25 07:00-03") == ("2026-12-25", "domingo e feriado")
