@@ -859,11 +859,13 @@ def qualidade() -> dict[str, Any]:
 def demanda() -> dict[str, Any]:
     lay = Layout()
     p: list[dict[str, Any]] = []
-    site_demand = (
+    site_demand = gaps_as_nulls(
         f"{TARIFF_CTE}\n"
         'SELECT c.bucket AS time, c.demand_kw AS "Demanda 15 min", c.contracted_kw AS "Contratada",\n'
         '       c.contracted_kw * (1 + c.demand_tolerance) AS "Limite (+5%)"\n'
-        "FROM c\nORDER BY 1"
+        "FROM c",
+        ["Demanda 15 min", "Contratada", "Limite (+5%)"],
+        metric=False,
     )
     p.append(timeseries(lay, "Demanda do site (15 min) × contratada", [site_demand], "kwatt", w=24, h=9,
                         description="Demanda de cada intervalo de 15 min (kWh × 4) somando os medidores do site; linha da demanda contratada e do limite de ultrapassagem (+5%).",
@@ -893,11 +895,13 @@ def demanda() -> dict[str, Any]:
             ")"
         )
 
-    projection = (
+    projection = gaps_as_nulls(
         f"{projection_cte('$__timeFrom()::timestamptz')}\n"
         'SELECT $__timeGroupAlias(p.at, $__interval), max(p.projected_kw) AS "Projeção do intervalo",\n'
         '       max(c.contracted_kw * (1 + c.demand_tolerance)) AS "Limite"\n'
-        "FROM p\nLEFT JOIN c ON c.bucket = p.w\nWHERE p.at > $__timeFrom()::timestamptz\nGROUP BY 1\nORDER BY 1"
+        "FROM p\nLEFT JOIN c ON c.bucket = p.w\nWHERE p.at > $__timeFrom()::timestamptz\nGROUP BY 1",
+        ["Projeção do intervalo", "Limite"],
+        metric=False,
     )
     p.append(timeseries(lay, "Projeção da demanda do intervalo × limite", [projection], "kwatt", w=18, h=8,
                         description="Controlador de demanda: a cada minuto, a demanda que o intervalo de 15 min atingirá se a carga atual continuar (energia já consumida no intervalo + kW atual até o fim, × 4), contra o limite do posto tarifário (contratada + tolerância). Acima do limite a partir do 3º minuto do intervalo: alerta antecipado com os kW a reduzir (MQTT <raiz>/<site>/alerts, e-mail).",
@@ -911,10 +915,11 @@ def demanda() -> dict[str, Any]:
     p.append(stat(lay, "Projeção − limite (intervalo atual)", margin, "kwatt", [(None, GREEN), (0.001, RED)],
                   per_meter=False, w=6, h=8,
                   description="Quanto a projeção do intervalo de 15 min em curso fica acima (vermelho) ou abaixo (verde, negativo) do limite de ultrapassagem."))  # fmt: skip
-    meter_demand = (
+    meter_demand = gaps_as_nulls(
         'SELECT d.bucket AS time, m.name AS metric, d.demand_kw AS "kW"\n'
         "FROM demand_15m d\nJOIN meters m ON m.meter_id = d.meter_id\n"
-        "WHERE $__timeFilter(d.bucket) AND " + meter_filter("d") + "\nORDER BY 1"
+        "WHERE $__timeFilter(d.bucket) AND " + meter_filter("d"),
+        ["kW"],
     )
     p.append(timeseries(lay, "Demanda por medidor (15 min)", [meter_demand], "kwatt", w=12))
     peaks = (
