@@ -196,6 +196,21 @@ def _reject_constant(name: str) -> float:
     raise ContractError("not_finite", f"{name} is not a JSON number")
 
 
+def load_object(payload: bytes, max_bytes: int) -> dict[str, Any]:
+    """The JSON object of a payload (NaN/Infinity refused); ``ContractError`` says why not."""
+    if len(payload) > max_bytes:
+        raise ContractError("too_large", f"payload of {len(payload)} bytes exceeds {max_bytes}")
+    try:
+        doc: Any = json.loads(payload, parse_constant=_reject_constant)
+    except ContractError:
+        raise
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ContractError("bad_json", str(exc)) from None
+    if not isinstance(doc, dict):
+        raise ContractError("bad_json", f"payload is a JSON {type(doc).__name__}, not an object")
+    return doc
+
+
 def _check_value(name: str, value: object) -> float:
     quantity = QUANTITIES.get(name)
     if quantity is None:
@@ -230,16 +245,7 @@ def decode(
     ``now``/``max_future``: refuse readings stamped in the future (a wrong gateway clock).
     ``not_before``: refuse readings older than the raw-data retention.
     """
-    if len(payload) > max_bytes:
-        raise ContractError("too_large", f"payload of {len(payload)} bytes exceeds {max_bytes}")
-    try:
-        doc: Any = json.loads(payload, parse_constant=_reject_constant)
-    except ContractError:
-        raise
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ContractError("bad_json", str(exc)) from None
-    if not isinstance(doc, dict):
-        raise ContractError("bad_json", f"payload is a JSON {type(doc).__name__}, not an object")
+    doc = load_object(payload, max_bytes)
     missing = [k for k in ("v", "ts", "site", "meter", "seq", "values") if k not in doc]
     if missing:
         raise ContractError("missing_field", ", ".join(missing))

@@ -36,7 +36,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Final
 
-from gateway.contract import ContractError, check_name, format_ts, parse_ts
+from gateway.contract import ContractError, check_name, format_ts, load_object, parse_ts
 
 VERSION: Final = 1
 METER_STATUSES: Final = ("online", "unreachable", "unknown", "disabled")
@@ -232,16 +232,7 @@ def decode(
     ``topic``: (site, meter) or (site, gateway, bus) of the topic it came on, which the
     payload must match. ``ContractError`` says what is wrong.
     """
-    if len(payload) > max_bytes:
-        raise ContractError("too_large", f"payload of {len(payload)} bytes exceeds {max_bytes}")
-    try:
-        doc: Any = json.loads(payload, parse_constant=_reject_constant)
-    except ContractError:
-        raise
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ContractError("bad_json", str(exc)) from None
-    if not isinstance(doc, dict):
-        raise ContractError("bad_json", f"payload is a JSON {type(doc).__name__}, not an object")
+    doc = load_object(payload, max_bytes)
     spec = METER_FIELDS if kind == "meter" else BUS_FIELDS
     header = (*_HEADER, "meter") if kind == "meter" else _HEADER
     missing = [k for k in (*header, *spec) if k not in doc]
@@ -269,10 +260,6 @@ def decode(
     fields = {name: doc[name] for name in spec}
     _check_fields(fields, spec)
     return Diagnostics(ts, site, gateway, bus, meter, fields)
-
-
-def _reject_constant(name: str) -> float:
-    raise ContractError("not_finite", f"{name} is not a JSON number")
 
 
 def _check_fields(doc: Mapping[str, Any], spec: Mapping[str, str]) -> None:

@@ -43,7 +43,11 @@ class PtyPair:
                 except OSError:  # the slave side was closed and reopened: nothing to relay
                     continue
                 if data:
-                    os.write(peer[fd], data)
+                    os.write(peer[fd], self.relayed(data, to_b=fd == self._m1))
+
+    def relayed(self, data: bytes, *, to_b: bool) -> bytes:
+        """What reaches the other end (``to_b``: from ``a`` to ``b``); tests override it."""
+        return data
 
     def close(self) -> None:
         if self._thread.is_alive():

@@ -7,8 +7,6 @@ backoff is asserted in poll counts per cycle, never in wall-clock time.
 
 from __future__ import annotations
 
-import os
-import select
 from datetime import UTC, datetime
 
 import pytest
@@ -183,22 +181,10 @@ class GarblingPtyPair(PtyPair):
 
     garble = False
 
-    def _relay(self) -> None:
-        while True:
-            ready, _, _ = select.select([self._m1, self._m2, self._stop_r], [], [], 1.0)
-            if self._stop_r in ready:
-                return
-            for fd in ready:
-                try:
-                    data = os.read(fd, 4096)
-                except OSError:
-                    continue
-                if fd == self._m1:  # simulator -> gateway
-                    if self.garble and data:
-                        data = data[:-1] + bytes([data[-1] ^ 0x01])
-                    os.write(self._m2, data)
-                elif data:
-                    os.write(self._m1, data)
+    def relayed(self, data: bytes, *, to_b: bool) -> bytes:
+        if to_b and self.garble and data:  # simulator (a) -> gateway (b)
+            return data[:-1] + bytes([data[-1] ^ 0x01])
+        return data
 
 
 def test_crc_errors_on_a_serial_line_are_told_apart_from_silence() -> None:
