@@ -33,6 +33,7 @@ import psycopg
 import yaml
 
 from gateway.simulator.model import Event
+from ingestor.migrate import migrate
 from tests.conftest import PgServer
 from tests.harness.mqtt import Collector
 from tests.harness.processes import ServiceProcess, SimulatorProcess, ingestor_healthy
@@ -274,17 +275,60 @@ class _Probe:
         )  # fmt: skip
 
 
+def figures(run: Run) -> dict[str, Any]:
+    """What the run measured, per fault window and meter: polled (on MQTT) and stored."""
+    windows = {
+        w.name: {
+            "seconds": round((w.end - w.start).total_seconds(), 1),
+            **{
+                m: {
+                    "polled": len(run.published_seqs(m, w.start, w.end)),
+                    "stored": len(run.stored_seqs(m, w.start, w.end)),
+                }
+                for m in (KRON, PAC)
+            },
+        }
+        for w in run.windows
+    }
+    return {"live_seconds": round((now() - run.live_start).total_seconds()), "polled": run.polled,
+            "windows": windows}  # fmt: skip
+
+
+@contextmanager
+def restartable(
+    pg_server: PgServer, template_db: str, broker: Broker
+) -> Iterator[tuple[PgServer, str, Broker]]:
+    """The session's services when this session started them (they can be restarted);
+    else (TEST_DSN, TEST_MQTT_URL, containers) a local cluster and broker of this run."""
+    with ExitStack() as stack:
+        if pg_server.local is None:
+            local_pg = LocalPostgres()
+            stack.callback(local_pg.cleanup)
+            pg_server = PgServer(local_pg.start(), local_pg)
+            template_db = pg_server.create_database()
+            migrate(pg_server.dsn(template_db))
+        if broker.local is None:
+            local_mqtt = LocalMosquitto()
+            stack.callback(local_mqtt.cleanup)
+            local_mqtt.start()
+            broker = Broker("127.0.0.1", local_mqtt.port, local_mqtt.auth_port, None, None,
+                            local_mqtt)  # fmt: skip
+        yield pg_server, template_db, broker
+
+
 @contextmanager
 def run_stack(
     pg_server: PgServer, template_db: str, broker: Broker, root: str, workdir: Path
 ) -> Iterator[Run]:
-    assert isinstance(pg_server.local, LocalPostgres)
-    assert isinstance(broker.local, LocalMosquitto)
-    pg, mosquitto = pg_server.local, broker.local
-    logs = workdir / "logs"
-    name = pg_server.create_database(template=template_db)
-    dsn = pg_server.dsn(name)
     with ExitStack() as stack:
+        pg_server, template_db, broker = stack.enter_context(
+            restartable(pg_server, template_db, broker)
+        )
+        assert pg_server.local is not None and broker.local is not None
+        pg, mosquitto = pg_server.local, broker.local
+        logs = workdir / "logs"
+        name = pg_server.create_database(template=template_db)
+        dsn = pg_server.dsn(name)
         stack.callback(pg_server.drop_database, name)
         day, sag = _write_history(dsn)
         smtp = SmtpServer("127.0.0.1", free_port(), Mailbox(), None)
@@ -376,11 +420,11 @@ def run_stack(
             ok = settle(lambda: probe.stored_since(PAC, injected + timedelta(seconds=2)) > 0, 60)
             run.windows.append(Window(name, start, now(), ok))
 
-        fault("broker restart", lambda: mosquitto.restart(down_for=3.0))
+        fault("broker restart", lambda: mosquitto.restart(down_for=6.0))
 
         def db_restart() -> None:
             pg.stop()
-            time.sleep(5.0)
+            time.sleep(8.0)
             pg.start()
 
         fault("database restart", db_restart)
@@ -388,7 +432,7 @@ def run_stack(
         def ingestor_sigkill() -> None:
             ingestor.kill()
             ingestor_config.status_file.unlink(missing_ok=True)
-            time.sleep(3.0)
+            time.sleep(5.0)
             ingestor.start()  # the supervisor's job (docker restart: unless-stopped)
 
         fault("ingestor SIGKILL", ingestor_sigkill)
@@ -445,4 +489,5 @@ def run_stack(
         run.never_restarted["analytics"] &= analytics.alive()
         run.exit_codes["analytics"] = analytics.terminate()
         run.exit_codes["ingestor"] = ingestor.terminate()
+        (workdir / "figures.json").write_text(json.dumps(figures(run), indent=1, default=str))
         yield run

@@ -48,10 +48,9 @@ def run(
     mqtt_broker: Broker,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Run]:
-    if pg_server.local is None or mqtt_broker.local is None:
-        pytest.skip("the e2e run restarts PostgreSQL and Mosquitto: needs the local services")
     root = f"emusa-e2e-{uuid.uuid4().hex[:8]}"
-    with run_stack(pg_server, template_db, mqtt_broker, root, tmp_path_factory.mktemp("e2e")) as r:
+    workdir = tmp_path_factory.mktemp("e2e")
+    with run_stack(pg_server, template_db, mqtt_broker, root, workdir) as r:
         yield r
 
 
