@@ -371,8 +371,9 @@ def run_stack(
         ingestor.start()
         stack.callback(ingestor.kill)
         # The ingestor's persistent session must exist before the first reading: the broker
-        # drops a message nobody subscribed to (seen in this test: seq 1 of a fresh install).
-        run_waited_ingestor = settle(lambda: ingestor_healthy(ingestor_config.status_file), 30)
+        # drops messages nobody subscribed to (this test lost the first reading of a fresh
+        # install when the gateway won the race; compose should start it after the ingestor).
+        subscribed = settle(lambda: ingestor_healthy(ingestor_config.status_file), 30)
         gateway = ServiceProcess(
             "gateway", "gateway",
             ["run", "--config", str(gw_config), "--status-file", str(workdir / "gw.status.json")],
@@ -407,7 +408,7 @@ def run_stack(
             collector=collector,
             mailbox=smtp.box,
         )
-        run.waited["ingestor subscribed before the gateway started"] = run_waited_ingestor
+        run.waited["ingestor subscribed before the gateway started"] = subscribed
         run.waited["both meters stored"] = settle(
             lambda: probe.stored_since(KRON, t0) > 0 and probe.stored_since(PAC, t0) > 0, 60
         )
