@@ -37,8 +37,10 @@ unit: venv
 integration: setup venv
 	EMUSA_REQUIRE_SERVICES=1 $(BIN)/pytest -m integration
 
-bench: setup venv  ## every benchmark; figures printed and written to bench-results/*.json
-	EMUSA_REQUIRE_SERVICES=1 $(BIN)/pytest -m benchmark tests/benchmarks -s -p no:cacheprovider
+bench: setup venv  ## every benchmark; one report in bench-results/report.{md,json} (details in bench-results/*.json)
+	rm -rf bench-results
+	EMUSA_REQUIRE_SERVICES=1 $(BIN)/pytest -m benchmark tests/benchmarks -s -p no:cacheprovider; \
+	  status=$$?; $(BIN)/python scripts/bench_report.py && exit $$status
 
 run-native: setup venv  ## the stack without Docker (TimescaleDB, Mosquitto, simulator, services, Grafana if installed); Ctrl-C stops it
 	$(BIN)/python scripts/run_native.py $(ARGS)
