@@ -31,9 +31,10 @@ from zoneinfo import ZoneInfo
 
 import psycopg
 import yaml
+from psycopg.conninfo import make_conninfo
 
 from gateway.simulator.model import Event
-from ingestor.migrate import migrate
+from ingestor.migrate import migrate, set_role_passwords
 from tests.conftest import PgServer
 from tests.harness.mqtt import Collector
 from tests.harness.processes import ServiceProcess, SimulatorProcess, ingestor_healthy
@@ -331,6 +332,10 @@ def run_stack(
         dsn = pg_server.dsn(name)
         stack.callback(pg_server.drop_database, name)
         day, sag = _write_history(dsn)
+        # the services log in as their production roles (least privilege), as in compose
+        set_role_passwords(dsn, {f"EMUSA_{r}_DB_PASSWORD": "pw" for r in ("INGESTOR", "ANALYTICS")})
+        ingestor_dsn = make_conninfo(dsn, user="emusa_ingestor", password="pw")
+        analytics_dsn = make_conninfo(dsn, user="emusa_analytics", password="pw")
         smtp = SmtpServer("127.0.0.1", free_port(), Mailbox(), None)
         smtp.start()
         stack.callback(smtp.stop)
@@ -365,7 +370,7 @@ def run_stack(
         delivery = workdir / "delivery.yaml"
         _delivery_config(delivery)
         ingestor_config = make_config(
-            dsn, broker, root, workdir, status_file=workdir / "ingestor.status.json"
+            ingestor_dsn, broker, root, workdir, status_file=workdir / "ingestor.status.json"
         )
         ingestor = IngestorProcess(ingestor_config, logs / "ingestor.log")
         ingestor.start()
@@ -388,7 +393,7 @@ def run_stack(
              "--settle-minutes", "0", "--catch-up-days", "2", "--detect-every", "0.25",
              "--tick", "1", "--delivery-config", str(delivery)],
             logs / "analytics.log",
-            {"EMUSA_DATABASE_URL": dsn, "EMUSA_SMTP_URL": smtp.url},
+            {"EMUSA_DATABASE_URL": analytics_dsn, "EMUSA_SMTP_URL": smtp.url},
         )  # fmt: skip
         analytics.start()
         stack.callback(analytics.kill)

@@ -32,7 +32,7 @@ from tests.e2e.stack import (
 )
 from tests.harness.services import Broker
 
-# the stack runs once, in the first test's setup: about 3 minutes
+# the stack runs once, in the first test's setup: about 2.5 minutes
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 
 FAULTS = ("broker restart", "database restart", "ingestor SIGKILL", "meter unplugged")
