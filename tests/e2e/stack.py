@@ -2,7 +2,9 @@
 
 Real peers only: the session's TimescaleDB and Mosquitto (local, so they can be restarted),
 two simulator processes (a KRON on a serial pseudo-terminal, a PAC3200 over Modbus TCP),
-``gateway run``, ``ingestor run``, ``analytics run`` as processes, and an SMTP server.
+``gateway run``, ``ingestor run``, ``analytics run`` as processes (the last two logged in as
+their production roles; the gateway started once the ingestor is subscribed), and an SMTP
+server.
 
 Simulated time: the previous local day of history is written with the analytics history
 writer (a 30-minute voltage sag on the KRON at 10:00 local), so the worker finds, at
