@@ -6,7 +6,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: test setup venv lint format typecheck unit integration bench lock clean run-native
+.PHONY: test setup venv lint format typecheck unit integration e2e bench lock clean run-native
 
 test: setup venv lint  ## the README's test command; fails when a required service is missing
 	EMUSA_REQUIRE_SERVICES=1 $(BIN)/pytest
@@ -36,6 +36,9 @@ unit: venv
 
 integration: setup venv
 	EMUSA_REQUIRE_SERVICES=1 $(BIN)/pytest -m integration
+
+e2e: setup venv  ## the end-to-end acceptance run alone (also part of `make test`)
+	EMUSA_REQUIRE_SERVICES=1 $(BIN)/pytest -m e2e tests/e2e
 
 bench: setup venv  ## every benchmark; one report in bench-results/report.{md,json} (details in bench-results/*.json)
 	rm -rf bench-results
