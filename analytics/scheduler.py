@@ -13,7 +13,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import psycopg
+
+from analytics.errors import AnalyticsError
+
 log = logging.getLogger(__name__)
+
+# Failures that explain themselves (database or broker away, bad configuration): one line
+# each, no traceback. Anything else is a bug and is logged with its traceback.
+EXPECTED_FAILURES: tuple[type[BaseException], ...] = (AnalyticsError, psycopg.OperationalError)
 
 SIX_HOURS = timedelta(hours=6)
 
@@ -80,6 +88,7 @@ class Scheduler:
         self.clock = clock
         self.tick = tick
         self._due: dict[str, datetime] = {}
+        self.failing: dict[str, int] = {}  # job -> consecutive failures
         self.stop_event = threading.Event()
 
     def run_pending(self, now: datetime | None = None) -> dict[str, object]:
@@ -93,11 +102,26 @@ class Scheduler:
             try:
                 results[job.name] = job.run(now)
             except Exception as exc:  # a job failing must not stop the worker
-                log.exception(
-                    "job %s failed: %s", job.name, exc, extra={"job": job.name, "action": "run"}
-                )
+                self._failed(job.name, exc)
                 results[job.name] = exc
+            else:
+                failures = self.failing.pop(job.name, 0)
+                if failures:
+                    log.info(
+                        "job %s recovered after %d failed runs", job.name, failures,
+                        extra={"job": job.name, "action": "recovered"},
+                    )  # fmt: skip
         return results
+
+    def _failed(self, name: str, exc: Exception) -> None:
+        n = self.failing[name] = self.failing.get(name, 0) + 1
+        extra = {"job": name, "action": "run", "failures": n}
+        if not isinstance(exc, EXPECTED_FAILURES):
+            log.error("job %s failed: %s", name, exc, extra=extra, exc_info=exc)
+        elif n == 1 or n % 100 == 0:  # a long outage: the first failure, then every 100th
+            log.error("job %s failed (%d in a row): %s", name, n, exc, extra=extra)
+        else:
+            log.debug("job %s failed (%d in a row): %s", name, n, exc, extra=extra)
 
     def run_forever(self) -> None:
         log.info("scheduler started with %s", [j.name for j in self.jobs])

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime, timedelta
 
+import psycopg
 import pytest
 
+from analytics.errors import PublishError
 from analytics.scheduler import Job, Scheduler, complete_windows, window_start
 from tests.unit.analytics.simframes import ts
 
@@ -62,6 +65,44 @@ def test_scheduler_runs_due_jobs_and_survives_failures() -> None:
     assert set(s.run_pending(t0 + timedelta(minutes=1))) == {"ok"}
     assert set(s.run_pending(t0 + timedelta(minutes=5))) == {"boom", "ok"}
     assert [c[0] for c in calls] == ["boom", "ok", "ok", "boom", "ok"]
+
+
+def test_an_outage_is_logged_once_without_traceback_and_its_end_is_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    outage = iter([psycopg.OperationalError("connection refused")] * 3 + [None])
+
+    def db_job(now: datetime) -> None:
+        exc = next(outage)
+        if exc is not None:
+            raise exc
+
+    t0 = ts("2026-11-23 12:00")
+    s = Scheduler([Job("detect", timedelta(minutes=1), db_job)])
+    with caplog.at_level(logging.INFO, logger="analytics.scheduler"):
+        for i in range(4):
+            s.run_pending(t0 + timedelta(minutes=i))
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 1 and errors[0].exc_info is None
+    assert "connection refused" in errors[0].getMessage()
+    assert caplog.records[-1].getMessage() == "job detect recovered after 3 failed runs"
+    assert s.failing == {}
+
+
+@pytest.mark.parametrize(
+    ("exc", "traceback"),
+    [(PublishError("broker away"), False), (KeyError("bug"), True)],
+)
+def test_unexpected_failures_keep_their_traceback(
+    caplog: pytest.LogCaptureFixture, exc: Exception, traceback: bool
+) -> None:
+    def job(now: datetime) -> None:
+        raise exc
+
+    with caplog.at_level(logging.ERROR, logger="analytics.scheduler"):
+        Scheduler([Job("j", timedelta(minutes=1), job)]).run_pending(ts("2026-11-23 12:00"))
+    (record,) = caplog.records
+    assert (record.exc_info is not None) is traceback
 
 
 def test_run_forever_stops_on_request() -> None:
