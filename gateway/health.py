@@ -4,7 +4,8 @@ The running gateway rewrites a small JSON file every few seconds (atomically): b
 connection, queued readings, and per meter its status, reads, failures, last error,
 dropped quantities and seconds since its last good read, its Modbus request counters
 since start (timeouts, CRC/framing errors, exception codes, retries, last latency) and
-backoff; per bus the same counters, poll cycles, last cycle time and overruns. ``health``
+backoff; per bus the same counters, poll cycles, last cycle time, the first cycle's time
+(it opens the connection, so it is never counted as an overrun) and overruns. ``health``
 reads it: healthy when the file is fresh and at least one meter was read recently; its
 report names each meter's figures.
 """
@@ -65,6 +66,7 @@ def snapshot(
                 "cycles": b.cycles,
                 "overruns": b.overruns,
                 "cycle_last_ms": None if b.last_cycle is None else round(b.last_cycle * 1000, 1),
+                "first_cycle_ms": None if b.first_cycle is None else round(b.first_cycle * 1000, 1),
             }
             for b in buses
         },
@@ -135,6 +137,7 @@ def _figures(status: dict[str, Any]) -> str:
     for name, b in status.get("buses", {}).items():
         lines.append(
             f"bus {name}: {b.get('cycles', 0)} cycles, last {b.get('cycle_last_ms')} ms,"
+            f" first {b.get('first_cycle_ms')} ms (connect included, never an overrun),"
             f" {b.get('overruns', 0)} overruns, requests {b.get('requests', 0)},"
             f" timeouts {b.get('timeouts', 0)}, crc {b.get('crc_errors', 0)},"
             f" exceptions {b.get('exceptions', 0)}, retries {b.get('retries', 0)}"

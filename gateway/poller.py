@@ -112,6 +112,7 @@ class BusPoller:
         self.overruns = 0
         self.link = LinkStats(period_started=monotonic())
         self.last_cycle: float | None = None  # seconds the last poll cycle took
+        self.first_cycle: float | None = None  # seconds of the first cycle (connect included)
         self._period_cycles = 0
         self._period_overruns = 0
         self._period_cycle_max: float | None = None
@@ -127,7 +128,12 @@ class BusPoller:
             await self.poll_once()
             next_cycle += self.interval
             delay = next_cycle - self.monotonic()
-            if delay < 0:
+            if delay < 0 and self.cycles == 1:
+                # The first cycle opens the connection (and wakes every meter up): its time
+                # is reported as first_cycle_ms, not counted as an overrun of the interval.
+                next_cycle = self.monotonic()
+                delay = 0.0
+            elif delay < 0:
                 self.overruns += 1
                 self._period_overruns += 1
                 if self.overruns in {1, 10, 100} or self.overruns % 1000 == 0:
@@ -153,6 +159,8 @@ class BusPoller:
             if meter.config.enabled and self.monotonic() >= meter.next_try:
                 await self._poll_meter(meter)
         took = self.monotonic() - started
+        if self.cycles == 1:
+            self.first_cycle = took
         self.last_cycle = took
         self._period_cycle_max = max(took, self._period_cycle_max or 0.0)
 
