@@ -1,5 +1,9 @@
 """Counters of the running ingestor (pure).
 
+Every committed message is counted once, as ``written``, ``duplicates``, ``rejected`` or
+``diagnostics``: once nothing is pending, ``received`` = their sum (plus the messages of a
+batch abandoned at stop, which the broker delivers again).
+
 Each counter has one writer thread (``received`` the MQTT thread, the others the pipeline
 thread), so plain integer updates are safe; readers take a snapshot for the status file.
 """
@@ -14,8 +18,9 @@ from typing import Any
 class Counters:
     received: int = 0  # messages delivered by the broker (redeliveries included)
     written: int = 0  # readings inserted (new rows)
-    duplicates: int = 0  # readings already stored (redelivery, replay): ignored
+    duplicates: int = 0  # readings or diagnostics already stored (redelivery, replay): ignored
     rejected: int = 0  # messages stored in ingest_rejects
+    diagnostics: int = 0  # gateways' Modbus diagnostics messages stored (new rows)
     batches: int = 0  # committed transactions
     acked: int = 0  # messages acknowledged to the broker after their commit
     retries: int = 0  # failed batch attempts retried (database down or busy)

@@ -247,8 +247,10 @@ class Service:
         c = self.counters
         c.batches += 1
         c.written += result.inserted
-        c.duplicates += result.duplicates
         c.rejected += result.rejected
+        c.diagnostics += result.diagnostics
+        # the rest was stored before: readings and diagnostics (whose redelivery is skipped)
+        c.duplicates += len(items) - result.inserted - result.rejected - result.diagnostics
         c.commit_ms = result.seconds * 1000
         self._last_commit = done
         if readings:

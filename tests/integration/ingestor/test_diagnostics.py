@@ -11,12 +11,14 @@ import pytest
 
 from gateway import contract
 from gateway import diagnostics as diag
+from ingestor import health
 from ingestor.writer import Writer
 from tests.harness.services import Broker
 from tests.integration.ingestor.conftest import (
     count,
     make_config,
     publisher,
+    readings,
     running,
     wait_until,
 )
@@ -93,7 +95,7 @@ def test_writer_stores_meter_and_bus_diagnostics_once(db: str) -> None:
     assert view == [("kron1", "online", 3, 19.0), ("pac1", "unreachable", 3, 19.0)]
 
 
-def test_service_stores_diagnostics_from_mqtt_and_rejects_bad_ones(
+def test_service_stores_diagnostics_from_mqtt_rejects_bad_ones_and_counts_each_once(
     db: str, mqtt_broker: Broker, topic_root: str, tmp_path: Path
 ) -> None:
     good = meter_diag("kron1")
@@ -103,14 +105,30 @@ def test_service_stores_diagnostics_from_mqtt_and_rejects_bad_ones(
     )
     meter_topic = contract.meter_diagnostics_topic(topic_root, "plant", "kron1")
     bus_topic = contract.bus_diagnostics_topic(topic_root, "plant", "gw1", "lan")
-    with running(make_config(db, mqtt_broker, topic_root, tmp_path)) as service:
+    config = make_config(db, mqtt_broker, topic_root, tmp_path)
+    with running(config, status_interval=0.1) as service:
         with publisher(mqtt_broker) as pub:
             pub.publish(meter_topic, diag.encode(good))
             pub.publish(bus_topic, diag.encode(bus))
             pub.publish(meter_topic, bad)
+            pub.publish_readings(topic_root, readings(10, meters=2, full=False))
             pub.wait_all(30)
-        wait_until(lambda: service.counters.acked == 3, 30, "3 acknowledgements")
-        assert service.counters.rejected == 1
+            wait_until(lambda: service.counters.acked == 13, 30, "13 acknowledgements")
+            pub.publish(meter_topic, diag.encode(good))  # a redelivery: stored already
+            pub.publish_readings(topic_root, readings(4, meters=2, full=False))  # replayed
+            pub.wait_all(30)
+        wait_until(lambda: service.counters.acked == 18, 30, "18 acknowledgements")
+        c = service.counters
+        assert (c.received, c.written, c.diagnostics, c.rejected, c.duplicates) == (18, 10, 2, 1, 5)
+        wait_until(
+            lambda: health.read_status(config.status_file)["counters"]["acked"] == 18,
+            10,
+            "the status file",
+        )
+        counted = health.read_status(config.status_file)["counters"]
+        parts = ("written", "duplicates", "rejected", "diagnostics")
+        assert counted["received"] == sum(counted[k] for k in parts) == 18
+        assert counted["diagnostics"] == 2
     assert count(db, "SELECT count(*) FROM modbus_meter_diagnostics") == 1
     assert count(db, "SELECT count(*) FROM modbus_bus_diagnostics") == 1
     rejects = rows(db, "SELECT topic, reason, payload FROM ingest_rejects")
