@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 _PENDING = """
 SELECT a.anomaly_id, a.site_id, a.meter_id, m.name, a.kind, a.severity, a.started_at,
        a.ended_at, a.quantity, a.measured, a.limit_value, a.message_pt, a.message_en,
-       s.name, s.timezone, coalesce(d.attempts, 0)
+       s.name, s.timezone, coalesce(d.attempts, 0), coalesce(a.details, '{}'::jsonb)
 FROM anomalies a
 JOIN sites s ON s.site_id = a.site_id
 LEFT JOIN meters m ON m.meter_id = a.meter_id
@@ -63,6 +63,7 @@ class Event:
     site_name: str
     timezone: str
     attempts: int
+    details: Mapping[str, Any] = field(default_factory=dict)  # the anomaly's own figures
 
     def text(self, lang: i18n.Lang) -> str:
         """One line for a phone screen: severity, site/meter, when, message."""
@@ -87,6 +88,7 @@ class Event:
             "limit": self.limit_value,
             "message": self.message_pt if lang == "pt-BR" else self.message_en,
             "text": self.text(lang),
+            "details": dict(self.details),
         }
 
 

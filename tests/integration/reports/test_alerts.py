@@ -7,6 +7,7 @@ from datetime import datetime
 
 import psycopg
 import pytest
+from psycopg.types.json import Jsonb
 
 from analytics.alerts import deliver_alerts
 from analytics.delivery_config import Alerts, DeliveryConfig
@@ -52,6 +53,11 @@ def test_alerts_by_email_and_webhook_with_cooldown(
     plant_db: str, alert_config: DeliveryConfig, smtp_server: SmtpServer, webhook_server: Hook
 ) -> None:
     info = _anomaly(plant_db, "m1", "thd", "info", _at(13, 0))  # severity not configured
+    figures = {"phase": "L1", "band": "critical", "nominal_v": 127.0}
+    with psycopg.connect(plant_db) as conn:
+        conn.execute(
+            "UPDATE anomalies SET details = %s WHERE kind = 'voltage_band'", (Jsonb(figures),)
+        )
     first = deliver_alerts(plant_db, _at(14, 5), alert_config)
     # the fixture's critical sag (m1, 09:12) and warning PF (m2, 14:00)
     assert [(r.outcome, r.channels) for r in first] == [("sent", ("email", "webhook"))] * 2
@@ -64,6 +70,8 @@ def test_alerts_by_email_and_webhook_with_cooldown(
         "[EMUSA CRÍTICA] Planta Teste/m1 10/11/2026 09:12: Afundamento de tensão em L1: 101,6 V"
     )
     assert webhook_server.headers[0]["Authorization"] == "Bearer hook-token"
+    assert sag["details"] == figures  # the anomaly's own figures travel with it
+    assert webhook_server.received[1]["details"] == {}
     subjects = [m["Subject"] for _, m in smtp_server.box.messages]
     assert subjects[0].startswith("[EMUSA CRÍTICA] Planta Teste/m1")
     assert smtp_server.box.messages[0][0].rcpt_tos == ["plantao@example.com"]
