@@ -1,6 +1,6 @@
 """Counter cross-check: a meter's kWh counter against the integral of its kW, per hour.
 
-For each meter and complete hour, ``crosscheck.sql`` gives the counter advance and the
+For each meter and complete hour, ``sql/crosscheck.sql`` gives the counter advance and the
 trapezoid integral of max(P, 0) over the same consecutive-reading pairs (so a gap in
 the data never looks like a divergence), the gaps apart (pairs longer than 5x the
 median poll interval of the hour), and the single pair whose counter step differs most
@@ -34,13 +34,12 @@ import math
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from pathlib import Path
-from typing import Any, LiteralString
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from analytics.events import Episode, group_runs
 from analytics.rules import SiteInfo
-from analytics.store import Conn
+from analytics.store import Conn, sql_file
 
 HOUR = timedelta(hours=1)
 KINDS = ("counter_reset", "counter_jump", "counter_mismatch", "counter_lost_data")
@@ -87,7 +86,7 @@ class CrossCheckLimits:
 
 @dataclass(frozen=True)
 class HourFigures:
-    """One row of ``crosscheck.sql``: a meter's hour (energies in kWh, times UTC)."""
+    """One row of ``sql/crosscheck.sql``: a meter's hour (energies in kWh, times UTC)."""
 
     meter_id: int
     hour: datetime
@@ -296,8 +295,6 @@ def _episode(site_id: str, worst: Finding, run: list[Finding], *, ongoing: bool)
 
 # --- database -------------------------------------------------------------------------
 
-_SQL: LiteralString = Path(__file__).with_name("crosscheck.sql").read_text(encoding="utf-8")
-
 
 def load(
     conn: Conn, site_id: str, start: datetime, end: datetime,
@@ -309,7 +306,7 @@ def load(
         "site": site_id, "start": start, "end": end, "reach": limits.reach,
         "gap_factor": limits.gap_factor, "min_gap_s": limits.min_gap_s,
     }  # fmt: skip
-    rows = conn.execute(_SQL, params).fetchall()
+    rows = conn.execute(sql_file("crosscheck"), params).fetchall()
     return [HourFigures(**r) for r in rows]
 
 

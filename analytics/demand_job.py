@@ -29,9 +29,7 @@ import logging
 import os
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
-from functools import cache
-from pathlib import Path
-from typing import Any, LiteralString
+from typing import Any
 
 from analytics import demand_control as dc
 from analytics import jobs, store
@@ -49,13 +47,6 @@ DEFAULT_EVERY = timedelta(seconds=20)
 ENV_EVERY = "EMUSA_DEMAND_EVERY"
 ENV_MIN_ELAPSED = "EMUSA_DEMAND_MIN_ELAPSED"
 ENV_SEVERITY = "EMUSA_DEMAND_SEVERITY"
-
-
-@cache
-def _sql(name: str) -> LiteralString:
-    # our own file (analytics/sql/<name>.sql), never a value
-    text: LiteralString = (Path(__file__).parent / "sql" / f"{name}.sql").read_text("utf-8")
-    return text
 
 
 def _seconds(env: Mapping[str, str], var: str, default: timedelta) -> timedelta:
@@ -99,7 +90,9 @@ def meter_windows(
     conn: store.Conn, site: str, start: datetime, until: datetime
 ) -> list[dc.MeterWindow]:
     """The meters of the site total with their readings in [start, until)."""
-    rows = conn.execute(_sql("demand_meters"), {"site": site, "start": start, "until": until})
+    rows = conn.execute(
+        store.sql_file("demand_meters"), {"site": site, "start": start, "until": until}
+    )
     return [
         dc.MeterWindow(
             int(r["meter_id"]),
@@ -115,7 +108,7 @@ def meter_windows(
 
 
 def site_limit(conn: store.Conn, site: str, start: datetime) -> dc.Limit:
-    row = conn.execute(_sql("demand_limit"), {"site": site, "start": start}).fetchone()
+    row = conn.execute(store.sql_file("demand_limit"), {"site": site, "start": start}).fetchone()
     if row is None:
         raise ConfigError(f"site {site!r} is not in the database")
     contracted = row["contracted_kw"]
@@ -170,7 +163,8 @@ def raise_or_update(
     """Open the interval's event on a trusted excess, or update the one already open.
     Returns ``opened``, ``updated`` or None."""
     found = conn.execute(
-        _sql("demand_event"), {"site": p.site_id, "kind": dc.KIND, "start": p.window_start}
+        store.sql_file("demand_event"),
+        {"site": p.site_id, "kind": dc.KIND, "start": p.window_start},
     ).fetchone()
     latest = dc.details(p)
     if found is None:
@@ -204,7 +198,7 @@ def close_ended(
 ) -> int:
     """Record the outcome of the controller's events whose interval has ended."""
     rows = conn.execute(
-        _sql("demand_events"),
+        store.sql_file("demand_events"),
         {"site": site.site_id, "kind": dc.KIND, "now": now - SETTLE, "since": now - CLOSE_LOOKBACK},
     ).fetchall()
     for r in rows:

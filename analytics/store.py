@@ -1,6 +1,6 @@
 """Database access of the analytics worker: rollups in, events and summaries out.
 
-Named queries live in ``queries.sql`` (loaded once). Driver errors become
+Named queries live in ``queries.sql`` (loaded once); longer ones in ``sql/<name>.sql``. Driver errors become
 :class:`DatabaseError` with the cause chained.
 """
 
@@ -43,6 +43,13 @@ def queries() -> dict[str, str]:
 def q(name: str) -> LiteralString:
     # the text of our own queries.sql, never a value
     text: LiteralString = queries()[name]
+    return text
+
+
+@cache
+def sql_file(name: str) -> LiteralString:
+    """A query of its own file, ``analytics/sql/<name>.sql`` (our file, never a value)."""
+    text: LiteralString = (Path(__file__).parent / "sql" / f"{name}.sql").read_text("utf-8")
     return text
 
 
