@@ -106,9 +106,22 @@ class MqttConfig(_Strict):
     client_id: str | None = Field(default=None, description="default emusa-gateway-<gateway_id>")
     keepalive: int = Field(default=30, ge=5, le=3600)
     state_topics: bool = Field(default=True, description="retained <meter>/state/<quantity>")
+    state_interval: float | None = Field(
+        default=None,
+        ge=1,
+        le=3600,
+        description="seconds: publish a meter's state topics at most this often, changed"
+        " values only (default: every reading, all values)",
+    )
     homeassistant_discovery: bool = False
     homeassistant_prefix: str = "homeassistant"
     tls: TlsConfig | None = None
+
+    @model_validator(mode="after")
+    def _interval_needs_topics(self) -> MqttConfig:
+        if self.state_interval is not None and not self.state_topics:
+            raise ValueError("state_interval is set but state_topics is false (drop one)")
+        return self
 
     @field_validator("url")
     @classmethod

@@ -9,8 +9,9 @@ is replayed from its head (a reading whose PUBACK was lost may arrive twice; the
 stores it once).
 
 Retained state: the gateway status (`online`, last will `offline`), each meter's status,
-optional per-quantity state topics and Home Assistant discovery; re-published on every
-(re)connect. Diagnostics (``publish_latest``) are retained and latest-wins: kept in memory,
+optional per-quantity state topics (QoS 0, every reading or at most every
+``state_interval`` seconds, see gateway.state_topics) and Home Assistant discovery;
+re-published on every (re)connect. Diagnostics (``publish_latest``) are retained and latest-wins: kept in memory,
 never queued to disk; while the broker is away only the newest message per topic waits,
 and it is published on reconnect.
 """
@@ -22,7 +23,8 @@ import logging
 import socket
 import ssl
 import threading
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import paho.mqtt.client as mqtt
@@ -34,8 +36,11 @@ from gateway import contract
 from gateway.config import TlsConfig
 from gateway.mqtt_url import MqttEndpoint
 from gateway.queue import DiskQueue
+from gateway.state_topics import State, StateTopics
 
 log = logging.getLogger(__name__)
+
+STATE_CHECK_EVERY = 0.5  # seconds; the pump wakes at least this often
 
 
 @dataclass
@@ -57,6 +62,7 @@ class PublisherSettings:
     keepalive: int = 30
     window: int = 20
     state_topics: bool = True
+    state_interval: float | None = None  # None: every reading's values
     tls: TlsConfig | None = None
     retained: Mapping[str, bytes] = field(default_factory=dict)  # e.g. discovery configs
 
@@ -64,7 +70,12 @@ class PublisherSettings:
 class Publisher:
     """Thread-safe: the poll loop calls ``submit``/``set_meter_status`` from any thread."""
 
-    def __init__(self, settings: PublisherSettings, queue: DiskQueue) -> None:
+    def __init__(
+        self,
+        settings: PublisherSettings,
+        queue: DiskQueue,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.settings = settings
         self.queue = queue
         self.stats = PublisherStats()
@@ -78,6 +89,9 @@ class Publisher:
         self._inflight: dict[int, int] = {}  # paho mid -> queue id; pump thread only
         self._cursor = 0  # highest queue id handed to paho; pump thread only
         self._idle = threading.Event()
+        self._monotonic = monotonic
+        self._states = StateTopics(settings.state_interval) if settings.state_topics else None
+        self._states_checked = float("-inf")  # pump thread only
         s = settings
         self._gateway_topic = contract.gateway_status_topic(s.root, s.site, s.gateway_id)
         self.client = mqtt.Client(
@@ -157,14 +171,10 @@ class Publisher:
         )
         self.stats.queued += 1
         self._wake.set()
-        if s.state_topics and self.connected.is_set():
-            for name, value in reading.values.items():
-                self.client.publish(
-                    contract.state_topic(s.root, s.site, reading.meter, name),
-                    repr(float(value)),
-                    qos=0,
-                    retain=True,
-                )
+        if self._states is not None:
+            self._states.update(reading.meter, reading.values)
+            if self.connected.is_set():
+                self._publish_states(self._states.due(self._monotonic(), reading.meter))
 
     def set_meter_status(self, meter: str, status: str) -> None:
         """Record a meter's status; published retained now (if connected) and on reconnect."""
@@ -224,6 +234,8 @@ class Publisher:
             self.client.publish(topic, payload, qos=1, retain=True)
         for topic, payload in self.settings.retained.items():
             self.client.publish(topic, payload, qos=1, retain=True)
+        if self._states is not None:
+            self._states.forget_sent()
         self.connected.set()
         self._wake.set()
 
@@ -256,6 +268,13 @@ class Publisher:
         self._acks.append(mid)
         self._wake.set()
 
+    def _publish_states(self, states: list[State]) -> None:
+        s = self.settings
+        for meter, quantity, text in states:
+            self.client.publish(
+                contract.state_topic(s.root, s.site, meter, quantity), text, qos=0, retain=True
+            )
+
     def _publish_status(self, meter: str, status: str) -> None:
         s = self.settings
         self.client.publish(
@@ -271,8 +290,17 @@ class Publisher:
             self._drain_acks()
             if self.connected.is_set():
                 self._fill_window()
+                self._flush_states()
             if not self._inflight and len(self.queue) == 0:
                 self._idle.set()
+
+    def _flush_states(self) -> None:
+        """Publish the state values held back by ``state_interval`` (checked every 0.5 s)."""
+        now = self._monotonic()
+        if self._states is None or now < self._states_checked + STATE_CHECK_EVERY:
+            return
+        self._states_checked = now
+        self._publish_states(self._states.due(now))
 
     def _drain_acks(self) -> None:
         done = []

@@ -107,6 +107,7 @@ def _publisher(
         client_id=config.mqtt.client_id or f"emusa-gateway-{config.site}-{config.gateway_id}",
         keepalive=config.mqtt.keepalive,
         state_topics=config.mqtt.state_topics,
+        state_interval=config.mqtt.state_interval,
         tls=config.mqtt.tls,
         retained=retained,
     )

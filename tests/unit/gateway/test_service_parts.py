@@ -131,6 +131,18 @@ def test_environment_overrides_secrets_and_site() -> None:
             "site: 'plant/1'\nbuses: [{name: b, type: tcp, host: h, meters: [{name: m, model: x}]}]\n",
             "site: Value error",
         ),
+        (
+            "site: plant\nmqtt: {state_interval: 0}\nbuses: [{name: b, type: tcp, host: h, meters: [{name: m, model: x}]}]\n",
+            "mqtt.state_interval: Input should be greater than or equal to 1",
+        ),
+        (
+            "site: plant\nmqtt: {state_interval: 10 s}\nbuses: [{name: b, type: tcp, host: h, meters: [{name: m, model: x}]}]\n",
+            "mqtt.state_interval: Input should be a valid number",
+        ),
+        (
+            "site: plant\nmqtt: {state_interval: 10, state_topics: false}\nbuses: [{name: b, type: tcp, host: h, meters: [{name: m, model: x}]}]\n",
+            "mqtt: Value error, state_interval is set but state_topics is false",
+        ),
         ("- just a list\n", "the top level must be a mapping"),
         ("site: [unclosed\n", "not valid YAML"),
     ],
