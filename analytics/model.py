@@ -21,21 +21,25 @@ with fewer false minutes. ``method="isolation_forest"`` keeps the scikit-learn f
 
 Fitted models are not persisted: refitting from the database takes well under a
 second per meter, the database stays the only state, and no pickle ties a deployment
-to one library version. Pure module: no database or network.
+to one library version. Pure module: no database or network. scikit-learn is imported
+only when ``method="isolation_forest"`` fits a forest, so a worker running the baseline
+never loads it (nor SciPy, ~90 MiB of resident memory).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd  # type: ignore[import-untyped]
-from sklearn.ensemble import IsolationForest
 
 from analytics.events import Episode, group_runs
 from analytics.rules import MeterInfo, current_unbalance, unbalance_fd
+
+if TYPE_CHECKING:  # scikit-learn (with SciPy, ~90 MiB) loads only when a forest is fitted
+    from sklearn.ensemble import IsolationForest
 
 MINUTE = timedelta(minutes=1)
 FEATURES = ("p_kw", "q_kvar", "pf", "v_pct", "v_unb", "i_unb", "freq")
@@ -161,6 +165,8 @@ def fit(
     )
     model.scale = np.maximum(mad, floors.clip(lower=1e-6))
     if params.method == "isolation_forest":
+        from sklearn.ensemble import IsolationForest  # noqa: PLC0415 - only this option needs it
+
         z = zscores(model, train).to_numpy(dtype=float)
         forest = IsolationForest(
             n_estimators=200, max_samples=2048, random_state=params.random_state

@@ -9,6 +9,8 @@ Measured when written: 1.0 everywhere with the baseline (see model_eval).
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import timedelta
 
 import pytest
@@ -58,3 +60,33 @@ def test_too_little_history_means_no_model() -> None:
     frame = model_eval._history(1, model_eval.TEST_DAY, model_eval.TEST_DAY + timedelta(hours=6))
     feats = model.features(frame, model_eval.METERS, model_eval.TZ)
     assert model.fit(feats, 1, model_eval.TEST_DAY) is None
+
+
+def test_the_worker_loads_scikit_learn_only_for_the_isolation_forest() -> None:
+    # A fresh interpreter: this test session may have imported scikit-learn already.
+    code = (
+        "import sys, analytics.__main__, analytics.jobs, analytics.model\n"
+        "print(sorted(m for m in ('sklearn', 'scipy') if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]", out.stdout
+
+
+def test_isolation_forest_option_fits_and_scores() -> None:
+    fitted = model_eval.train(1, model.ModelParams(method="isolation_forest"))
+    assert fitted is not None and fitted.forest is not None and fitted.forest_threshold > 0
+    at = model_eval.TEST_DAY + timedelta(hours=10)
+    clean, pf_drop = (
+        model.features(
+            model_eval._history(
+                1, model_eval.TEST_DAY, model_eval.TEST_DAY + timedelta(days=1), ev
+            ),
+            model_eval.METERS,
+            model_eval.TZ,
+        )
+        for ev in ((), (Event("pf_drop", at.timestamp(), 3600),))
+    )
+    clean_scores, drop_scores = model.score(fitted, clean), model.score(fitted, pf_drop)
+    assert len(clean_scores) == len(clean) == 1440
+    assert (clean_scores > 1).mean() < 0.05  # near the training false-alarm rate
+    assert (drop_scores > 1).sum() > (clean_scores > 1).sum() + 30  # the hour stands out
