@@ -2,7 +2,8 @@
 
 The broker runs from ``mosquitto/mosquitto.conf`` itself, with only its container paths
 and ports rewritten to a temporary directory and free local ports; the password file is
-written by ``mosquitto/init-passwd.sh`` from the same variables docker-compose passes.
+written by ``mosquitto/init-passwd.sh`` from the same variables docker-compose passes
+(``tests.harness.shipped_broker``, also used by the end-to-end run).
 MQTT v5 tells what the broker decided: a refused publish gets PUBACK 0x87 (Not
 authorized), a refused subscription SUBACK 0x87.
 """
@@ -10,14 +11,12 @@ authorized), a refused subscription SUBACK 0x87.
 from __future__ import annotations
 
 import os
-import shutil
 import ssl
 import subprocess
 import threading
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,96 +25,29 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
-from tests.harness.services import ServiceUnavailable, free_port, wait_for_port
+from tests.harness.services import ServiceUnavailable
+from tests.harness.shipped_broker import ShippedMosquitto, new_passwords
 
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[3]
 NOT_AUTHORIZED = 0x87
-PASSWORDS = {
-    "gateway": "gw-" + uuid.uuid4().hex,
-    "ingestor": "in-" + uuid.uuid4().hex,
-    "analytics": "an-" + uuid.uuid4().hex,
-    "reader": "rd-" + uuid.uuid4().hex,
-}
+PASSWORDS = new_passwords()
 WAIT = 10.0
 
 
-@dataclass
-class Broker:
-    port: int
-    health_port: int
-    tls_port: int
-    ca: Path
-    proc: subprocess.Popen[bytes]
-    base: Path
-
-
-def _openssl_cert(base: Path) -> Path:
-    certs = base / "certs"
-    certs.mkdir()
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-         "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
-         "-keyout", str(certs / "server.key"), "-out", str(certs / "server.crt")],
-        check=True, capture_output=True, timeout=60,
-    )  # fmt: skip
-    return certs
-
-
 @pytest.fixture(scope="module")
-def broker() -> Iterator[Broker]:
-    binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
-    if not Path(binary).exists() or not shutil.which("mosquitto_passwd"):
-        pytest.fail("mosquitto and mosquitto_passwd are needed: run scripts/setup-services.sh")
-    base = Path(os.path.realpath(__import__("tempfile").mkdtemp(prefix="emusa-acl-")))
-    (base / "data").mkdir()
-    (base / "conf.d").mkdir()
-    env = {**os.environ, **{f"EMUSA_MQTT_{u.upper()}_PASSWORD": p for u, p in PASSWORDS.items()}}
-    subprocess.run(["sh", str(ROOT / "mosquitto" / "init-passwd.sh"), str(base)], env=env,
-                   check=True, capture_output=True, timeout=30)  # fmt: skip
-    certs = _openssl_cert(base)
-    port, health, tls = free_port(), free_port(), free_port()
-    tls_conf = (ROOT / "mosquitto" / "tls.conf.example").read_text()
-    (base / "conf.d" / "tls.conf").write_text(
-        tls_conf.replace("listener 8883", f"listener {tls} 127.0.0.1")
-        .replace("/mosquitto/secrets/passwd", str(base / "passwd"))
-        .replace("/mosquitto/config/acl", str(ROOT / "mosquitto" / "acl"))
-        .replace("/mosquitto/certs", str(certs))
-    )
-    conf = (ROOT / "mosquitto" / "mosquitto.conf").read_text()
-    conf = (
-        conf.replace("/mosquitto/data/", f"{base}/data/")
-        .replace("/mosquitto/secrets/passwd", str(base / "passwd"))
-        .replace("/mosquitto/config/acl-health", str(ROOT / "mosquitto" / "acl-health"))
-        .replace("/mosquitto/config/acl", str(ROOT / "mosquitto" / "acl"))
-        .replace("/mosquitto/config/conf.d", str(base / "conf.d"))
-        .replace("listener 1883\n", f"listener {port} 127.0.0.1\n")
-        .replace("listener 1880 127.0.0.1", f"listener {health} 127.0.0.1")
-        .replace("log_dest stdout", f"log_dest file {base}/mosquitto.log")
-    )
-    assert str(port) in conf and str(health) in conf  # the rewrite found both listeners
-    if os.geteuid() == 0:
-        conf = "user root\n" + conf
-    (base / "mosquitto.conf").write_text(conf)
-    proc = subprocess.Popen([binary, "-c", str(base / "mosquitto.conf")],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+def broker() -> Iterator[ShippedMosquitto]:
+    shipped = ShippedMosquitto(PASSWORDS, tls=True)
     try:
-        for p in (port, health, tls):
-            wait_for_port("127.0.0.1", p, 15, "Mosquitto")
-    except ServiceUnavailable:
-        proc.kill()
-        proc.wait(10)
-        log = (base / "mosquitto.log").read_text() if (base / "mosquitto.log").exists() else ""
-        pytest.fail(f"mosquitto did not start with the shipped config: {log[-2000:]}")
-    yield Broker(port, health, tls, certs / "server.crt", proc, base)
-    proc.terminate()
+        shipped.start()
+    except ServiceUnavailable as exc:
+        shipped.cleanup()
+        pytest.fail(str(exc))
     try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(10)
-    shutil.rmtree(base, ignore_errors=True)
+        yield shipped
+    finally:
+        shipped.cleanup()
 
 
 class Client:
@@ -203,7 +135,7 @@ class Client:
 
 
 @pytest.fixture
-def clients(broker: Broker) -> Iterator[dict[str, Client]]:
+def clients(broker: ShippedMosquitto) -> Iterator[dict[str, Client]]:
     made: dict[str, Client] = {}
     try:
         for user in PASSWORDS:
@@ -310,7 +242,9 @@ def test_refused_publish_reaches_nobody(clients: dict[str, Client]) -> None:
 @pytest.mark.parametrize(
     ("user", "password"), [(None, None), ("gateway", "wrong"), ("nobody", "x")]
 )
-def test_login_is_required(broker: Broker, user: str | None, password: str | None) -> None:
+def test_login_is_required(
+    broker: ShippedMosquitto, user: str | None, password: str | None
+) -> None:
     client = Client(broker.port, user, password)
     try:
         assert client.connack is not None and client.connack >= 0x80  # 0x86 / 0x87
@@ -318,7 +252,7 @@ def test_login_is_required(broker: Broker, user: str | None, password: str | Non
         client.close()
 
 
-def test_health_listener_is_anonymous_and_sees_only_the_uptime(broker: Broker) -> None:
+def test_health_listener_is_anonymous_and_sees_only_the_uptime(broker: ShippedMosquitto) -> None:
     client = Client(broker.health_port, None)
     try:
         assert client.connack == 0
@@ -330,7 +264,7 @@ def test_health_listener_is_anonymous_and_sees_only_the_uptime(broker: Broker) -
         client.close()
 
 
-def test_tls_listener_uses_the_same_users_and_acl(broker: Broker) -> None:
+def test_tls_listener_uses_the_same_users_and_acl(broker: ShippedMosquitto) -> None:
     client = Client(broker.tls_port, "gateway", ca=broker.ca)
     try:
         assert client.connack == 0
