@@ -473,7 +473,18 @@ def test_scale_200_meters_two_ingestors(
             name: {
                 "written": written[name],
                 "share": round(written[name] / max(1, sum(written.values())), 3),
-                **{k: c[k] for k in ("received", "duplicates", "batches", "retries", "commit_ms")},
+                **{
+                    k: c[k]
+                    for k in (
+                        "received",
+                        "duplicates",
+                        "rejected",
+                        "diagnostics",
+                        "batches",
+                        "retries",
+                        "commit_ms",
+                    )
+                },
             }
             for name, c in ing_status.items()
         },
