@@ -29,7 +29,14 @@ class Received:
 
 
 class Collector:
-    def __init__(self, broker: Broker, topic_filter: str, qos: int = 1) -> None:
+    def __init__(
+        self,
+        broker: Broker,
+        topic_filter: str,
+        qos: int = 1,
+        *,
+        login: tuple[str, str] | None = None,
+    ) -> None:
         self.messages: list[Received] = []
         self._cond = threading.Condition()
         self._subscribed = threading.Event()
@@ -41,6 +48,8 @@ class Collector:
             protocol=mqtt.MQTTv5,
         )
         self.client.reconnect_delay_set(min_delay=1, max_delay=2)
+        if login is not None:  # (user, password) on a broker that requires a login
+            self.client.username_pw_set(*login)
         self.client.on_connect = self._on_connect
         self.client.on_message = self._on_message
         self.client.on_subscribe = lambda *_a: self._subscribed.set()

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -22,9 +20,11 @@ from gateway.contract import Reading
 from gateway.quantities import QUANTITIES
 from ingestor.config import IngestorConfig
 from ingestor.service import Service
+from tests.harness.ingestor import IngestorProcess, make_config
 from tests.harness.services import Broker
 
-REPO = Path(__file__).resolve().parents[3]
+__all__ = ["IngestorProcess", "make_config"]  # from tests.harness.ingestor; tests import them here
+
 START = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
 
 
@@ -115,24 +115,6 @@ def publisher(broker: Broker, client_id: str = "test-publisher") -> Iterator[Pub
         p.close()
 
 
-def make_config(
-    db: str, broker: Broker, root: str, tmp_path: Path, **overrides: object
-) -> IngestorConfig:
-    values: dict[str, object] = {
-        "database_url": db,
-        "mqtt_url": broker.url,
-        "topic_root": root,
-        "client_id": f"ingestor-{root}",
-        "batch_rows": 500,
-        "batch_ms": 50,
-        "receive_maximum": 2000,
-        "retry_max_s": 1.0,
-        "status_file": tmp_path / "status.json",
-    }
-    values.update(overrides)
-    return IngestorConfig.model_validate(values)
-
-
 @contextmanager
 def running(config: IngestorConfig, **kwargs: object) -> Iterator[Service]:
     service = Service(config, **kwargs)  # type: ignore[arg-type]
@@ -142,47 +124,6 @@ def running(config: IngestorConfig, **kwargs: object) -> Iterator[Service]:
         yield service
     finally:
         service.stop()
-
-
-class IngestorProcess:
-    """``python -m ingestor run`` as a child process (for SIGKILL tests)."""
-
-    def __init__(self, config: IngestorConfig, log_path: Path) -> None:
-        self.config = config
-        self.log_path = log_path
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        env = {
-            **os.environ,
-            "EMUSA_DATABASE_URL": self.config.database_url,
-            "EMUSA_MQTT_URL": self.config.mqtt_url,
-        }
-        args = [sys.executable, "-m", "ingestor", "run"]
-        for name in ("topic_root", "client_id", "batch_rows", "batch_ms", "receive_maximum"):
-            args += [f"--{name.replace('_', '-')}", str(getattr(self.config, name))]
-        args += ["--status-file", str(self.config.status_file), "--retry-max-s", "1"]
-        with self.log_path.open("ab") as log:
-            self.proc = subprocess.Popen(args, cwd=REPO, env=env, stdout=log, stderr=log)
-
-    def kill(self) -> None:
-        if self.proc is not None:
-            self.proc.kill()
-            self.proc.wait(timeout=10)
-            self.proc = None
-
-    def terminate(self) -> int | None:
-        if self.proc is None:
-            return None
-        self.proc.terminate()
-        try:
-            return self.proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(timeout=10)
-            return None
-        finally:
-            self.proc = None
 
 
 @pytest.fixture

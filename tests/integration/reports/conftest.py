@@ -1,29 +1,24 @@
 """Fixtures of the report and delivery tests: a database holding a month of plant
 history (copied per test from a session template), a real SMTP server (aiosmtpd) and a
-real HTTP server for webhooks, each on a free port and stopped after the test."""
+real HTTP server for webhooks (``tests.harness.smtp``, ``tests.harness.webhook``), each on
+a free port and stopped after the test."""
 
 from __future__ import annotations
 
-import json
-import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from email import message_from_bytes, policy
-from email.message import Message
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import psycopg
 import pytest
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from analytics.delivery_config import DeliveryConfig, Recipients, Tariff
 from tests.conftest import PgServer
 from tests.harness.services import free_port
+from tests.harness.smtp import Mailbox, SmtpServer
+from tests.harness.webhook import Hook
+from tests.harness.webhook import webhook_server as serve_webhook
 from tests.integration.reports.plant import SITE, load_history, seed_site
 
 TZ = ZoneInfo("America/Sao_Paulo")
@@ -103,49 +98,7 @@ def config(tmp_path: Path) -> DeliveryConfig:
     )
 
 
-# --- SMTP ------------------------------------------------------------------------------
-@dataclass
-class Mailbox:
-    """What a real SMTP server (aiosmtpd) received; ``fail_next`` answers 451 that many
-    times first (a transient failure the client must retry)."""
-
-    messages: list[tuple[Envelope, Message]] = field(default_factory=list)
-    fail_next: int = 0
-    refused: int = 0
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-        with self.lock:
-            if self.fail_next > 0:
-                self.fail_next -= 1
-                self.refused += 1
-                return "451 4.3.0 try again later"
-            content = envelope.original_content or b""
-            self.messages.append((envelope, message_from_bytes(content, policy=policy.default)))
-        return "250 OK"
-
-
-@dataclass
-class SmtpServer:
-    host: str
-    port: int
-    box: Mailbox
-    controller: Controller | None
-
-    @property
-    def url(self) -> str:
-        return f"smtp://{self.host}:{self.port}?starttls=0&timeout=5"
-
-    def start(self) -> None:
-        self.controller = Controller(self.box, hostname=self.host, port=self.port)
-        self.controller.start()
-
-    def stop(self) -> None:
-        if self.controller is not None:
-            self.controller.stop()
-            self.controller = None
-
-
+# --- SMTP ---------------------------------------------------------------------------
 @pytest.fixture
 def smtp_server() -> Iterator[SmtpServer]:
     server = SmtpServer("127.0.0.1", free_port(), Mailbox(), None)
@@ -157,41 +110,7 @@ def smtp_server() -> Iterator[SmtpServer]:
 
 
 # --- webhook ---------------------------------------------------------------------------
-@dataclass
-class Hook:
-    url: str
-    received: list[dict[str, Any]]
-    headers: list[dict[str, str]]
-    status: list[int]  # status to answer with (mutable, default 200)
-
-
 @pytest.fixture
 def webhook_server() -> Iterator[Hook]:
-    received: list[dict[str, Any]] = []
-    headers: list[dict[str, str]] = []
-    status = [200]
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-            if status[0] == 200:
-                received.append(json.loads(body))
-                headers.append(dict(self.headers))
-            self.send_response(status[0])
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        def log_message(self, format: str, *args: Any) -> None:
-            return
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(
-        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-    )
-    thread.start()
-    try:
-        yield Hook(f"http://127.0.0.1:{server.server_address[1]}/hook", received, headers, status)
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+    with serve_webhook() as hook:
+        yield hook

@@ -1,0 +1,52 @@
+"""A real HTTP server receiving webhook POSTs (JSON bodies), on a free local port."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+@dataclass
+class Hook:
+    url: str
+    received: list[dict[str, Any]]
+    headers: list[dict[str, str]]
+    status: list[int]  # status to answer with (mutable, default 200)
+
+
+@contextmanager
+def webhook_server() -> Iterator[Hook]:
+    """Answers each POST with ``status[0]``; keeps the JSON body and headers of the 200s."""
+    received: list[dict[str, Any]] = []
+    headers: list[dict[str, str]] = []
+    status = [200]
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            if status[0] == 200:
+                received.append(json.loads(body))
+                headers.append(dict(self.headers))
+            self.send_response(status[0])
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, format: str, *args: Any) -> None:
+            return
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    )
+    thread.start()
+    try:
+        yield Hook(f"http://127.0.0.1:{server.server_address[1]}/hook", received, headers, status)
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
