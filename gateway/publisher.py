@@ -36,7 +36,7 @@ from gateway import contract
 from gateway.config import TlsConfig
 from gateway.mqtt_url import MqttEndpoint
 from gateway.queue import DiskQueue
-from gateway.state_topics import State, StateTopics
+from gateway.state_topics import StateTopics
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +92,7 @@ class Publisher:
         self._monotonic = monotonic
         self._states = StateTopics(settings.state_interval) if settings.state_topics else None
         self._states_checked = float("-inf")  # pump thread only
+        self._states_lock = threading.Lock()
         s = settings
         self._gateway_topic = contract.gateway_status_topic(s.root, s.site, s.gateway_id)
         self.client = mqtt.Client(
@@ -174,7 +175,7 @@ class Publisher:
         if self._states is not None:
             self._states.update(reading.meter, reading.values)
             if self.connected.is_set():
-                self._publish_states(self._states.due(self._monotonic(), reading.meter))
+                self._publish_states(reading.meter)
 
     def set_meter_status(self, meter: str, status: str) -> None:
         """Record a meter's status; published retained now (if connected) and on reconnect."""
@@ -268,12 +269,20 @@ class Publisher:
         self._acks.append(mid)
         self._wake.set()
 
-    def _publish_states(self, states: list[State]) -> None:
+    def _publish_states(self, meter: str | None = None) -> None:
+        """Publish the state values due now (of ``meter``, or of every meter).
+
+        Taking and publishing under one lock keeps a topic's updates in order when the poll
+        loop and the pump publish at the same time.
+        """
+        if self._states is None:
+            return
         s = self.settings
-        for meter, quantity, text in states:
-            self.client.publish(
-                contract.state_topic(s.root, s.site, meter, quantity), text, qos=0, retain=True
-            )
+        with self._states_lock:
+            for m, quantity, text in self._states.due(self._monotonic(), meter):
+                self.client.publish(
+                    contract.state_topic(s.root, s.site, m, quantity), text, qos=0, retain=True
+                )
 
     def _publish_status(self, meter: str, status: str) -> None:
         s = self.settings
@@ -297,10 +306,10 @@ class Publisher:
     def _flush_states(self) -> None:
         """Publish the state values held back by ``state_interval`` (checked every 0.5 s)."""
         now = self._monotonic()
-        if self._states is None or now < self._states_checked + STATE_CHECK_EVERY:
+        if now < self._states_checked + STATE_CHECK_EVERY:
             return
         self._states_checked = now
-        self._publish_states(self._states.due(now))
+        self._publish_states()
 
     def _drain_acks(self) -> None:
         done = []
