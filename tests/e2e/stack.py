@@ -1,10 +1,13 @@
 """The whole native stack in one run, with faults, for the end-to-end acceptance test.
 
-Real peers only: the session's TimescaleDB and Mosquitto (local, so they can be restarted),
-two simulator processes (a KRON on a serial pseudo-terminal, a PAC3200 over Modbus TCP),
-``gateway run``, ``ingestor run``, ``analytics run`` as processes (the last two logged in as
-their production roles; the gateway started once the ingestor is subscribed), and an SMTP
-server.
+Real peers only: the session's TimescaleDB (local, so it can be restarted), Mosquitto with
+the shipped configuration (``mosquitto/mosquitto.conf``, ``mosquitto/acl``, a password file
+from ``mosquitto/init-passwd.sh``; topic root ``emusa`` as the ACL states it), two
+simulator processes (a KRON on a serial pseudo-terminal, a PAC3200 over Modbus TCP),
+``gateway run``, ``ingestor run``, ``analytics run`` as processes (each logged in to the
+broker as its own user and to the database as its production role, as in compose; the
+gateway started once the ingestor is subscribed), an SMTP server and a webhook receiver.
+The test's own subscriber logs in as ``reader``.
 
 Simulated time: the previous local day of history is written with the analytics history
 writer (a 30-minute voltage sag on the KRON at 10:00 local), so the worker finds, at
@@ -12,7 +15,10 @@ start, a complete day to detect, summarize and report on (``--settle-minutes 0``
 ``daily_send_time 00:00``). Live time: both meters are polled at 1 Hz for about two
 minutes while the PAC3200 loses phase L3 for 100 s and, in turn, the broker restarts,
 the database restarts, the ingestor is SIGKILLed (and restarted, as a supervisor would)
-and the KRON goes silent (unplugged) for 60 s.
+and the KRON goes silent (unplugged) for 60 s. The gateway publishes Modbus diagnostics
+every 5 s; the site's contracted demand (set before the worker starts) is below the live
+load, so the demand controller (every 5 s, alerting from 30 s into an interval) projects
+an excess and alerts.
 
 ``run_stack`` does everything and returns what the tests need to judge it; it waits for
 outcomes without asserting, so each test names what failed.
@@ -38,18 +44,31 @@ from psycopg.conninfo import make_conninfo
 from gateway.simulator.model import Event
 from ingestor.migrate import migrate, set_role_passwords
 from tests.conftest import PgServer
+from tests.harness.ingestor import IngestorProcess, make_config
 from tests.harness.mqtt import Collector
 from tests.harness.processes import ServiceProcess, SimulatorProcess, ingestor_healthy
-from tests.harness.services import Broker, LocalMosquitto, LocalPostgres, free_port
+from tests.harness.services import LocalPostgres, free_port
+from tests.harness.shipped_broker import ShippedMosquitto
+from tests.harness.smtp import Mailbox, SmtpServer
+from tests.harness.webhook import Hook, webhook_server
 from tests.integration.analytics import history
-from tests.integration.ingestor.conftest import IngestorProcess, make_config
-from tests.integration.reports.conftest import Mailbox, SmtpServer
 
 TZ = ZoneInfo("America/Sao_Paulo")
+ROOT = "emusa"  # the topic root mosquitto/acl grants
 SITE = "plant"
 SITE_NAME = "Plant"  # history.add_site titles the id
+GATEWAY_ID = "e2e"
+BUSES = ("rs485", "lan")  # of the KRON, of the PAC3200
 KRON, PAC = "kron1", "pac1"
-CONTRACT_KW = 800.0  # both meters peak near 580 kW together: no demand alert
+CONTRACT_KW = 800.0  # of the history: both meters peak near 580 kW together
+# The live contracted demand, set before the worker starts: below the two meters' night
+# base (about 80 kW), so the live load exceeds it at any hour (and so does yesterday's
+# history: one demand_exceeded event, found at start).
+DEMAND_KW = 50.0
+DIAGNOSTICS_EVERY = 5.0  # gateway diagnostics.interval, seconds
+# the demand controller every 5 s, alerting from 30 s into an interval (default 20 s and
+# 180 s: a two-minute live run would often end before 3 minutes into an interval)
+DEMAND_ENV = {"EMUSA_DEMAND_EVERY": "5", "EMUSA_DEMAND_MIN_ELAPSED": "30"}
 DAILY_TO, ALERTS_TO = "gerente@example.com", "plantao@example.com"
 PHASE_LOSS = (10.0, 100.0)  # PAC3200 loses L3: seconds after its simulator starts, length
 UNPLUG = (45.0, 60.0)  # the KRON stops answering: seconds after its simulator starts, length
@@ -92,9 +111,11 @@ class Run:
     unplug: tuple[datetime, datetime]
     collector: Collector
     mailbox: Mailbox
+    hook: Hook
     windows: list[Window] = field(default_factory=list)
     polled: dict[str, int] = field(default_factory=dict)  # meter -> last seq the gateway gave
-    state: dict[str, dict[str, bytes]] = field(default_factory=dict)  # meter -> quantity -> value
+    retained: dict[str, bytes] = field(default_factory=dict)  # topic -> payload, after the run
+    broker_log: str = ""
     exit_codes: dict[str, int | None] = field(default_factory=dict)
     never_restarted: dict[str, bool] = field(default_factory=dict)
     waited: dict[str, bool] = field(default_factory=dict)  # outcome -> seen before the deadline
@@ -133,6 +154,29 @@ class Run:
     def json_messages(self, channel: str) -> list[dict[str, Any]]:
         return [json.loads(m.payload) for m in self.collector.matching(f"/{SITE}/{channel}")]
 
+    @property
+    def state(self) -> dict[str, dict[str, bytes]]:
+        """meter -> quantity -> retained state value, as a new subscriber got them."""
+        out: dict[str, dict[str, bytes]] = {}
+        for topic, payload in self.retained.items():
+            parts = topic.split("/")
+            if len(parts) == 5 and parts[3] == "state":
+                out.setdefault(parts[2], {})[parts[4]] = payload
+        return out
+
+    def diagnostics(self, meter: str) -> list[dict[str, Any]]:
+        """The meter's diagnostics messages as the collector got them, by ``ts`` (first copy:
+        the gateway re-sends the newest, retained, after a broker reconnection)."""
+        seen: dict[str, dict[str, Any]] = {}
+        for doc in self.json_messages(f"{meter}/diagnostics"):
+            seen.setdefault(doc["ts"], doc)
+        return sorted(seen.values(), key=lambda d: datetime.fromisoformat(d["ts"]))
+
+
+def run_sql(dsn: str, sql: str, *params: object) -> None:
+    with psycopg.connect(dsn, connect_timeout=10) as conn:
+        conn.execute(sql, params)  # type: ignore[arg-type]
+
 
 def local_midnight(d: date) -> datetime:
     return datetime(d.year, d.month, d.day, tzinfo=TZ)
@@ -153,13 +197,15 @@ def _write_history(dsn: str) -> tuple[tuple[datetime, datetime], tuple[datetime,
     )
 
 
-def _gateway_config(path: Path, broker: Broker, root: str, pty: str, pac: tuple[str, int]) -> None:
+def _gateway_config(path: Path, broker_url: str, pty: str, pac: tuple[str, int]) -> None:
     doc = {
         "site": SITE,
-        "gateway_id": "e2e",
+        "gateway_id": GATEWAY_ID,
         "poll_interval": 1.0,
-        "mqtt": {"url": broker.url, "topic_root": root, "keepalive": 5},
+        # the login comes from EMUSA_MQTT_URL, as in compose
+        "mqtt": {"url": broker_url, "topic_root": ROOT, "keepalive": 5},
         "queue": {"path": str(path.parent / "gateway-queue.sqlite")},
+        "diagnostics": {"interval": DIAGNOSTICS_EVERY},
         "buses": [
             {
                 "name": "rs485",
@@ -184,7 +230,7 @@ def _gateway_config(path: Path, broker: Broker, root: str, pty: str, pac: tuple[
     path.write_text(yaml.safe_dump(doc, sort_keys=False))
 
 
-def _delivery_config(path: Path) -> None:
+def _delivery_config(path: Path, webhook_url: str) -> None:
     doc = {
         "site": SITE,
         "reports_dir": str(path.parent / "reports"),
@@ -192,7 +238,7 @@ def _delivery_config(path: Path) -> None:
         "catch_up_days": 0,
         "smtp_retry_delay_s": 0.2,
         "recipients": {"daily": [DAILY_TO], "alerts": [ALERTS_TO]},
-        "alerts": {"severities": ["critical"], "lookback_hours": 48},
+        "alerts": {"severities": ["critical"], "lookback_hours": 48, "webhook_url": webhook_url},
     }
     path.write_text(yaml.safe_dump(doc, sort_keys=False))
 
@@ -203,15 +249,12 @@ def _last_seqs(queue: Path) -> dict[str, int]:
         return {str(m): int(s) for m, s in db.execute("SELECT meter, seq FROM sequences")}
 
 
-def _retained_state(broker: Broker, root: str) -> dict[str, dict[str, bytes]]:
-    fresh = Collector(broker, f"{root}/{SITE}/+/state/+", qos=0)
+def _retained(broker: ShippedMosquitto) -> dict[str, bytes]:
+    """Every retained message of the site, as a new ``reader`` subscriber gets them."""
+    fresh = Collector(broker.broker, f"{ROOT}/{SITE}/#", qos=0, login=broker.login("reader"))
     try:
         time.sleep(2.0)  # retained messages arrive right after SUBSCRIBE
-        out: dict[str, dict[str, bytes]] = {}
-        for m in fresh.matching(""):
-            parts = m.topic.split("/")
-            out.setdefault(parts[-3], {})[parts[-1]] = m.payload
-        return out
+        return {m.topic: m.payload for m in fresh.matching("") if m.retain}
     finally:
         fresh.close()
 
@@ -267,6 +310,15 @@ class _Probe:
             )
         )  # fmt: skip
 
+    def diagnostics_stored(self, meter: str, since: datetime, status: str = "%") -> int:
+        return int(
+            self._one(
+                "SELECT count(*) FROM modbus_meter_diagnostics d JOIN meters m USING (meter_id)"
+                " WHERE m.name = %s AND d.status LIKE %s AND d.time >= %s",
+                meter, status, since,
+            ) or 0
+        )  # fmt: skip
+
     def rollups_current(self, since: datetime, until: datetime) -> bool:
         """Every live minute up to ``until`` holds as many samples as there are readings."""
         return not self._one(
@@ -279,7 +331,8 @@ class _Probe:
 
 
 def figures(run: Run) -> dict[str, Any]:
-    """What the run measured, per fault window and meter: polled (on MQTT) and stored."""
+    """What the run measured: per fault window and meter, readings polled (on MQTT) and
+    stored; per meter, diagnostics messages (on MQTT) and stored; the demand events."""
     windows = {
         w.name: {
             "seconds": round((w.end - w.start).total_seconds(), 1),
@@ -293,16 +346,30 @@ def figures(run: Run) -> dict[str, Any]:
         }
         for w in run.windows
     }
+    diagnostics = {
+        m: {
+            "on_mqtt": len(run.diagnostics(m)),
+            "stored": run.query(
+                "SELECT count(*) FROM modbus_meter_diagnostics d JOIN meters USING (meter_id)"
+                " WHERE name = %s AND d.time >= %s",
+                m, run.live_start,
+            )[0][0],
+        }
+        for m in (KRON, PAC)
+    }  # fmt: skip
+    demand = run.query(
+        "SELECT started_at, measured, details->>'outcome' FROM anomalies"
+        " WHERE kind = 'demand_projection' ORDER BY started_at"
+    )
     return {"live_seconds": round((now() - run.live_start).total_seconds()), "polled": run.polled,
-            "windows": windows}  # fmt: skip
+            "windows": windows, "diagnostics": diagnostics, "demand_projection": demand,
+            "webhook_posts": [(h.get("kind"), h.get("meter")) for h in run.hook.received]}  # fmt: skip
 
 
 @contextmanager
-def restartable(
-    pg_server: PgServer, template_db: str, broker: Broker
-) -> Iterator[tuple[PgServer, str, Broker]]:
-    """The session's services when this session started them (they can be restarted);
-    else (TEST_DSN, TEST_MQTT_URL, containers) a local cluster and broker of this run."""
+def restartable(pg_server: PgServer, template_db: str) -> Iterator[tuple[PgServer, str]]:
+    """The session's database server when this session started it (it can be restarted);
+    else (TEST_DSN, containers) a local cluster of this run."""
     with ExitStack() as stack:
         if pg_server.local is None:
             local_pg = LocalPostgres()
@@ -310,25 +377,18 @@ def restartable(
             pg_server = PgServer(local_pg.start(), local_pg)
             template_db = pg_server.create_database()
             migrate(pg_server.dsn(template_db))
-        if broker.local is None:
-            local_mqtt = LocalMosquitto()
-            stack.callback(local_mqtt.cleanup)
-            local_mqtt.start()
-            broker = Broker("127.0.0.1", local_mqtt.port, local_mqtt.auth_port, None, None,
-                            local_mqtt)  # fmt: skip
-        yield pg_server, template_db, broker
+        yield pg_server, template_db
 
 
 @contextmanager
-def run_stack(
-    pg_server: PgServer, template_db: str, broker: Broker, root: str, workdir: Path
-) -> Iterator[Run]:
+def run_stack(pg_server: PgServer, template_db: str, workdir: Path) -> Iterator[Run]:
     with ExitStack() as stack:
-        pg_server, template_db, broker = stack.enter_context(
-            restartable(pg_server, template_db, broker)
-        )
-        assert pg_server.local is not None and broker.local is not None
-        pg, mosquitto = pg_server.local, broker.local
+        pg_server, template_db = stack.enter_context(restartable(pg_server, template_db))
+        assert pg_server.local is not None
+        pg = pg_server.local
+        mosquitto = ShippedMosquitto()
+        stack.callback(mosquitto.cleanup)
+        mosquitto.start()
         logs = workdir / "logs"
         name = pg_server.create_database(template=template_db)
         dsn = pg_server.dsn(name)
@@ -341,7 +401,8 @@ def run_stack(
         smtp = SmtpServer("127.0.0.1", free_port(), Mailbox(), None)
         smtp.start()
         stack.callback(smtp.stop)
-        collector = Collector(broker, f"{root}/#")
+        hook = stack.enter_context(webhook_server())
+        collector = Collector(mosquitto.broker, f"{ROOT}/#", login=mosquitto.login("reader"))
         stack.callback(collector.close)
         probe = _Probe(dsn)
 
@@ -368,12 +429,13 @@ def run_stack(
 
         # --- the services --------------------------------------------------------------
         gw_config = workdir / "gateway.yaml"
-        _gateway_config(gw_config, broker, root, kron.pty, pac.tcp)
+        _gateway_config(gw_config, mosquitto.broker.url, kron.pty, pac.tcp)
         delivery = workdir / "delivery.yaml"
-        _delivery_config(delivery)
+        _delivery_config(delivery, hook.url)
         ingestor_config = make_config(
-            ingestor_dsn, broker, root, workdir, status_file=workdir / "ingestor.status.json"
-        )
+            ingestor_dsn, mosquitto.broker, ROOT, workdir,
+            mqtt_url=mosquitto.url("ingestor"), status_file=workdir / "ingestor.status.json",
+        )  # fmt: skip
         ingestor = IngestorProcess(ingestor_config, logs / "ingestor.log")
         ingestor.start()
         stack.callback(ingestor.kill)
@@ -385,24 +447,27 @@ def run_stack(
             "gateway", "gateway",
             ["run", "--config", str(gw_config), "--status-file", str(workdir / "gw.status.json")],
             logs / "gateway.log",
-            {"EMUSA_MQTT_URL": "", "EMUSA_SITE": "", "EMUSA_TOPIC_ROOT": ""},
+            {"EMUSA_MQTT_URL": mosquitto.url("gateway"), "EMUSA_SITE": "", "EMUSA_TOPIC_ROOT": ""},
         )  # fmt: skip
         gateway.start()
         stack.callback(gateway.kill)
+        run_sql(dsn, "UPDATE sites SET contracted_demand_kw = %s WHERE site_id = %s",
+                DEMAND_KW, SITE)  # fmt: skip
         analytics = ServiceProcess(
             "analytics", "analytics",
-            ["run", "--mqtt-url", broker.url, "--topic-root", root, "--site", SITE,
+            ["run", "--topic-root", ROOT, "--site", SITE,
              "--settle-minutes", "0", "--catch-up-days", "2", "--detect-every", "0.25",
              "--tick", "1", "--delivery-config", str(delivery)],
             logs / "analytics.log",
-            {"EMUSA_DATABASE_URL": analytics_dsn, "EMUSA_SMTP_URL": smtp.url},
+            {"EMUSA_DATABASE_URL": analytics_dsn, "EMUSA_SMTP_URL": smtp.url,
+             "EMUSA_MQTT_URL": mosquitto.url("analytics"), **DEMAND_ENV},
         )  # fmt: skip
         analytics.start()
         stack.callback(analytics.kill)
 
         run = Run(
             dsn=dsn,
-            root=root,
+            root=ROOT,
             logs=logs,
             day=day,
             sag=sag,
@@ -414,6 +479,7 @@ def run_stack(
             unplug=(t0 + timedelta(seconds=UNPLUG[0]), t1 + timedelta(seconds=sum(UNPLUG))),
             collector=collector,
             mailbox=smtp.box,
+            hook=hook,
         )
         run.waited["ingestor subscribed before the gateway started"] = subscribed
         run.waited["both meters stored"] = settle(
@@ -455,6 +521,13 @@ def run_stack(
         run.waited["KRON read again"] = settle(
             lambda: probe.stored_since(KRON, run.unplug[1] + timedelta(seconds=2)) > 0, 30
         )
+        run.waited["KRON diagnostics online again"] = settle(
+            lambda: any(
+                d["status"] == "online" and datetime.fromisoformat(d["ts"]) > run.unplug[1]
+                for d in run.diagnostics(KRON)
+            ),
+            3 * DIAGNOSTICS_EVERY,
+        )
         run.never_restarted = {
             "gateway": gateway.alive() and gateway.starts == 1,
             "analytics": analytics.alive() and analytics.starts == 1,
@@ -462,7 +535,7 @@ def run_stack(
 
         # --- stop polling: everything the gateway polled must reach the database ------------
         run.exit_codes["gateway"] = gateway.terminate()
-        run.state = _retained_state(broker, root)
+        run.retained = _retained(mosquitto)
         run.polled = _last_seqs(workdir / "gateway-queue.sqlite")
         stopped = now()
         run.waited["every polled reading stored"] = settle(
@@ -481,7 +554,23 @@ def run_stack(
                 a.get("kind") == "phase_loss" and a.get("meter") == PAC
                 for a in run.json_messages("alerts")
             ),
+            "live phase loss alert on the webhook": lambda: any(
+                h.get("kind") == "phase_loss" and h.get("meter") == PAC for h in hook.received
+            ),
             "summaries on MQTT": lambda: bool(run.json_messages("summaries")),
+            "demand projection alert on MQTT": lambda: any(
+                a.get("kind") == "demand_projection" and a.get("event") == "opened"
+                for a in run.json_messages("alerts")
+            ),
+            "demand projection alert on the webhook": lambda: any(
+                h.get("kind") == "demand_projection" for h in hook.received
+            ),
+            "KRON unreachable diagnostics stored": lambda: (
+                probe.diagnostics_stored(KRON, t0, "unreachable") > 0
+            ),
+            "every diagnostics message stored": lambda: all(
+                probe.diagnostics_stored(m, t0) >= len(run.diagnostics(m)) for m in (KRON, PAC)
+            ),
         }
         pending = dict(outcomes)
 
@@ -497,5 +586,7 @@ def run_stack(
         run.never_restarted["analytics"] &= analytics.alive()
         run.exit_codes["analytics"] = analytics.terminate()
         run.exit_codes["ingestor"] = ingestor.terminate()
+        run.broker_log = mosquitto.log.read_text(errors="replace")
+        (logs / "mosquitto.log").write_text(run.broker_log)
         (workdir / "figures.json").write_text(json.dumps(figures(run), indent=1, default=str))
         yield run

@@ -1,17 +1,20 @@
 # ruff: noqa: RUF001  (pt-BR typography in the expected texts)
 """End-to-end acceptance: the native stack started once (``stack.run_stack``), then each
 test reads one outcome of that run — readings stored exactly once through four faults,
-rollups, anomalies and alerts, the 6-hour summaries, the daily PDF e-mail, the MQTT state
-topics, and services that recovered by themselves."""
+rollups, anomalies and alerts (MQTT, e-mail, webhook), the 6-hour summaries, the daily PDF
+e-mail, the MQTT state topics, Modbus diagnostics of the unplugged meter, the demand
+controller's projection and alert, each service logged in to the shipped broker as its
+own user, and services that recovered by themselves."""
 
 from __future__ import annotations
 
 import io
 import itertools
-import uuid
+import json
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from email.message import EmailMessage, Message
+from typing import Any
 
 import pytest
 from pypdf import PdfReader
@@ -21,16 +24,20 @@ from gateway.registers import builtin_map
 from tests.conftest import PgServer
 from tests.e2e.stack import (
     ALERTS_TO,
+    BUSES,
     DAILY_TO,
+    DEMAND_KW,
+    DIAGNOSTICS_EVERY,
+    GATEWAY_ID,
     KRON,
     PAC,
+    ROOT,
     SITE,
     SITE_NAME,
     TZ,
     Run,
     run_stack,
 )
-from tests.harness.services import Broker
 
 # the stack runs once, in the first test's setup: about 2.5 minutes
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
@@ -43,14 +50,10 @@ FAR = datetime(2100, 1, 1, tzinfo=TZ)
 
 @pytest.fixture(scope="module")
 def run(
-    pg_server: PgServer,
-    template_db: str,
-    mqtt_broker: Broker,
-    tmp_path_factory: pytest.TempPathFactory,
+    pg_server: PgServer, template_db: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Run]:
-    root = f"emusa-e2e-{uuid.uuid4().hex[:8]}"
     workdir = tmp_path_factory.mktemp("e2e")
-    with run_stack(pg_server, template_db, mqtt_broker, root, workdir) as r:
+    with run_stack(pg_server, template_db, workdir) as r:
         yield r
 
 
@@ -294,3 +297,136 @@ def test_services_recovered_by_themselves_and_stop_cleanly(run: Run) -> None:
     )
     db_restart = next(w for w in run.windows if w.name == "database restart")
     assert mark > db_restart.end, f"detection stopped at {mark}, before the database restart ended"
+
+
+def test_each_service_logged_in_to_the_shipped_broker_as_its_own_user(run: Run) -> None:
+    # mosquitto.conf: connection_messages true -> "New client connected ... u'<user>')"
+    users = {
+        u for u in ("gateway", "ingestor", "analytics", "reader") if f"u'{u}'" in run.broker_log
+    }
+    assert users == {"gateway", "ingestor", "analytics", "reader"}, (
+        f"logins seen by the broker: {users}\n{run.broker_log[-3000:]}"
+    )
+    refused = [ln for ln in run.broker_log.splitlines() if "not authori" in ln.lower()]
+    assert not refused, f"the broker refused a login: {refused}"
+
+
+def _in(doc: dict[str, Any], start: datetime, end: datetime) -> bool:
+    return start <= datetime.fromisoformat(doc["ts"]) < end
+
+
+def test_modbus_diagnostics_show_the_unplugged_meter(run: Run) -> None:
+    _waited(run, "KRON unreachable diagnostics stored", "every diagnostics message stored",
+            "KRON diagnostics online again")  # fmt: skip
+    kron = run.diagnostics(KRON)
+    lo, hi = run.unplug
+    # a period that ends inside the silence, at least two periods after it began
+    silent = [d for d in kron if _in(d, lo + timedelta(seconds=2 * DIAGNOSTICS_EVERY), hi)]
+    assert len(silent) >= 6, f"{KRON}: {len(silent)} diagnostics while unplugged"
+    assert {d["status"] for d in silent} == {"unreachable"}, [d["status"] for d in silent]
+    assert sum(d["timeouts"] for d in silent) > 0, f"{KRON}: no timeouts counted while silent"
+    assert sum(d["successes"] for d in silent) == 0, f"{KRON}: successes while silent"
+    since = [float(d["seconds_since_good_read"]) for d in silent]
+    assert all(b > a for a, b in itertools.pairwise(since)), f"not growing: {since}"
+    assert since[-1] >= 40, f"{KRON}: seconds_since_good_read peaked at {since[-1]}"
+    before = [d for d in kron if datetime.fromisoformat(d["ts"]) < lo]
+    assert before and before[-1]["status"] == "online", f"{KRON}: not online before the unplug"
+    assert kron[-1]["status"] == "online" and kron[-1]["seconds_since_good_read"] < 5, kron[-1]
+    pac = run.diagnostics(PAC)
+    assert pac and all(d["status"] == "online" for d in pac[1:]), [d["status"] for d in pac]
+    assert sum(d["timeouts"] for d in pac) == 0, f"{PAC}: timeouts on the other bus"
+    # retained: a new subscriber gets each meter's and each bus's latest diagnostics
+    for meter in (KRON, PAC):
+        assert f"{ROOT}/{SITE}/{meter}/diagnostics" in run.retained, f"{meter}: not retained"
+    for bus in BUSES:
+        topic = f"{ROOT}/{SITE}/gateway/{GATEWAY_ID}/bus/{bus}/diagnostics"
+        assert topic in run.retained, f"bus {bus}: diagnostics not retained"
+        doc = json.loads(run.retained[topic])
+        assert doc["bus"] == bus and doc["meters"] == 1, doc
+    # the ingestor stored every message the gateway published, once
+    for meter in (KRON, PAC):
+        rows = run.query(
+            "SELECT d.time, d.status, d.timeouts, d.seconds_since_good_read"
+            " FROM modbus_meter_diagnostics d JOIN meters m USING (meter_id)"
+            " WHERE m.name = %s AND d.time >= %s ORDER BY d.time",
+            meter, run.live_start,
+        )  # fmt: skip
+        published = {datetime.fromisoformat(d["ts"]) for d in run.diagnostics(meter)}
+        stored = {r[0] for r in rows}
+        assert stored == published, (
+            f"{meter}: diagnostics lost {sorted(published - stored)},"
+            f" never published {sorted(stored - published)}"
+        )
+        if meter == KRON:
+            inside = [r for r in rows if lo + timedelta(seconds=10) <= r[0] < hi]
+            assert inside and all(r[1] == "unreachable" for r in inside), inside
+            assert sum(r[2] for r in inside) > 0, f"{KRON}: no timeouts stored"
+            assert max(r[3] for r in inside) >= 40, f"{KRON}: the silence is not in the history"
+    ((buses,),) = run.query(
+        "SELECT count(DISTINCT bus) FROM modbus_bus_diagnostics WHERE gateway = %s AND time >= %s",
+        GATEWAY_ID, run.live_start,
+    )  # fmt: skip
+    assert buses == len(BUSES), f"bus diagnostics stored for {buses} buses"
+
+
+def test_demand_controller_projects_the_excess_and_alerts(run: Run) -> None:
+    _waited(run, "demand projection alert on MQTT", "demand projection alert on the webhook")
+    limit = DEMAND_KW * 1.05  # sites.demand_tolerance defaults to 5 %
+    projections = run.json_messages("demand/projection")
+    alerting = [p for p in projections if p["alert"]]
+    assert alerting, f"no projection alerted: {[p['status'] for p in projections]}"
+    p = alerting[0]
+    assert p["status"] == "ok" and p["site"] == SITE, p
+    assert p["contracted_kw"] == DEMAND_KW and abs(p["limit_kw"] - limit) < 1e-9, p
+    assert p["projected_kw"] > limit and p["shed_kw"] > 0, p
+    assert set(p["sources"]) <= {KRON, PAC} and PAC in p["sources"], p["sources"]
+    retained = run.retained.get(f"{ROOT}/{SITE}/demand/projection")
+    assert retained is not None, "the projection is not retained"
+    assert json.loads(retained)["type"] == "demand_projection"
+    events = run.query(
+        "SELECT anomaly_id, started_at, ended_at, severity, meter_id, measured FROM anomalies"
+        " WHERE kind = 'demand_projection' ORDER BY started_at"
+    )
+    assert events, "no demand_projection event"
+    starts = [e[1] for e in events]
+    assert len(starts) == len(set(starts)), f"more than one event per interval: {starts}"
+    for _id, start, end, severity, meter_id, measured in events:
+        assert start.minute % 15 == 0 and start.second == 0 and end - start == timedelta(minutes=15)
+        assert (
+            run.live_start - timedelta(minutes=15) < start <= run.live_start + timedelta(minutes=10)
+        )
+        assert severity == "critical" and meter_id is None and measured > limit
+    opened = [
+        a for a in run.json_messages("alerts")
+        if a["kind"] == "demand_projection" and a["event"] == "opened"
+    ]  # fmt: skip
+    assert {a["id"] for a in opened} == {e[0] for e in events}, (opened, events)
+    hooks = [h for h in run.hook.received if h["kind"] == "demand_projection"]
+    # one alert per site and kind within the cooldown, even if the run spans two intervals
+    assert len(hooks) == 1, f"demand webhook posts: {hooks}"
+    assert hooks[0]["anomaly_id"] == events[0][0] and hooks[0]["site"] == SITE, hooks[0]
+    ((channels,),) = run.query(
+        "SELECT channels FROM alert_deliveries WHERE anomaly_id = %s AND outcome = 'sent'",
+        events[0][0],
+    )
+    assert set(channels) == {"email", "webhook"}, channels
+
+
+def test_phase_loss_alert_reached_the_webhook_once(run: Run) -> None:
+    _waited(run, "live phase loss alert on the webhook")
+    ((anomaly_id,),) = run.query(
+        "SELECT a.anomaly_id FROM anomalies a JOIN meters m USING (meter_id)"
+        " WHERE m.name = %s AND a.kind = 'phase_loss'",
+        PAC,
+    )
+    hooks = [h for h in run.hook.received if h["kind"] == "phase_loss"]
+    assert len(hooks) == 1, f"phase-loss webhook posts: {hooks}"
+    h = hooks[0]
+    assert h["type"] == "emusa.alert" and h["anomaly_id"] == anomaly_id, h
+    assert (h["site"], h["meter"], h["severity"]) == (SITE, PAC, "critical"), h
+    assert PAC in h["text"] and h["message"], h
+    ((channels,),) = run.query(
+        "SELECT channels FROM alert_deliveries WHERE anomaly_id = %s AND outcome = 'sent'",
+        anomaly_id,
+    )
+    assert set(channels) == {"email", "webhook"}, channels

@@ -85,9 +85,13 @@ class ShippedMosquitto:
         """``mqtt://user:password@127.0.0.1:port``, as a service's EMUSA_MQTT_URL."""
         return f"mqtt://{user}:{quote(self.passwords[user], safe='')}@127.0.0.1:{self.port}"
 
-    def broker(self, user: str) -> Broker:
-        """The login of ``user`` as a :class:`Broker` (for ``Collector`` and friends)."""
-        return Broker("127.0.0.1", self.port, None, user, self.passwords[user])
+    def login(self, user: str) -> tuple[str, str]:
+        return user, self.passwords[user]
+
+    @property
+    def broker(self) -> Broker:
+        """Where the login listener is, as a :class:`Broker` (``Collector(..., login=)``)."""
+        return Broker("127.0.0.1", self.port, None, None, None)
 
     def _prepare(self) -> None:
         """Password file, certificates and the rewritten config, once."""
