@@ -163,9 +163,12 @@ def test_meter_status_is_retained_and_republished(
 ) -> None:
     pub = Publisher(_settings(mqtt_broker, topic_root), queue)
     pub.set_meter_status("kron1", contract.STATUS_UNREACHABLE)  # before connecting
+    early = Collector(mqtt_broker, f"{topic_root}/plant/kron1/status")
     try:
         pub.start()
         assert pub.connected.wait(10)
+        # once a subscriber has it live, the broker holds it retained for a late one
+        assert early.wait_for("/kron1/status", 1, timeout=10)[0].payload == b"unreachable"
         late = Collector(mqtt_broker, f"{topic_root}/plant/kron1/status")  # joins after: retained
         try:
             got = late.wait_for("/kron1/status", 1, timeout=10)
@@ -178,6 +181,7 @@ def test_meter_status_is_retained_and_republished(
             late.close()
     finally:
         pub.stop()
+        early.close()
 
 
 def test_bad_credentials_are_reported_not_retried_silently(
