@@ -249,7 +249,7 @@ off_days AS (
   UNION
   SELECT day FROM holidays WHERE site_id = '$site'
 ),
-days AS (
+days AS MATERIALIZED (  -- per day, not per bucket
   SELECT g::date AS day,
          extract(isodow FROM g) < 6 AND g::date NOT IN (SELECT day FROM off_days) AS working,
          (SELECT max(v.valid_from) FROM tariff_windows v, s
