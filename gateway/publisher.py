@@ -248,7 +248,7 @@ class Publisher:
         reason: ReasonCode,
         _p: Properties | None,
     ) -> None:
-        if self.connected.is_set():
+        if self.connected.is_set() and not self._stopping.is_set():  # not our own stop
             log.warning(
                 "disconnected from the broker (%s); readings wait in %s",
                 reason,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -210,3 +211,16 @@ def test_bad_credentials_are_reported_not_retried_silently(
     assert any("refused the connection" in r.getMessage() for r in caplog.records)
     assert "wrong" not in caplog.text, "the password is never logged"
     assert len(queue) == 1, "the reading waits on disk"
+
+
+def test_a_clean_stop_does_not_warn_that_readings_wait(
+    mqtt_broker: Broker, topic_root: str, queue: DiskQueue, caplog: pytest.LogCaptureFixture
+) -> None:
+    pub = Publisher(_settings(mqtt_broker, topic_root), queue)
+    with caplog.at_level("INFO", logger="gateway.publisher"):
+        pub.start()
+        assert pub.connected.wait(10)
+        pub.submit(_reading(queue, 0))
+        assert pub.stop(flush_timeout=10), "the queue was flushed before the stop"
+    assert len(queue) == 0
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING], caplog.text
