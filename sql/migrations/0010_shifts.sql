@@ -221,12 +221,19 @@ AS $$
                SELECT count(*) FROM meters m WHERE m.site_id = p_site AND m.include_in_site_total)),
            ceil(extract(epoch FROM iv.b - iv.a) / 900)::int
     FROM iv
+    -- the 15-minute buckets of each shift clipped to the range (none when the range holds
+    -- no bucket start): shifts start and end on quarter hours, so the rollup joins on
+    -- equality, a hash join, instead of testing every bucket against every shift
+    LEFT JOIN LATERAL generate_series(
+        date_bin('15 minutes', iv.a + interval '15 minutes' - interval '1 microsecond',
+                 timestamptz '2000-01-01 00:00Z'),
+        iv.b - interval '1 microsecond', interval '15 minutes') AS q (bucket) ON true
     LEFT JOIN (
         -- the range as a plain filter, so it reaches the rollup through the grouped view
         SELECT x.bucket, x.e_imp_kwh_delta, x.demand_kw, x.pf_total_avg, x.meters_reporting
         FROM site_demand_15m x
         WHERE x.site_id = p_site AND x.bucket >= p_from AND x.bucket < p_to
-    ) d ON d.bucket >= iv.a AND d.bucket < iv.b
+    ) d ON d.bucket = q.bucket
     GROUP BY iv.production_date, iv.shift, iv.a, iv.b
     ORDER BY iv.a
 $$;
