@@ -1,7 +1,10 @@
 """MQTT publisher of alerts and summaries (QoS 1), fed from the database outbox.
 
-A message is marked published only after the broker acknowledged it (PUBACK); while the
-broker is down nothing is marked and the next drain retries, so no event is lost. A
+A message is marked published only after the broker acknowledged it (PUBACK, MQTT v5)
+with a success reason code; while the broker is down, or when it refuses the message (an
+ACL without the topic), nothing is marked and the next drain retries, so no event is lost
+and the refusal is an error naming the topic. (With MQTT 3.1.1 a refused QoS 1 publish is
+acknowledged like any other, and would have been lost silently.) A
 crash between the PUBACK and the commit republishes that message once: consumers get
 it at least once and can deduplicate on ``id`` + ``event``.
 """
@@ -31,7 +34,7 @@ class Publisher:
         self.client = mqtt.Client(
             CallbackAPIVersion.VERSION2,
             client_id=client_id or f"emusa-analytics-{uuid.uuid4().hex[:8]}",
-            protocol=mqtt.MQTTv311,
+            protocol=mqtt.MQTTv5,
         )
         if self.endpoint.username:
             self.client.username_pw_set(self.endpoint.username, self.endpoint.password)
@@ -41,6 +44,9 @@ class Publisher:
         self.client.reconnect_delay_set(min_delay=1, max_delay=10)
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
+        self.client.on_publish = self._on_publish
+        self._refused: dict[int, str] = {}  # mid -> reason, written by paho's thread
+        self._lock = threading.Lock()
         self._started = False
 
     def _on_connect(self, _c: mqtt.Client, _u: object, _f: object, reason: Any, _p: object) -> None:
@@ -49,6 +55,12 @@ class Publisher:
 
     def _on_disconnect(self, *_a: object) -> None:
         self._connected.clear()
+
+    def _on_publish(self, _c: mqtt.Client, _u: object, mid: int, reason: Any, _p: object) -> None:
+        # called before the message info is marked published: publish() sees the entry
+        if reason.is_failure:
+            with self._lock:
+                self._refused[mid] = str(reason)
 
     def connect(self) -> None:
         """Connect (once) and wait for the CONNACK; PublishError when the broker is down."""
@@ -76,6 +88,13 @@ class Publisher:
             raise PublishError(f"publish to {topic} failed: {exc}") from exc
         if not info.is_published():
             raise PublishError(f"no PUBACK for {topic} within {self.timeout:.0f} s")
+        with self._lock:
+            refused = self._refused.pop(info.mid, None)
+        if refused is not None:
+            raise PublishError(
+                f"broker refused the message to {topic}: {refused}"
+                " (does its ACL let this user publish there?)"
+            )
 
     def close(self) -> None:
         if self._started:
@@ -85,6 +104,7 @@ class Publisher:
         # paho's socket pair leaks unless the callbacks (a reference cycle) are cleared
         self.client.on_connect = None
         self.client.on_disconnect = None
+        self.client.on_publish = None
 
 
 def topic(root: str, site: str, channel: str) -> str:

@@ -25,6 +25,8 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
+from analytics.errors import PublishError
+from analytics.publish import Publisher
 from tests.harness.services import ServiceUnavailable
 from tests.harness.shipped_broker import ShippedMosquitto, new_passwords
 
@@ -284,3 +286,23 @@ def test_init_script_refuses_a_missing_password(tmp_path: Path) -> None:
     assert proc.returncode != 0
     assert "EMUSA_MQTT_INGESTOR_PASSWORD is not set" in proc.stderr
     assert not (tmp_path / "passwd").exists()
+
+
+def test_analytics_publisher_reports_a_refused_message_instead_of_losing_it(
+    broker: ShippedMosquitto, clients: dict[str, Client]
+) -> None:
+    site = uuid.uuid4().hex[:8]
+    assert clients["reader"].subscribe("emusa/#") in OK
+    pub = Publisher(broker.url("analytics"), timeout=WAIT)
+    try:
+        pub.publish(f"emusa/{site}/alerts", b'{"ok": true}')
+        with pytest.raises(
+            PublishError, match=f"refused the message to emusa/{site}/kron1/reading"
+        ):
+            pub.publish(f"emusa/{site}/kron1/reading", b"{}")
+        pub.publish(f"emusa/{site}/summaries", b'{"ok": true}')  # the session goes on
+    finally:
+        pub.close()
+    assert clients["reader"].received(f"emusa/{site}/alerts")
+    assert clients["reader"].received(f"emusa/{site}/summaries")
+    assert not clients["reader"].received(f"emusa/{site}/kron1/reading", timeout=1.0)
