@@ -31,12 +31,14 @@ def snapshot(
     connected: bool,
     queued: int,
     now_monotonic: float,
+    refused: int = 0,
     buses: Iterable[BusPoller] = (),
 ) -> dict[str, Any]:
     return {
         "written_at": time.time(),
         "mqtt_connected": connected,
         "queued": queued,
+        "refused": refused,  # messages the broker refused (ACL): logged, not kept
         "meters": {
             m.name: {
                 "status": "unreachable"
@@ -124,6 +126,8 @@ def check(path: Path, max_age: float, now: float | None = None) -> tuple[bool, s
         return False, f"no meter read in the last {max_age:.0f} s ({errors})" + _figures(status)
     down = sorted(set(meters) - set(fresh))
     note = f"; not read recently: {', '.join(down)}" if down else ""
+    if status.get("refused"):
+        note += f"; {status['refused']} messages refused by the broker (check its ACL)"
     return (
         True,
         f"{len(fresh)} of {len(meters)} meters read, {status.get('queued', 0)} queued{note}"

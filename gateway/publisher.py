@@ -263,8 +263,10 @@ class Publisher:
         # Called with paho's message lock held: never block here; the pump does the work.
         if reason.is_failure:
             log.error(
-                "broker refused message %d: %s", mid, reason, extra={"action": "mqtt_refused"}
-            )
+                "broker refused message %d: %s (does the broker's ACL let this gateway's user"
+                " publish under %s/%s/?)", mid, reason, self.settings.root, self.settings.site,
+                extra={"action": "mqtt_refused"},
+            )  # fmt: skip
             self.stats.refused += 1
         self._acks.append(mid)
         self._wake.set()

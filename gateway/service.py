@@ -161,6 +161,7 @@ async def _report_status(
             connected=publisher.connected.is_set(),
             queued=len(queue),
             now_monotonic=time.monotonic(),
+            refused=publisher.stats.refused,
             buses=pollers,
         )
         try:

@@ -17,6 +17,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,10 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from analytics.errors import PublishError
 from analytics.publish import Publisher
+from gateway import contract, mqtt_url
+from gateway.publisher import Publisher as GatewayPublisher
+from gateway.publisher import PublisherSettings
+from gateway.queue import DiskQueue
 from tests.harness.services import ServiceUnavailable
 from tests.harness.shipped_broker import ShippedMosquitto, new_passwords
 
@@ -306,3 +311,29 @@ def test_analytics_publisher_reports_a_refused_message_instead_of_losing_it(
     assert clients["reader"].received(f"emusa/{site}/alerts")
     assert clients["reader"].received(f"emusa/{site}/summaries")
     assert not clients["reader"].received(f"emusa/{site}/kron1/reading", timeout=1.0)
+
+
+def test_gateway_counts_and_logs_readings_the_acl_refuses(
+    broker: ShippedMosquitto, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # a gateway configured with another topic root than the ACL's `emusa`
+    settings = PublisherSettings(
+        endpoint=mqtt_url.parse(broker.url("gateway")), root="other", site="plant",
+        gateway_id="gw1", client_id=f"gw-{uuid.uuid4().hex[:8]}", state_topics=False,
+    )  # fmt: skip
+    queue = DiskQueue(tmp_path / "queue.sqlite", max_messages=100)
+    pub = GatewayPublisher(settings, queue)
+    try:
+        with caplog.at_level("ERROR", logger="gateway.publisher"):
+            pub.start()
+            assert pub.connected.wait(WAIT)
+            at = datetime.now(UTC)
+            pub.submit(
+                contract.Reading("plant", "kron1", at, queue.next_seq("kron1"), {"freq": 60.0})
+            )
+            assert pub.wait_idle(WAIT)
+        assert pub.stats.refused >= 1  # the reading (and the retained `online` status)
+        assert "ACL let this gateway's user publish under other/plant/" in caplog.text
+    finally:
+        pub.stop(flush_timeout=1)
+        queue.close()

@@ -174,6 +174,12 @@ def test_health_check_reads_the_status_file(tmp_path: Path) -> None:
     ok, why = health.check(path, 30, now=1010.0)
     assert ok
     assert why == "1 of 2 meters read, 3 queued; not read recently: pac1"
+    health.write(path, {"written_at": 1000.0, "queued": 0, "refused": 7, "meters": meters})
+    assert health.check(path, 30, now=1010.0) == (
+        True,
+        "1 of 2 meters read, 0 queued; not read recently: pac1;"
+        " 7 messages refused by the broker (check its ACL)",
+    )
     ok, why = health.check(path, 30, now=1100.0)
     assert not ok
     assert "100 s old" in why
