@@ -234,8 +234,40 @@ def timescaledb() -> Iterator[tuple[str, LocalPostgres | None]]:
 # --- Mosquitto ------------------------------------------------------------------------
 
 
+class MosquittoProcess:
+    """Stop (SIGTERM: the broker saves its persistence file), restart on the same ports,
+    clean up: shared by the harness's brokers, which start themselves."""
+
+    proc: subprocess.Popen[bytes] | None
+    base: Path
+
+    def start(self) -> None:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        if self.proc is None:
+            return
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+        self.proc = None
+
+    def restart(self, down_for: float = 0.0) -> None:
+        """Stop the broker (saving its persistence file) and start it on the same ports."""
+        self.stop()
+        time.sleep(down_for)
+        self.start()
+
+    def cleanup(self) -> None:
+        self.stop()
+        shutil.rmtree(self.base, ignore_errors=True)
+
+
 @dataclass
-class LocalMosquitto:
+class LocalMosquitto(MosquittoProcess):
     """A throwaway broker: an anonymous listener and a password listener, persistence on."""
 
     base: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="emusa-mqtt-")))
@@ -291,27 +323,6 @@ class LocalMosquitto:
             log = self.base / "mosquitto.log"
             detail = log.read_text(errors="replace")[-800:] if log.exists() else ""
             raise ServiceUnavailable(f"Mosquitto did not start: {detail}") from None
-
-    def stop(self) -> None:
-        if self.proc is None:
-            return
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(timeout=10)
-        self.proc = None
-
-    def restart(self, down_for: float = 0.0) -> None:
-        """Stop the broker (saving its persistence file) and start it on the same ports."""
-        self.stop()
-        time.sleep(down_for)
-        self.start()
-
-    def cleanup(self) -> None:
-        self.stop()
-        shutil.rmtree(self.base, ignore_errors=True)
 
 
 @dataclass(frozen=True)

@@ -14,14 +14,19 @@ import os
 import shutil
 import subprocess
 import tempfile
-import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
 
-from tests.harness.services import Broker, ServiceUnavailable, free_port, wait_for_port
+from tests.harness.services import (
+    Broker,
+    MosquittoProcess,
+    ServiceUnavailable,
+    free_port,
+    wait_for_port,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 SHIPPED = REPO / "mosquitto"
@@ -55,7 +60,7 @@ def _self_signed(certs: Path) -> None:
 
 
 @dataclass
-class ShippedMosquitto:
+class ShippedMosquitto(MosquittoProcess):
     """The shipped broker on 127.0.0.1: ``port`` (login + ACL), ``health_port`` (anonymous,
     ``$SYS/broker/uptime`` only) and, with ``tls``, ``tls_port`` (certificate ``ca``)."""
 
@@ -150,24 +155,3 @@ class ShippedMosquitto:
             raise ServiceUnavailable(
                 f"mosquitto did not start with the shipped config: {log}"
             ) from None
-
-    def stop(self) -> None:
-        if self.proc is None:
-            return
-        self.proc.terminate()  # SIGTERM: the broker saves its persistence file
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(timeout=10)
-        self.proc = None
-
-    def restart(self, down_for: float = 0.0) -> None:
-        """Stop (saving the persistent sessions and queued messages), wait, start again."""
-        self.stop()
-        time.sleep(down_for)
-        self.start()
-
-    def cleanup(self) -> None:
-        self.stop()
-        shutil.rmtree(self.base, ignore_errors=True)
