@@ -180,6 +180,20 @@ def _kpi_rows(m: MeterKpis, lang: Lang) -> list[list[str]]:
     ]
 
 
+def _noted_table(
+    title: str, columns: list[str], rows: list[list[str]], lang: Lang, *,
+    widths: list[int], align_right_from: int,
+) -> list[Flowable]:  # fmt: skip
+    """A titled table with its note below: ``title`` and ``<title>_note`` are i18n keys."""
+    return [
+        layout.heading(t(title, lang)),
+        layout.table(
+            [t(c, lang) for c in columns], rows, widths=widths, align_right_from=align_right_from
+        ),
+        layout.para(t(f"{title}_note", lang), "note"),
+    ]
+
+
 def build_daily(data: DailyData, *, lang: Lang, branding: str, generated: datetime) -> bytes:
     """The PDF bytes of the 24-hour report."""
     title = t("daily_title", lang)
@@ -236,41 +250,18 @@ def build_daily(data: DailyData, *, lang: Lang, branding: str, generated: dateti
         )
     )
     if data.shifts:
-        story.append(layout.heading(t("shifts", lang)))
-        story.append(
-            layout.table(
-                [
-                    t("shift", lang),
-                    t("hours", lang),
-                    t("energy_kwh", lang),
-                    t("max_demand_kw", lang),
-                    t("avg_pf", lang),
-                    t("data_share", lang),
-                ],
-                shift_rows(data.shifts, lang),
-                widths=[110, 80, 80, 100, 60, 50],
-                align_right_from=2,
-            )
-        )
-        story.append(layout.para(t("shifts_note", lang), "note"))
+        story += _noted_table(
+            "shifts", ["shift", "hours", "energy_kwh", "max_demand_kw", "avg_pf", "data_share"],
+            shift_rows(data.shifts, lang), lang, widths=[110, 80, 80, 100, 60, 50],
+            align_right_from=2,
+        )  # fmt: skip
     if data.completeness:
-        story.append(layout.heading(t("completeness", lang)))
-        story.append(
-            layout.table(
-                [
-                    t("meter", lang),
-                    t("received", lang),
-                    t("expected", lang),
-                    t("data_share", lang),
-                    t("poll_interval", lang),
-                    t("longest_gap", lang),
-                ],
-                completeness_rows(data.completeness, lang),
-                widths=[70, 80, 70, 60, 80, 120],
-                align_right_from=1,
-            )
-        )
-        story.append(layout.para(t("completeness_note", lang), "note"))
+        story += _noted_table(
+            "completeness",
+            ["meter", "received", "expected", "data_share", "poll_interval", "longest_gap"],
+            completeness_rows(data.completeness, lang), lang,
+            widths=[70, 80, 70, 60, 80, 120], align_right_from=1,
+        )  # fmt: skip
     if hours > 0 and data.series:
         tick = 3 if hours <= 30 else 24
         limit = data.site.limit_for("fora_ponta")
