@@ -21,19 +21,12 @@ from gateway.simulator.model import PlantModel
 from gateway.simulator.ptypair import PtyPair
 from gateway.simulator.server import MeterSimulator, SimulatedMeter
 from gateway.transport import open_bus
+from tests.harness.clock import FakeClock
 from tests.integration.gateway.simhelpers import T0, rtu_config, run, tcp_config
 
 pytestmark = pytest.mark.integration
 
 TS = datetime(2026, 11, 25, 13, 0, tzinfo=UTC)
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.t = 1000.0
-
-    def __call__(self) -> float:
-        return self.t
 
 
 class Sink:
@@ -67,7 +60,7 @@ def _states(config: TcpBusConfig) -> list[MeterState]:
     return out
 
 
-def _poller(config: TcpBusConfig, sink: Sink, clock: Clock) -> BusPoller:
+def _poller(config: TcpBusConfig, sink: Sink, clock: FakeClock) -> BusPoller:
     return BusPoller(
         site="plant",
         bus=open_bus(config),
@@ -93,7 +86,7 @@ def test_silent_meter_is_backed_off_without_stalling_the_other_and_recovers() ->
     async def scenario() -> None:
         sim = MeterSimulator([good, silent], clock=lambda: T0)
         _, port = await sim.start_tcp()
-        sink, clock = Sink(), Clock()
+        sink, clock = Sink(), FakeClock()
         poller = _poller(tcp_config(port, [1, 2], timeout=0.2, retries=1), sink, clock)
         try:
             cycles = 40
@@ -154,7 +147,7 @@ def test_exception_responses_are_counted_by_code() -> None:
         config = config.model_copy(
             update={"meters": [MeterConfig(name="pac", model="siemens_pac3200", unit=1)]}
         )
-        sink, clock = Sink(), Clock()
+        sink, clock = Sink(), FakeClock()
         poller = _poller(config, sink, clock)
         try:
             for _ in range(3):

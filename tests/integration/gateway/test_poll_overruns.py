@@ -22,6 +22,7 @@ from gateway.registers import builtin_map
 from gateway.simulator.model import PlantModel
 from gateway.simulator.server import MeterSimulator, SimulatedMeter
 from gateway.transport import open_bus
+from tests.harness.clock import FakeClock
 from tests.integration.gateway.simhelpers import T0, run, tcp_config
 
 pytestmark = pytest.mark.integration
@@ -29,14 +30,6 @@ pytestmark = pytest.mark.integration
 INTERVAL = 0.05  # seconds of the fake clock; also the longest real wait between cycles
 # fake seconds each cycle takes: the first (connect) 100 intervals, then two real overruns
 CYCLES = [5.0, 0.01, 0.01, 0.01, 0.01, 0.01, 0.1, 0.1, 0.01, 0.01]
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.t = 1000.0
-
-    def __call__(self) -> float:
-        return self.t
 
 
 class TimedSink:
@@ -47,7 +40,7 @@ class TimedSink:
     sleep between cycles does not move the fake clock, so the sink accounts for it).
     """
 
-    def __init__(self, clock: Clock, stop: asyncio.Event) -> None:
+    def __init__(self, clock: FakeClock, stop: asyncio.Event) -> None:
         self.clock, self.stop = clock, stop
         self.readings: list[contract.Reading] = []
         self.start = clock.t
@@ -82,7 +75,7 @@ def test_first_cycle_is_not_an_overrun_but_later_slow_cycles_are(
         sim = MeterSimulator([SimulatedMeter(1, regmap, PlantModel(seed=1))], clock=lambda: T0)
         _, port = await sim.start_tcp()
         config = tcp_config(port, [1])
-        clock, stop = Clock(), asyncio.Event()
+        clock, stop = FakeClock(), asyncio.Event()
         sink = TimedSink(clock, stop)
         meter = MeterState(config=config.meters[0], regmap=regmap, blocks=plan(regmap))
         poller = BusPoller(

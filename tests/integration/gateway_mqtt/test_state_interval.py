@@ -20,6 +20,7 @@ from gateway import contract
 from gateway.mqtt_url import parse
 from gateway.publisher import Publisher, PublisherSettings
 from gateway.queue import DiskQueue
+from tests.harness.clock import FakeClock
 from tests.harness.mqtt import Collector, Received
 from tests.harness.services import Broker
 
@@ -29,14 +30,6 @@ T0 = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 INTERVAL = 10.0
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.t = 5000.0
-
-    def __call__(self) -> float:
-        return self.t
-
-
 @pytest.fixture
 def queue(tmp_path: Path) -> Iterator[DiskQueue]:
     q = DiskQueue(tmp_path / "queue.sqlite", max_messages=10_000)
@@ -44,7 +37,7 @@ def queue(tmp_path: Path) -> Iterator[DiskQueue]:
     q.close()
 
 
-def _publisher(broker: Broker, root: str, queue: DiskQueue, clock: Clock) -> Publisher:
+def _publisher(broker: Broker, root: str, queue: DiskQueue, clock: FakeClock) -> Publisher:
     settings = PublisherSettings(
         endpoint=parse(broker.url),
         root=root,
@@ -87,7 +80,7 @@ def _states(messages: list[Received]) -> list[Received]:
 def test_state_topics_at_most_once_per_interval_latest_value_changed_only(
     mqtt_broker: Broker, topic_root: str, queue: DiskQueue
 ) -> None:
-    clock = Clock()
+    clock = FakeClock(5000.0)
     live = Collector(mqtt_broker, f"{topic_root}/plant/kron1/#")
     pub = _publisher(mqtt_broker, topic_root, queue, clock)
     try:
@@ -142,7 +135,7 @@ def test_after_a_reconnect_every_quantity_is_published_again(
 ) -> None:
     if mqtt_broker.local is None:
         pytest.skip("needs a broker this session can restart")
-    clock = Clock()
+    clock = FakeClock(5000.0)
     live = Collector(mqtt_broker, f"{topic_root}/plant/kron1/state/+")
     pub = _publisher(mqtt_broker, topic_root, queue, clock)
     try:
