@@ -10,14 +10,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
-import psycopg
 import pytest
-from psycopg.rows import dict_row
 
 from analytics import config, crosscheck, jobs, store
 from gateway.simulator.faults import Fault, mutate
 from gateway.simulator.model import Event, PlantModel
-from tests.integration.analytics import history
+from tests.integration.analytics import history, stored
 from tests.unit.analytics.simframes import ts
 
 pytestmark = pytest.mark.integration
@@ -31,19 +29,6 @@ SWAP_VALUE = 812_345.6
 
 def _ctx(db: str) -> jobs.Context:
     return jobs.Context(config.load({"database_url": db, "model_enabled": False}, env={}))
-
-
-def _anomalies(db: str) -> list[dict[str, Any]]:
-    with psycopg.connect(db, row_factory=dict_row) as conn:
-        return conn.execute(
-            "SELECT a.*, m.name AS meter FROM anomalies a LEFT JOIN meters m USING (meter_id)"
-            " ORDER BY a.site_id, a.started_at"
-        ).fetchall()
-
-
-def _outbox(db: str) -> list[dict[str, Any]]:
-    with psycopg.connect(db, row_factory=dict_row) as conn:
-        return conn.execute("SELECT * FROM analytics_outbox ORDER BY message_id").fetchall()
 
 
 FAULTS: dict[str, tuple[tuple[Event, ...], tuple[Fault, ...]]] = {
@@ -81,7 +66,7 @@ def test_each_counter_fault_gives_its_anomaly_with_both_figures(db: str) -> None
     seeds = _write_sites(db)
     jobs.detect(_ctx(db), NOW)
     by_site: dict[str, list[dict[str, Any]]] = {}
-    for r in _anomalies(db):
+    for r in stored.anomalies(db):
         by_site.setdefault(r["site_id"], []).append(r)
 
     assert "clean" not in by_site, by_site.get("clean")
@@ -163,7 +148,7 @@ def test_each_counter_fault_gives_its_anomaly_with_both_figures(db: str) -> None
             assert "kWh" in r["message_en"] and "kWh" in r["message_pt"]
 
     # alerts queued for MQTT / e-mail like any other event: opened (+ closed when over)
-    box = _outbox(db)
+    box = stored.outbox(db)
     counter_ids = {
         r["anomaly_id"]
         for rows in by_site.values()
@@ -177,8 +162,8 @@ def test_each_counter_fault_gives_its_anomaly_with_both_figures(db: str) -> None
 
     # running again later: nothing new, the factor events are still the same events
     jobs.detect(_ctx(db), NOW + timedelta(minutes=5))
-    assert len(_anomalies(db)) == sum(len(rows) for rows in by_site.values())
-    assert len(_outbox(db)) == len(box)
+    assert len(stored.anomalies(db)) == sum(len(rows) for rows in by_site.values())
+    assert len(stored.outbox(db)) == len(box)
 
 
 def test_two_clean_days_give_no_cross_check_anomaly(db: str) -> None:
@@ -193,7 +178,7 @@ def test_two_clean_days_give_no_cross_check_anomaly(db: str) -> None:
     history.write(db, ids["f32"], 9, start, now, step=STEP, mutate=as_f32)
     history.refresh(db, start, now)
     jobs.detect(_ctx(db), now)
-    kinds = {r["kind"] for r in _anomalies(db)}
+    kinds = {r["kind"] for r in stored.anomalies(db)}
     assert kinds.isdisjoint(crosscheck.KINDS), kinds  # (the weekend's low PF is a real finding)
     with store.connect(db) as conn:
         hours = crosscheck.load(conn, "plant", start, ts("2026-11-23 00:00"))
@@ -218,7 +203,7 @@ def test_outage_across_detect_runs_is_reported_once_when_readings_resume(db: str
     while now <= end:  # the worker every 20 minutes, data arriving as it goes
         jobs.detect(ctx, now)
         now += timedelta(minutes=20)
-    rows = _anomalies(db)
+    rows = stored.anomalies(db)
     assert sorted(r["kind"] for r in rows) == ["counter_lost_data", "meter_silent"]
     (lost,) = [r for r in rows if r["kind"] == "counter_lost_data"]
     d = lost["details"]
@@ -231,7 +216,7 @@ def test_outage_across_detect_runs_is_reported_once_when_readings_resume(db: str
     )
     # reported with the hour the readings came back in
     assert d["hour"] == on.isoformat()
-    assert [b["event"] for b in _outbox(db) if b["anomaly_id"] == lost["anomaly_id"]] == [
+    assert [b["event"] for b in stored.outbox(db) if b["anomaly_id"] == lost["anomaly_id"]] == [
         "opened",
         "closed",
     ]

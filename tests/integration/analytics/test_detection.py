@@ -10,11 +10,10 @@ from typing import Any
 
 import psycopg
 import pytest
-from psycopg.rows import dict_row
 
 from analytics import config, jobs
 from gateway.simulator.model import Event
-from tests.integration.analytics import history
+from tests.integration.analytics import history, stored
 from tests.unit.analytics.simframes import Mutate, ts
 
 pytestmark = pytest.mark.integration
@@ -70,19 +69,6 @@ SCENARIOS: dict[str, tuple[tuple[Event, ...], Mutate | None, tuple[str, str]]] =
 }
 
 
-def _anomalies(db: str) -> list[dict[str, Any]]:
-    with psycopg.connect(db, row_factory=dict_row) as conn:
-        return conn.execute(
-            "SELECT a.*, m.name AS meter FROM anomalies a LEFT JOIN meters m USING (meter_id)"
-            " ORDER BY a.site_id, a.started_at"
-        ).fetchall()
-
-
-def _outbox(db: str) -> list[dict[str, Any]]:
-    with psycopg.connect(db, row_factory=dict_row) as conn:
-        return conn.execute("SELECT * FROM analytics_outbox ORDER BY message_id").fetchall()
-
-
 def test_each_rule_fires_on_its_scenario_and_clean_site_is_quiet(db: str) -> None:
     for n, (name, (events, mutate, _)) in enumerate(SCENARIOS.items()):
         ids = history.add_site(db, f"s-{name}")
@@ -94,7 +80,7 @@ def test_each_rule_fires_on_its_scenario_and_clean_site_is_quiet(db: str) -> Non
     result = jobs.detect(_ctx(db), NOW)
     assert set(result) == {f"s-{n}" for n in SCENARIOS} | {"s-clean"}
 
-    rows = _anomalies(db)
+    rows = stored.anomalies(db)
     by_site: dict[str, list[dict[str, Any]]] = {}
     for r in rows:
         by_site.setdefault(r["site_id"], []).append(r)
@@ -116,7 +102,7 @@ def test_each_rule_fires_on_its_scenario_and_clean_site_is_quiet(db: str) -> Non
     )
 
     # one "opened" and one "closed" alert per event, queued for MQTT
-    box = _outbox(db)
+    box = stored.outbox(db)
     assert len(box) == 2 * len(rows)
     assert {(b["anomaly_id"], b["event"]) for b in box} == {
         (r["anomaly_id"], e) for r in rows for e in ("opened", "closed")
@@ -124,8 +110,8 @@ def test_each_rule_fires_on_its_scenario_and_clean_site_is_quiet(db: str) -> Non
 
     # running again changes nothing: no duplicate events, no new alerts
     assert jobs.detect(_ctx(db), NOW + timedelta(minutes=5))
-    assert len(_anomalies(db)) == len(rows)
-    assert len(_outbox(db)) == len(box)
+    assert len(stored.anomalies(db)) == len(rows)
+    assert len(stored.outbox(db)) == len(box)
 
 
 def test_ongoing_event_is_extended_then_closed(db: str) -> None:
@@ -135,20 +121,20 @@ def test_ongoing_event_is_extended_then_closed(db: str) -> None:
     history.refresh(db, START, ts("2026-11-23 12:30"))
 
     jobs.detect(_ctx(db), ts("2026-11-23 11:00"))  # data evaluated up to 10:55
-    (first,) = _anomalies(db)
+    (first,) = stored.anomalies(db)
     assert first["kind"] == "voltage_band" and first["ended_at"] is None
     assert first["started_at"] == ts("2026-11-23 10:20")
 
     jobs.detect(_ctx(db), ts("2026-11-23 11:20"))  # still sagging
-    (second,) = _anomalies(db)
+    (second,) = stored.anomalies(db)
     assert second["anomaly_id"] == first["anomaly_id"] and second["ended_at"] is None
     assert second["details"]["last_seen"] > first["details"]["last_seen"]
 
     jobs.detect(_ctx(db), ts("2026-11-23 12:30"))  # cleared at 11:30
-    (third,) = _anomalies(db)
+    (third,) = stored.anomalies(db)
     assert third["anomaly_id"] == first["anomaly_id"]
     assert third["ended_at"] == ts("2026-11-23 11:30")
-    assert [b["event"] for b in _outbox(db)] == ["opened", "closed"]
+    assert [b["event"] for b in stored.outbox(db)] == ["opened", "closed"]
 
 
 def test_model_events_after_a_week_of_history(db: str) -> None:
@@ -166,7 +152,7 @@ def test_model_events_after_a_week_of_history(db: str) -> None:
         )
     ctx = _ctx(db, model_enabled=True)
     jobs.detect(ctx, ts("2026-11-23 06:10"))
-    model_events = [r for r in _anomalies(db) if r["detector"] == "model"]
+    model_events = [r for r in stored.anomalies(db) if r["detector"] == "model"]
     assert len(model_events) == 1
     (event,) = model_events
     assert abs(event["started_at"] - ts("2026-11-23 03:00")) <= timedelta(minutes=2)
@@ -194,6 +180,6 @@ def test_two_workers_detecting_at_once_write_each_event_once(db: str) -> None:
     for t in threads:
         t.join(60)
     assert len(results) == 2
-    rows = _anomalies(db)
+    rows = stored.anomalies(db)
     assert [r["kind"] for r in rows] == ["voltage_band"]
-    assert [b["event"] for b in _outbox(db)] == ["opened", "closed"]
+    assert [b["event"] for b in stored.outbox(db)] == ["opened", "closed"]
