@@ -17,13 +17,12 @@ from typing import Any
 
 import psycopg
 import pytest
-import yaml
 
 from gateway import contract
 from gateway import diagnostics as diag
 from tests.harness.mqtt import Collector
 from tests.harness.services import Broker
-from tests.integration.gateway_mqtt.test_gateway_service import SimulatorThread
+from tests.harness.simulator import SimulatorThread, write_gateway_yaml
 from tests.integration.grafana import dashboards as dash
 from tests.integration.grafana.macros import Context, expand
 from tests.integration.grafana.runner import connect, run
@@ -44,30 +43,10 @@ def simulator() -> Iterator[SimulatorThread]:
 def gateway(
     tmp_path: Path, simulator: SimulatorThread, mqtt_broker: Broker, topic_root: str
 ) -> Iterator[subprocess.Popen[bytes]]:
-    doc = {
-        "site": "plant",
-        "gateway_id": "gw1",
-        "poll_interval": 0.5,
-        "diagnostics": {"interval": 1},
-        "mqtt": {"url": mqtt_broker.url, "topic_root": topic_root, "keepalive": 5},
-        "queue": {"path": "queue.sqlite"},
-        "buses": [
-            {
-                "name": "lan",
-                "type": "tcp",
-                "host": simulator.host,
-                "port": simulator.port,
-                "timeout": 0.3,
-                "retries": 1,
-                "meters": [
-                    {"name": "kron1", "model": "kron_konect", "unit": 1},
-                    {"name": "pac1", "model": "siemens_pac3200", "unit": 2},
-                ],
-            }
-        ],
-    }
-    config = tmp_path / "gateway.yaml"
-    config.write_text(yaml.safe_dump(doc))
+    config = write_gateway_yaml(
+        tmp_path / "gateway.yaml", simulator, mqtt_broker, topic_root,
+        poll_interval=0.5, timeout=0.3, retries=1, diagnostics={"interval": 1},
+    )  # fmt: skip
     log = (tmp_path / "gateway.log").open("wb")
     argv = [sys.executable, "-m", "gateway", "run", "--config", str(config)]
     argv += ["--status-file", str(tmp_path / "status.json")]

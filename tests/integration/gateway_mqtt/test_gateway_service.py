@@ -22,32 +22,10 @@ from gateway.simulator.model import PlantModel
 from gateway.simulator.server import MeterSimulator, SimulatedMeter
 from tests.harness.mqtt import Collector, Received
 from tests.harness.services import Broker
+from tests.harness.simulator import SimulatorThread, write_gateway_yaml
 from tests.integration.gateway.simhelpers import T0, expected_reading
 
 pytestmark = pytest.mark.integration
-
-
-class SimulatorThread:
-    """The simulator's Modbus TCP server on its own event loop in a thread."""
-
-    def __init__(self) -> None:
-        self.meters = {
-            1: SimulatedMeter(1, builtin_map("kron_konect"), PlantModel(seed=1)),
-            2: SimulatedMeter(2, builtin_map("siemens_pac3200"), PlantModel(seed=2)),
-        }
-        self.sim = MeterSimulator(list(self.meters.values()))
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.thread.start()
-        self.host, self.port = asyncio.run_coroutine_threadsafe(
-            self.sim.start_tcp(), self.loop
-        ).result(10)
-
-    def close(self) -> None:
-        asyncio.run_coroutine_threadsafe(self.sim.stop(), self.loop).result(10)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(10)
-        self.loop.close()
 
 
 @pytest.fixture
@@ -61,30 +39,10 @@ def simulator() -> Iterator[SimulatorThread]:
 def gateway_config(
     tmp_path: Path, simulator: SimulatorThread, mqtt_broker: Broker, topic_root: str
 ) -> Path:
-    doc = {
-        "site": "plant",
-        "gateway_id": "gw1",
-        "poll_interval": 1.0,
-        "mqtt": {"url": mqtt_broker.url, "topic_root": topic_root, "keepalive": 5},
-        "queue": {"path": "queue.sqlite"},
-        "buses": [
-            {
-                "name": "lan",
-                "type": "tcp",
-                "host": simulator.host,
-                "port": simulator.port,
-                "timeout": 0.5,
-                "retries": 0,
-                "meters": [
-                    {"name": "kron1", "model": "kron_konect", "unit": 1},
-                    {"name": "pac1", "model": "siemens_pac3200", "unit": 2},
-                ],
-            }
-        ],
-    }
-    path = tmp_path / "gateway.yaml"
-    path.write_text(yaml.safe_dump(doc))
-    return path
+    return write_gateway_yaml(
+        tmp_path / "gateway.yaml", simulator, mqtt_broker, topic_root,
+        poll_interval=1.0, timeout=0.5, retries=0,
+    )  # fmt: skip
 
 
 @pytest.fixture
