@@ -479,6 +479,14 @@ def text(lay: Layout, title: str, content: str, *, w: int = 24, h: int = 4) -> d
     }
 
 
+def value_map(*items: tuple[str, str, str]) -> dict[str, Any]:
+    """A Grafana value mapping: (value, text shown, colour), in display order."""
+    return {"type": "value", "options": {
+        value: {"text": text, "color": color, "index": i}
+        for i, (value, text, color) in enumerate(items)
+    }}  # fmt: skip
+
+
 def override(name: str, props: dict[str, Any]) -> dict[str, Any]:
     return {
         "matcher": {"id": "byName", "options": name},
@@ -1006,12 +1014,10 @@ def demanda() -> dict[str, Any]:
         lay, "Posto tarifário agora", period_now, "none", [(None, BLUE)], per_meter=False, w=6, h=5
     )
     pn["options"]["reduceOptions"]["fields"] = "/^value$/"
-    pn["fieldConfig"]["defaults"]["mappings"] = [
-        {"type": "value", "options": {
-            "ponta": {"text": "Ponta", "color": "red", "index": 0},
-            "intermediario": {"text": "Intermediário", "color": "orange", "index": 1},
-            "fora_ponta": {"text": "Fora de ponta", "color": "green", "index": 2}}}
-    ]  # fmt: skip
+    pn["fieldConfig"]["defaults"]["mappings"] = [value_map(
+        ("ponta", "Ponta", "red"), ("intermediario", "Intermediário", "orange"),
+        ("fora_ponta", "Fora de ponta", "green"),
+    )]  # fmt: skip
     p.append(pn)
     over = (
         f"{TARIFF_CTE}\n"
@@ -1060,12 +1066,10 @@ def ia_diagnostico() -> dict[str, Any]:
         decimals=0,
     )
     c["fieldConfig"]["defaults"]["displayName"] = "${__data.fields.severity}"
-    c["fieldConfig"]["defaults"]["mappings"] = [
-        {"type": "value", "options": {
-            "critical": {"text": "Crítica", "color": "red", "index": 0},
-            "warning": {"text": "Alerta", "color": "orange", "index": 1},
-            "info": {"text": "Informativa", "color": "blue", "index": 2}}}
-    ]  # fmt: skip
+    c["fieldConfig"]["defaults"]["mappings"] = [value_map(
+        ("critical", "Crítica", "red"), ("warning", "Alerta", "orange"),
+        ("info", "Informativa", "blue"),
+    )]  # fmt: skip
     p.append(c)
     anomalies = (
         'SELECT a.started_at AS "Início", a.ended_at AS "Fim", coalesce(m.name, \'(site)\') AS "Medidor",\n'
@@ -1075,10 +1079,9 @@ def ia_diagnostico() -> dict[str, Any]:
         f"FROM anomalies a\nLEFT JOIN meters m ON m.meter_id = a.meter_id\nWHERE {ANOMALY_WHERE}\n"
         "ORDER BY a.started_at DESC\nLIMIT 500"
     )
-    sev_colors = {"type": "value", "options": {
-        "critical": {"text": "crítica", "color": "red", "index": 0},
-        "warning": {"text": "alerta", "color": "orange", "index": 1},
-        "info": {"text": "info", "color": "blue", "index": 2}}}  # fmt: skip
+    sev_colors = value_map(
+        ("critical", "crítica", "red"), ("warning", "alerta", "orange"), ("info", "info", "blue")
+    )
     p.append(table(lay, "Anomalias detectadas", anomalies, h=9,
                    description="Eventos das regras de qualidade (PRODIST, FP, demanda) e do modelo estatístico; Fim vazio = em curso.",
                    overrides=[override("Severidade", {"mappings": [sev_colors], "custom.cellOptions": {"type": "color-background"}}),
@@ -1139,13 +1142,10 @@ def diagnostico_modbus() -> dict[str, Any]:
     status = stat(lay, "Status", f"SELECT m.name AS meter, d.status AS value\n{last_row}", "none",
                   [(None, BLUE)], decimals=0, w=8,
                   description="online: respondendo; unreachable: sem resposta, em espera exponencial (backoff) sem atrasar os outros medidores do barramento; unknown: ainda não lido desde o início do gateway.")  # fmt: skip
-    status["fieldConfig"]["defaults"]["mappings"] = [
-        {"type": "value", "options": {
-            "online": {"text": "Online", "color": "green", "index": 0},
-            "unreachable": {"text": "Sem resposta", "color": "red", "index": 1},
-            "unknown": {"text": "Desconhecido", "color": "orange", "index": 2},
-            "disabled": {"text": "Desativado", "color": "blue", "index": 3}}}
-    ]  # fmt: skip
+    status["fieldConfig"]["defaults"]["mappings"] = [value_map(
+        ("online", "Online", "green"), ("unreachable", "Sem resposta", "red"),
+        ("unknown", "Desconhecido", "orange"), ("disabled", "Desativado", "blue"),
+    )]  # fmt: skip
     p.append(status)
     since = (
         "SELECT m.name AS meter,\n"
