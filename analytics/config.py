@@ -30,6 +30,8 @@ ENV: Mapping[str, str] = {
     "llm_model": "EMUSA_LLM_MODEL",
     "llm_api_key": "EMUSA_LLM_API_KEY",
     "llm_timeout": "EMUSA_LLM_TIMEOUT",
+    "crosscheck_tolerance_pct": "EMUSA_CROSSCHECK_TOLERANCE_PCT",
+    "crosscheck_floor_kwh": "EMUSA_CROSSCHECK_FLOOR_KWH",
 }
 
 
@@ -62,6 +64,9 @@ class Settings(BaseModel):
     refit_every: timedelta = timedelta(hours=24)
     train_window: timedelta = timedelta(days=7)
     model_enabled: bool = True
+    # counter cross-check: allowed |counter - integrated| per hour, the larger of the two
+    crosscheck_tolerance_pct: float = Field(default=5.0, gt=0, lt=100)
+    crosscheck_floor_kwh: float = Field(default=0.5, gt=0)
     worker: str = Field(default_factory=lambda: f"{os.uname().nodename}:{os.getpid()}")
 
 

@@ -54,6 +54,13 @@ class Context:
     publisher: Publisher | None = None
 
     @property
+    def crosscheck_limits(self) -> crosscheck.CrossCheckLimits:
+        s = self.settings
+        return crosscheck.CrossCheckLimits(
+            rel_tol=s.crosscheck_tolerance_pct / 100, floor_kwh=s.crosscheck_floor_kwh
+        )
+
+    @property
     def conninfo(self) -> str:
         return self.settings.database_url
 
@@ -233,7 +240,9 @@ def detect_site(ctx: Context, site: rules.SiteInfo, now: datetime) -> dict[str, 
                 window_start = _floor(start - LOOKBACK, timedelta(hours=1))
                 inp = _rule_input(conn, site, window_start, chunk_end)
                 episodes = rules.evaluate(inp, ctx.limits) + _model_episodes(ctx, conn, inp)
-                episodes += crosscheck.detect(conn, site, window_start, chunk_end)
+                episodes += crosscheck.detect(
+                    conn, site, window_start, chunk_end, ctx.crosscheck_limits
+                )
                 stored = store.open_events(conn, site.site_id, window_start - timedelta(hours=1))
                 keys = {e.key for e in stored}
                 changes = ev.merge(

@@ -8,6 +8,7 @@ import pytest
 
 from analytics.config import load
 from analytics.errors import ConfigError
+from analytics.jobs import Context
 
 pytestmark = pytest.mark.unit
 DB = "postgresql://emusa@localhost/emusa"
@@ -54,6 +55,14 @@ def test_llm_settings() -> None:
         ),
         ({"EMUSA_DATABASE_URL": DB, "EMUSA_LLM_URL": "http://x"}, "EMUSA_LLM_MODEL"),
         (
+            {"EMUSA_DATABASE_URL": DB, "EMUSA_CROSSCHECK_TOLERANCE_PCT": "0"},
+            "EMUSA_CROSSCHECK_TOLERANCE_PCT",
+        ),
+        (
+            {"EMUSA_DATABASE_URL": DB, "EMUSA_CROSSCHECK_FLOOR_KWH": "many"},
+            "EMUSA_CROSSCHECK_FLOOR_KWH",
+        ),
+        (
             {
                 "EMUSA_DATABASE_URL": DB,
                 "EMUSA_LLM_URL": "http://x",
@@ -67,6 +76,20 @@ def test_llm_settings() -> None:
 def test_errors_name_the_variable(env: dict[str, str], variable: str) -> None:
     with pytest.raises(ConfigError, match=variable):
         load(env=env)
+
+
+def test_counter_cross_check_tolerances_reach_the_check() -> None:
+    default = Context(load(env={"EMUSA_DATABASE_URL": DB})).crosscheck_limits
+    assert (default.rel_tol, default.floor_kwh) == (0.05, 0.5)
+    env = {
+        "EMUSA_DATABASE_URL": DB,
+        "EMUSA_CROSSCHECK_TOLERANCE_PCT": "2.5",
+        "EMUSA_CROSSCHECK_FLOOR_KWH": "0.1",
+    }
+    limits = Context(load(env=env)).crosscheck_limits
+    assert (limits.rel_tol, limits.floor_kwh) == (0.025, 0.1)
+    assert limits.tolerance(100.0) == pytest.approx(2.5)  # 2.5 % of 100 kWh
+    assert limits.tolerance(1.0) == 0.1  # the floor in a low-load hour
 
 
 def test_unknown_flag_is_refused() -> None:
