@@ -13,6 +13,8 @@ it any number of times, after any downtime, from any number of workers:
 * ``summarize`` — one summary per complete 6-hour window (00/06/12/18 local), claimed in
   ``analytics_job_runs`` in the transaction that writes it: exactly once.
 * ``publish`` — drains the outbox to MQTT.
+* ``retention`` — drops the Modbus diagnostics history older than 90 days (Apache build;
+  on Community its retention policies do).
 
 Other issues add jobs with :func:`register` (for example the PDF reports), and
 period-based ones reuse :func:`run_periods` to get the same exactly-once behaviour.
@@ -43,6 +45,7 @@ LOOKBACK = timedelta(hours=2)
 CHUNK = timedelta(days=1)
 TRAILING_REFRESH = timedelta(minutes=30)
 SUMMARY_JOB = "summary_6h"
+RETENTION_EVERY = timedelta(hours=6)
 
 
 @dataclass
@@ -92,6 +95,20 @@ def refresh_rollups(ctx: Context, now: datetime) -> int:
     done = rollups.refresh_pending(ctx.conninfo)
     rollups.refresh_recent(ctx.conninfo, now - TRAILING_REFRESH, now)
     return done
+
+
+def drop_old_diagnostics(ctx: Context, now: datetime) -> int:
+    """Drop the Modbus diagnostics history older than 90 days; returns the chunks dropped.
+
+    Apache build: ``emusa_drop_old_diagnostics()`` runs ``drop_chunks`` (migration 0011).
+    Community build: its retention policies do it, and the call returns 0.
+    """
+    with store.connect(ctx.conninfo) as conn:
+        row = conn.execute("SELECT emusa_drop_old_diagnostics() AS dropped").fetchone()
+    dropped = int(row["dropped"]) if row else 0
+    if dropped:
+        log.info("dropped %d chunks of Modbus diagnostics older than 90 days", dropped)
+    return dropped
 
 
 # --- detection ------------------------------------------------------------------------
@@ -497,6 +514,9 @@ register(
 register("detect", lambda s: s.detect_every, lambda ctx: lambda now: detect(ctx, now))
 register("summarize", lambda s: s.summarize_every, lambda ctx: lambda now: summarize(ctx, now))
 register("publish", lambda s: s.publish_every, lambda ctx: lambda now: publish(ctx, now))
+register(
+    "retention", lambda s: RETENTION_EVERY, lambda ctx: lambda now: drop_old_diagnostics(ctx, now)
+)
 
 # the demand controller registers itself (analytics/demand_job.py, every 20 s)
 from analytics import demand_job  # noqa: E402, F401
