@@ -103,12 +103,19 @@ def switched(columns: dict[str, tuple[str, str]], *, site_total: bool = False) -
         ]
     )
     if site_total:
+        # A bucket where a meter of the total did not report is left out (a gap, not a
+        # drop): it must hold as many meters as the fullest bucket of the range. Below 5 s
+        # buckets a poll can land in the next bucket, so every bucket counts there.
         per_meter = ", ".join(f"avg(x.{c}) AS {c}" for c in inner)
         outer = ", ".join(f'sum(y.{c}) AS "{n}"' for n, c in zip(names, inner, strict=True))
+        cols = ", ".join(f'z."{n}"' for n in names)
         return gaps_as_nulls(
-            f"SELECT y.time, 'Total do site' AS metric, {outer}\nFROM (\n"
+            f"SELECT z.time, z.metric, {cols}\nFROM (\n"
+            f"SELECT y.time, 'Total do site' AS metric, {outer},\n"
+            "       count(*) AS meters, max(count(*)) OVER () AS meters_max\nFROM (\n"
             f"SELECT $__timeGroupAlias(x.t, $__interval), x.meter_id, {per_meter}\nFROM (\n"
-            f"{union}\n) x\nGROUP BY 1, 2\n) y\nGROUP BY 1",
+            f"{union}\n) x\nGROUP BY 1, 2\n) y\nGROUP BY 1\n) z\n"
+            "WHERE z.meters = z.meters_max OR $__interval_ms < 5000",
             names,
         )
     outs = ", ".join(f'avg(x.{c}) AS "{n}"' for n, c in zip(names, inner, strict=True))
