@@ -41,23 +41,17 @@ def snapshot(
         "refused": refused,  # messages the broker refused (ACL): logged, not kept
         "meters": {
             m.name: {
-                "status": "unreachable"
-                if m.failures
-                else ("online" if m.last_good is not None else "unknown"),
+                "status": m.status(),
                 "reads": m.reads,
                 "failed_reads": m.failed_reads,
                 "consecutive_failures": m.failures,
                 "last_error": m.last_error,
-                "seconds_since_good_read": None
-                if m.last_good is None
-                else round(now_monotonic - m.last_good, 1),
+                "seconds_since_good_read": m.since_good(now_monotonic, 1),
                 "dropped": dict(m.dropped),
                 "modbus": {
                     **m.link.totals(),
                     "backoff_s": m.backoff,
-                    "next_try_in_s": round(max(m.next_try - now_monotonic, 0.0), 1)
-                    if m.failures
-                    else None,
+                    "next_try_in_s": m.next_try_in(now_monotonic, 1),
                 },
             }
             for m in meters

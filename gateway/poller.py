@@ -76,8 +76,12 @@ class MeterState:
             return contract.STATUS_UNREACHABLE
         return contract.STATUS_ONLINE if self.last_good is not None else "unknown"
 
-    def since_good(self, now: float) -> float | None:
-        return None if self.last_good is None else round(now - self.last_good, 3)
+    def since_good(self, now: float, digits: int = 3) -> float | None:
+        return None if self.last_good is None else round(now - self.last_good, digits)
+
+    def next_try_in(self, now: float, digits: int = 3) -> float | None:
+        """Seconds until the next try of a backed-off meter; None while it answers."""
+        return round(max(self.next_try - now, 0.0), digits) if self.failures else None
 
 
 def utc_now_ms() -> datetime:
@@ -186,7 +190,7 @@ class BusPoller:
                 "status": m.status(),
                 "consecutive_failures": m.failures,
                 "backoff_s": m.backoff,
-                "next_try_in_s": round(max(m.next_try - now, 0.0), 3) if m.failures else None,
+                "next_try_in_s": m.next_try_in(now),
                 "seconds_since_good_read": m.since_good(now),
             }
             out.append(Diagnostics(ts, self.site, gateway_id, self.bus.name, m.name, fields))
