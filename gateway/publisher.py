@@ -81,7 +81,7 @@ class Publisher:
         self.stats = PublisherStats()
         self.connected = threading.Event()
         self._statuses: dict[str, str] = {}
-        self._latest: dict[str, bytes] = {}  # topic -> newest retained payload
+        self._latest: dict[str, bytes] = {}  # topic -> newest retained payload (QoS 1)
         self._status_lock = threading.Lock()
         self._acks: collections.deque[int] = collections.deque()
         self._wake = threading.Event()
@@ -183,8 +183,8 @@ class Publisher:
             if self._statuses.get(meter) == status:
                 return
             self._statuses[meter] = status
-        if self.connected.is_set():
-            self._publish_status(meter, status)
+        s = self.settings
+        self.publish_latest(contract.meter_status_topic(s.root, s.site, meter), status.encode())
 
     def publish_latest(self, topic: str, payload: bytes) -> None:
         """Publish retained (QoS 1) now if connected; the newest per topic again on reconnect."""
@@ -226,11 +226,7 @@ class Publisher:
         )
         self.client.publish(self._gateway_topic, contract.STATUS_ONLINE, qos=1, retain=True)
         with self._status_lock:
-            statuses = dict(self._statuses)
-        for meter, status in statuses.items():
-            self._publish_status(meter, status)
-        with self._status_lock:
-            latest = dict(self._latest)
+            latest = dict(self._latest)  # meter statuses and diagnostics
         for topic, payload in latest.items():
             self.client.publish(topic, payload, qos=1, retain=True)
         for topic, payload in self.settings.retained.items():
@@ -285,12 +281,6 @@ class Publisher:
                 self.client.publish(
                     contract.state_topic(s.root, s.site, m, quantity), text, qos=0, retain=True
                 )
-
-    def _publish_status(self, meter: str, status: str) -> None:
-        s = self.settings
-        self.client.publish(
-            contract.meter_status_topic(s.root, s.site, meter), status, qos=1, retain=True
-        )
 
     # --- pump thread -------------------------------------------------------------------
 
