@@ -12,7 +12,7 @@ import pytest
 from gateway import contract
 from gateway import diagnostics as diag
 from ingestor import health
-from ingestor.writer import Writer
+from ingestor.writer import Message, Writer
 from tests.harness.services import Broker
 from tests.integration.ingestor.conftest import (
     count,
@@ -93,6 +93,34 @@ def test_writer_stores_meter_and_bus_diagnostics_once(db: str) -> None:
         "SELECT meter, status, timeouts, latency_p95_ms FROM bi.modbus_diagnostics ORDER BY meter",
     )
     assert view == [("kron1", "online", 3, 19.0), ("pac1", "unreachable", 3, 19.0)]
+
+
+def test_isolated_batch_stores_diagnostics_and_dead_letters_only_the_refused_reading(
+    db: str,
+) -> None:
+    with psycopg.connect(db) as conn:
+        conn.execute("ALTER TABLE readings ADD CONSTRAINT test_no_seq_3 CHECK (seq <> 3)")
+    batch = readings(5, meters=1)  # meter m0, new to the writer
+    records: list[contract.Reading | diag.Diagnostics] = [
+        *batch[:2], meter_diag("m0"), bus_diag(), *batch[2:], meter_diag("kron9")
+    ]  # fmt: skip
+    messages = [Message(r, f"t/{i}", f"payload {i}".encode()) for i, r in enumerate(records)]
+    with Writer(db) as writer:
+        result = writer.write_isolated(messages, [], keep_bytes=4096)
+        again = writer.write_isolated(messages, [], keep_bytes=4096)
+    assert (result.inserted, result.diagnostics, result.rejected) == (4, 3, 1)
+    assert (again.inserted, again.diagnostics) == (0, 0), "redeliveries are skipped"
+    assert result.new_meters == [("plant", "kron9"), ("plant", "m0")]
+    assert count(db) == 4
+    stored = rows(
+        db,
+        "SELECT m.name FROM modbus_meter_diagnostics d JOIN meters m USING (meter_id)"
+        " ORDER BY m.name",
+    )
+    assert stored == [("kron9",), ("m0",)]
+    assert rows(db, "SELECT count(*) FROM modbus_bus_diagnostics") == [(1,)]
+    dead = rows(db, "SELECT reason, topic FROM ingest_rejects ORDER BY reject_id")
+    assert dead == [("db_refused", "t/5"), ("db_refused", "t/5")]  # seq 3, both times
 
 
 def test_service_stores_diagnostics_from_mqtt_rejects_bad_ones_and_counts_each_once(
