@@ -9,6 +9,7 @@ from datetime import datetime
 
 from reportlab.platypus import Flowable, KeepTogether, Paragraph
 
+from analytics.messages import kind_name
 from analytics.reports import charts, i18n, layout
 from analytics.reports.i18n import Lang, t
 from analytics.reports.model import (
@@ -329,7 +330,7 @@ def build_daily(data: DailyData, *, lang: Lang, branding: str, generated: dateti
                 i18n.when(a.started, lang),
                 i18n.hhmm(a.ended) if a.ended else t("ongoing", lang),
                 a.meter or "–",
-                a.kind,
+                Paragraph(layout.esc(kind_name(a.kind, lang)), cell),
                 i18n.severity_label(a.severity, lang),
                 Paragraph(layout.esc(a.message), cell),
             ]

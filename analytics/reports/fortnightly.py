@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from reportlab.platypus import Flowable, KeepTogether
 
 from analytics.delivery_config import Tariff
+from analytics.messages import kind_name
 from analytics.reports import analysis, charts, i18n, layout
 from analytics.reports.i18n import Lang, t
 from analytics.reports.model import FortnightData, Point
@@ -207,8 +208,8 @@ def build_fortnightly(
         story.append(
             layout.table(
                 [t("kind", lang), "#"],
-                [[k, str(v)] for k, v in sorted(data.anomalies_by_kind.items())],
-                widths=[200, 60],
+                sorted([kind_name(k, lang), str(v)] for k, v in data.anomalies_by_kind.items()),
+                widths=[300, 60],
             )
         )
     return layout.build(

@@ -68,8 +68,17 @@ def test_daily_pt_br() -> None:
         "em curso",
         "Resumo das 06 às 12 h",
         "ACIMA do limite de 315,0 kW",
+        "tensão fora da faixa",  # the kind in words, not its identifier
+        "crítica",
     ):
-        assert s in text, s
+        assert s in " ".join(text.split()), s
+    assert "voltage_band" not in text
+
+
+def test_daily_anomaly_kinds_in_english() -> None:
+    text = _text(build_daily(_daily(), lang="en", branding="B", generated=DAY))
+    assert "voltage outside the adequate band" in " ".join(text.split())
+    assert "voltage_band" not in text
 
 
 def test_daily_summary_lines_en() -> None:
@@ -103,4 +112,5 @@ def test_fortnightly_en_with_costs() -> None:
     assert "R$ 12,800.00" in text  # 320 kW x R$ 40
     assert "R$ 1,600.00" in text  # (320 - 300) x 40 x 2
     assert "Money figures are estimates" in text
-    assert "voltage_band" in text
+    assert "voltage outside the adequate band (PRODIST)" in text
+    assert "voltage_band" not in text
