@@ -36,8 +36,9 @@ STATUS_ONLINE: Final = "online"
 STATUS_UNREACHABLE: Final = "unreachable"
 STATUS_OFFLINE: Final = "offline"
 
-_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-_ROOT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}(/[A-Za-z0-9][A-Za-z0-9_.-]{0,63})*$")
+# Checked with fullmatch: "$" alone also matches before a trailing newline ("bad1\n").
+_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+_ROOT_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}(/[A-Za-z0-9][A-Za-z0-9_.-]{0,63})*")
 
 
 class ContractError(ValueError):
@@ -51,7 +52,7 @@ class ContractError(ValueError):
 
 def check_name(kind: str, value: str) -> str:
     """A site, meter or gateway id usable as one topic level (and as a database name)."""
-    if not isinstance(value, str) or not _NAME_RE.match(value):
+    if not isinstance(value, str) or not _NAME_RE.fullmatch(value):
         raise ContractError(
             "bad_name",
             f"{kind} {value!r} must be 1-64 characters of letters, digits, '_', '.', '-',"
@@ -61,7 +62,7 @@ def check_name(kind: str, value: str) -> str:
 
 
 def check_root(root: str) -> str:
-    if not isinstance(root, str) or not _ROOT_RE.match(root):
+    if not isinstance(root, str) or not _ROOT_RE.fullmatch(root):
         raise ContractError("bad_name", f"topic root {root!r} must be levels of [A-Za-z0-9_.-]")
     return root
 
@@ -196,15 +197,32 @@ def _reject_constant(name: str) -> float:
     raise ContractError("not_finite", f"{name} is not a JSON number")
 
 
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    doc = dict(pairs)
+    if len(doc) < len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise ContractError("duplicate_key", f"key {key!r} appears twice in an object")
+            seen.add(key)
+    return doc
+
+
 def load_object(payload: bytes, max_bytes: int) -> dict[str, Any]:
-    """The JSON object of a payload (NaN/Infinity refused); ``ContractError`` says why not."""
+    """The JSON object of a payload; ``ContractError`` says why not.
+
+    Refused: NaN/Infinity, a key twice in one object (JSON would keep the last one), and
+    integer literals longer than Python converts (``sys.get_int_max_str_digits``).
+    """
     if len(payload) > max_bytes:
         raise ContractError("too_large", f"payload of {len(payload)} bytes exceeds {max_bytes}")
     try:
-        doc: Any = json.loads(payload, parse_constant=_reject_constant)
+        doc: Any = json.loads(
+            payload, parse_constant=_reject_constant, object_pairs_hook=_unique_keys
+        )
     except ContractError:
         raise
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, int literal too long
         raise ContractError("bad_json", str(exc)) from None
     if not isinstance(doc, dict):
         raise ContractError("bad_json", f"payload is a JSON {type(doc).__name__}, not an object")
@@ -219,7 +237,14 @@ def _check_value(name: str, value: object) -> float:
         raise ContractError(
             "bad_type", f"values.{name} must be a number, got {type(value).__name__}"
         )
-    number = float(value)
+    try:
+        number = float(value)
+    except OverflowError:
+        raise ContractError(
+            "implausible",
+            f"values.{name} is an integer too large for a float, outside"
+            f" [{quantity.low}, {quantity.high}] {quantity.unit}",
+        ) from None
     if not math.isfinite(number):
         raise ContractError("not_finite", f"values.{name} is {number}")
     if not quantity.is_plausible(number):
@@ -283,4 +308,7 @@ def parse_ts(value: object) -> datetime:
         raise ContractError("bad_ts", f"ts {value!r} is not RFC 3339") from None
     if ts.tzinfo is None:
         raise ContractError("bad_ts", f"ts {value!r} has no UTC offset")
-    return ts.astimezone(UTC)
+    try:
+        return ts.astimezone(UTC)
+    except OverflowError:  # year 1 or 9999 with an offset
+        raise ContractError("bad_ts", f"ts {value!r} is outside years 1-9999 in UTC") from None

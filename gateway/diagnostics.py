@@ -272,8 +272,7 @@ def _check_fields(doc: Mapping[str, Any], spec: Mapping[str, str]) -> None:
                 raise ContractError("bad_value", f"{name} {value!r} not one of {METER_STATUSES}")
         elif kind == "codes":
             if not isinstance(value, dict) or not all(
-                isinstance(k, str) and k.isdigit() and 0 < int(k) < 256 and _is_count(v)
-                for k, v in value.items()
+                _is_code(k) and _is_count(v) for k, v in value.items()
             ):
                 raise ContractError(
                     "bad_type", f"{name} must map exception codes (1..255) to counts"
@@ -281,14 +280,30 @@ def _check_fields(doc: Mapping[str, Any], spec: Mapping[str, str]) -> None:
         elif kind == "count":
             if not _is_count(value):
                 raise ContractError("bad_type", f"{name} must be a non-negative integer: {value!r}")
-        elif (
-            isinstance(value, bool)
-            or not isinstance(value, int | float)
-            or not math.isfinite(value)
-            or value < 0
-        ):
+        elif not _is_seconds(value):
             raise ContractError("bad_type", f"{name} must be a non-negative number: {value!r}")
+
+
+def _is_code(key: object) -> bool:
+    """A Modbus exception code 1..255 in ASCII digits (``int`` also reads '٣'; '²' raises)."""
+    return (
+        isinstance(key, str)
+        and 0 < len(key) <= 3
+        and key.isascii()
+        and key.isdigit()
+        and 0 < int(key) < 256
+    )
 
 
 def _is_count(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**53
+
+
+def _is_seconds(value: object) -> bool:
+    """A finite non-negative JSON number; an integer beyond a float's range is not."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    try:
+        return math.isfinite(value) and value >= 0
+    except OverflowError:
+        return False

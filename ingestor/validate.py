@@ -5,10 +5,15 @@ Everything about what a valid reading is lives in ``gateway.contract`` (diagnost
 ``gateway.diagnostics``); this module only adds the ingestor's policy (retention window,
 future tolerance, size limit) and builds the dead letter kept in ``ingest_rejects`` when
 the contract refuses a message.
+
+:func:`validate` never raises: a payload the contract cannot make sense of in a way it
+did not foresee (a Python error rather than a ``ContractError``) is refused as
+``unparseable`` and logged with its topic, so no message can stop the service.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -23,7 +28,10 @@ from gateway.contract import (
 )
 from gateway.diagnostics import Diagnostics
 
+log = logging.getLogger(__name__)
+
 DIAGNOSTICS_SUFFIX = "/diagnostics"
+UNPARSEABLE = "unparseable"
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,3 +90,20 @@ def validate(
     except RecursionError:
         # json.loads on absurdly nested arrays; the size limit normally stops it first.
         return make_reject(topic, payload, "bad_json", "nesting too deep", policy.keep_bytes)
+    except Exception as exc:  # a case the contract did not foresee: refuse, never crash
+        return unparseable(topic, payload, exc, policy.keep_bytes)
+
+
+def unparseable(topic: str, payload: bytes, exc: Exception, keep_bytes: int) -> Reject:
+    """The reject of a message whose handling raised ``exc``, logged with its topic."""
+    detail = f"{type(exc).__name__}: {exc}"
+    log.error(
+        "unexpected error on a message on %s (%d bytes), refused as %s: %s",
+        topic,
+        len(payload),
+        UNPARSEABLE,
+        detail,
+        exc_info=exc,
+        extra={"action": "reject", "topic": topic, "reason": UNPARSEABLE},
+    )
+    return make_reject(topic, payload, UNPARSEABLE, detail, keep_bytes)
