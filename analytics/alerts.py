@@ -1,4 +1,4 @@
-"""Alerts: anomalies of the configured severities sent by e-mail and/or webhook, with a
+"""Alerts: anomalies of the configured severities sent by e-mail, webhook and/or WhatsApp, with a
 cooldown per (site, meter, kind) and one decision per anomaly, both kept in the database
 (``alert_deliveries``, ``alert_cooldowns``) so a restart never re-sends."""
 
@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 import psycopg
 
-from analytics import mail, webhook
+from analytics import mail, webhook, whatsapp
 from analytics.delivery_config import DeliveryConfig
 from analytics.errors import AnalyticsError, DatabaseError
 from analytics.reports import i18n
@@ -65,13 +65,18 @@ class Event:
     attempts: int
     details: Mapping[str, Any] = field(default_factory=dict)  # the anomaly's own figures
 
-    def text(self, lang: i18n.Lang) -> str:
-        """One line for a phone screen: severity, site/meter, when, message."""
+    def parts(self, lang: i18n.Lang) -> tuple[str, str, str, str]:
+        """Severity, site/meter, local date and time, message: what every channel says."""
         local = self.started_at.astimezone(ZoneInfo(self.timezone))
         sev = i18n.severity_label(self.severity, lang).upper()
         where = f"{self.site_name}/{self.meter}" if self.meter else self.site_name
         msg = self.message_pt if lang == "pt-BR" else self.message_en
-        return f"[EMUSA {sev}] {where} {i18n.when(local, lang)}: {msg}"
+        return sev, where, i18n.when(local, lang), msg
+
+    def text(self, lang: i18n.Lang) -> str:
+        """One line for a phone screen: severity, site/meter, when, message."""
+        sev, where, when, msg = self.parts(lang)
+        return f"[EMUSA {sev}] {where} {when}: {msg}"
 
     def payload(self, lang: i18n.Lang) -> dict[str, Any]:
         return {
@@ -130,7 +135,40 @@ def _send(
             sent.append("webhook")
         except webhook.WebhookError as exc:
             errors.append(f"webhook: {exc}")
+    if config.alerts.whatsapp:
+        ok, failed = _send_whatsapp(event, config, sleep)
+        if ok:
+            sent.append("whatsapp")
+        errors.extend(failed)
     return sent, errors
+
+
+def _send_whatsapp(
+    event: Event, config: DeliveryConfig, sleep: Callable[[float], None]
+) -> tuple[bool, list[str]]:
+    """The approved template to every recipient of the event's site and severity.
+
+    True when at least one recipient took it; the errors name the (masked) number."""
+    wa = config.alerts.whatsapp
+    to = [r.to for r in (wa.recipients if wa else ()) if r.wants(event.site_id, event.severity)]
+    if wa is None or not to or not config.whatsapp_token:
+        return False, []
+    client = whatsapp.Client(
+        wa.api_url, wa.phone_number_id, config.whatsapp_token,
+        timeout=wa.timeout_s, attempts=wa.attempts, backoff=wa.backoff_s, sleep=sleep,
+    )  # fmt: skip
+    template = whatsapp.Template(wa.template, config.whatsapp_language, event.parts(config.lang))
+    delivered = False
+    errors: list[str] = []
+    for number in to:
+        try:
+            result = client.send(number, template)
+        except whatsapp.WhatsAppError as exc:  # token or template: no recipient can get it
+            return delivered, [*errors, f"whatsapp: {exc}"]
+        delivered = delivered or result.ok
+        if not result.ok:
+            errors.append(f"whatsapp {whatsapp.mask(number)}: {result.error}")
+    return delivered, errors
 
 
 def _record(
@@ -167,7 +205,9 @@ def deliver_alerts(
     kind) it is suppressed and counted. A failed send is retried at the next call, up to
     ``alerts.max_attempts``. Returns what was decided."""
     cfg = config.alerts
-    if not cfg.severities or not ((cfg.email and config.recipients.alerts) or cfg.webhook_url):
+    if not cfg.severities or not (
+        (cfg.email and config.recipients.alerts) or cfg.webhook_url or cfg.whatsapp
+    ):
         return []
     out: list[AlertResult] = []
     cooldown = timedelta(minutes=cfg.cooldown_minutes)

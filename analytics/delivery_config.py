@@ -3,7 +3,7 @@
 Read from a YAML file (``EMUSA_DELIVERY_CONFIG`` or ``--delivery-config``), then
 overridden by the environment. Unknown keys are refused and every error names the file
 and the key (``delivery.yaml: tariff.demand_kw: Input should be a valid number``).
-Secrets (SMTP password, API token, webhook token) come only from the environment.
+Secrets (SMTP password, API token, webhook and WhatsApp tokens) come only from the environment.
 """
 
 from __future__ import annotations
@@ -17,13 +17,24 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from analytics.errors import AnalyticsError
 
 CONFIG_VAR = "EMUSA_DELIVERY_CONFIG"
 DEFAULT_BRANDING = "EMUSA BRASIL \u2013 Controle e Monitoramento de Energia"
-_EMAIL = re.compile(r"^[^@\s,;<>]+@[^@\s,;<>]+$")
+_EMAIL = re.compile(r"[^@\s,;<>]+@[^@\s,;<>]+")
+_PHONE = re.compile(r"\+?[1-9][0-9]{7,14}")  # E.164, with or without the +
+_DIGITS = re.compile(r"[0-9]{1,32}")
+_TEMPLATE = re.compile(r"[a-z0-9_]{1,512}")
+_LANGUAGE_CODES = {"pt-BR": "pt_BR", "en": "en"}
 
 Severity = Literal["info", "warning", "critical"]
 
@@ -75,8 +86,65 @@ class Recipients(_Strict):
     @classmethod
     def _emails(cls, v: list[str]) -> list[str]:
         for a in v:
-            if not _EMAIL.match(a):
+            if not _EMAIL.fullmatch(a):
                 raise ValueError(f"not an e-mail address: {a!r}")
+        return v
+
+
+class WhatsAppRecipient(_Strict):
+    """One phone number, for the sites and severities it wants (empty sites: all)."""
+
+    to: str
+    name: str | None = None
+    sites: list[str] = []
+    severities: list[Severity] = ["critical"]
+
+    @field_validator("to")
+    @classmethod
+    def _e164(cls, v: str) -> str:
+        if not _PHONE.fullmatch(v):
+            raise ValueError(
+                f"not an international phone number (E.164, e.g. +5511987654321): {v!r}"
+            )
+        return v.lstrip("+")
+
+    def wants(self, site: str, severity: str) -> bool:
+        return severity in self.severities and (not self.sites or site in self.sites)
+
+
+class WhatsApp(_Strict):
+    """WhatsApp Business Cloud API: the business number and an approved template.
+
+    The token is read from EMUSA_WHATSAPP_TOKEN only."""
+
+    phone_number_id: str
+    api_url: str = "https://graph.facebook.com/v21.0"
+    template: str = "emusa_alerta"
+    language: str | None = None  # the template's language code; default from `lang`
+    recipients: list[WhatsAppRecipient] = Field(min_length=1)
+    timeout_s: float = Field(default=10, gt=0)
+    attempts: int = Field(default=4, ge=1, le=10)
+    backoff_s: float = Field(default=2.0, ge=0)
+
+    @field_validator("phone_number_id")
+    @classmethod
+    def _id(cls, v: str) -> str:
+        if not _DIGITS.fullmatch(v):
+            raise ValueError("the phone number ID from WhatsApp Manager: digits only")
+        return v
+
+    @field_validator("template")
+    @classmethod
+    def _template(cls, v: str) -> str:
+        if not _TEMPLATE.fullmatch(v):
+            raise ValueError("template names are lowercase letters, digits and _")
+        return v
+
+    @field_validator("api_url")
+    @classmethod
+    def _api(cls, v: str) -> str:
+        if not v.startswith(("http://", "https://")):
+            raise ValueError("must start with https:// (or http:// for a local test server)")
         return v
 
 
@@ -89,6 +157,8 @@ class Alerts(_Strict):
     webhook_timeout_s: float = Field(default=10, gt=0)
     max_attempts: int = Field(default=5, ge=1)
 
+    whatsapp: WhatsApp | None = None
+
     @field_validator("webhook_url")
     @classmethod
     def _url(cls, v: str | None) -> str | None:
@@ -96,11 +166,35 @@ class Alerts(_Strict):
             raise ValueError("must start with http:// or https://")
         return v
 
+    @model_validator(mode="after")
+    def _whatsapp_severities(self) -> Alerts:
+        for i, r in enumerate(self.whatsapp.recipients if self.whatsapp else ()):
+            extra = sorted(set(r.severities) - set(self.severities))
+            if extra:
+                raise ValueError(
+                    f"whatsapp.recipients.{i}.severities: {', '.join(extra)} not in"
+                    f" alerts.severities {self.severities}: such anomalies are never alerted"
+                )
+        return self
+
 
 class PowerBI(_Strict):
     server: str = "localhost:5432"
     database: str = "emusa"
     mode: Literal["Import", "DirectQuery"] = "Import"
+
+
+class ApiSettings(_Strict):
+    """The HTTP API's limits and its database sessions' guards (``api:`` in the YAML)."""
+
+    export_max_days: int = Field(
+        default=400, ge=1, le=3660, description="longest /export.csv range (1-minute rows)"
+    )
+    export_batch_rows: int = Field(default=5000, ge=1, le=100_000)
+    connect_timeout_s: int = Field(default=10, ge=1, le=600)
+    statement_timeout_s: float = Field(default=60, gt=0, le=3600)
+    lock_timeout_s: float = Field(default=5, gt=0, le=3600)
+    idle_in_transaction_timeout_s: float = Field(default=60, gt=0, le=3600)
 
 
 class DeliveryConfig(_Strict):
@@ -121,8 +215,21 @@ class DeliveryConfig(_Strict):
     tariff: Tariff = Tariff()
     alerts: Alerts = Alerts()
     powerbi: PowerBI = PowerBI()
+    api: ApiSettings = ApiSettings()
     api_token: str | None = None  # from EMUSA_API_TOKEN only
     webhook_token: str | None = None  # from EMUSA_WEBHOOK_TOKEN only
+    whatsapp_token: str | None = None  # from EMUSA_WHATSAPP_TOKEN only
+
+    @model_validator(mode="after")
+    def _whatsapp_token(self) -> DeliveryConfig:
+        if self.alerts.whatsapp is not None and not self.whatsapp_token:
+            raise ValueError("alerts.whatsapp is configured but EMUSA_WHATSAPP_TOKEN is not set")
+        return self
+
+    @property
+    def whatsapp_language(self) -> str:
+        wa = self.alerts.whatsapp
+        return (wa.language if wa and wa.language else None) or _LANGUAGE_CODES[self.lang]
 
     @field_validator("timezone")
     @classmethod
@@ -146,8 +253,9 @@ ENV_KEYS: Mapping[str, str] = {
     "EMUSA_API_TOKEN": "api_token",
     "EMUSA_WEBHOOK_URL": "alerts.webhook_url",
     "EMUSA_WEBHOOK_TOKEN": "webhook_token",
+    "EMUSA_WHATSAPP_TOKEN": "whatsapp_token",
 }
-_SECRET_KEYS = ("smtp_url", "api_token", "webhook_token")
+_SECRET_KEYS = ("smtp_url", "api_token", "webhook_token", "whatsapp_token")
 
 
 def _read_yaml(path: str | Path) -> dict[str, Any]:

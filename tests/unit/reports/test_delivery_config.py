@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from datetime import time
 from pathlib import Path
 
@@ -66,8 +67,16 @@ def test_environment_errors_name_the_variable() -> None:
         load(env={"EMUSA_DELIVERY_CONFIG": "/nonexistent/delivery.yaml"})
 
 
-def test_the_shipped_example_loads() -> None:
+def test_the_shipped_example_loads(tmp_path: Path) -> None:
     example = Path(__file__).resolve().parents[3] / "analytics/reports/delivery.example.yaml"
+    # its WhatsApp block, commented out, loads too once uncommented
+    text = example.read_text(encoding="utf-8")
+    uncommented = re.sub(r"(?m)^  # ( *(whatsapp|phone_number_id|template|language|recipients|- \{to))",
+                         r"  \1", text)  # fmt: skip
+    assert uncommented != text
+    (tmp_path / "wa.yaml").write_text(uncommented, encoding="utf-8")
+    wa = load(tmp_path / "wa.yaml", env={"EMUSA_WHATSAPP_TOKEN": "t"}).alerts.whatsapp
+    assert wa is not None and [r.to for r in wa.recipients] == ["5511987654321", "5511912345678"]
     cfg = load(example, env={})
     assert cfg.site == "plant" and cfg.tariff.demand_kw == 38.5
     assert cfg.recipients.fortnightly == [
