@@ -31,6 +31,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from analytics.messages import KIND_NAMES
+from gateway.quantities import QUANTITIES
+
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "grafana" / "provisioning" / "dashboards" / "emusa"
 
@@ -491,6 +494,13 @@ def value_map(*items: tuple[str, str, str]) -> dict[str, Any]:
     return {"type": "value", "options": {
         value: {"text": text, "color": color, "index": i}
         for i, (value, text, color) in enumerate(items)
+    }}  # fmt: skip
+
+
+def words_map(pairs: list[tuple[str, str]]) -> dict[str, Any]:
+    """A Grafana value mapping that shows identifiers (kinds, quantities) as words."""
+    return {"type": "value", "options": {
+        value: {"text": text, "index": i} for i, (value, text) in enumerate(pairs)
     }}  # fmt: skip
 
 
@@ -1092,6 +1102,9 @@ def ia_diagnostico() -> dict[str, Any]:
     p.append(table(lay, "Anomalias detectadas", anomalies, h=9,
                    description="Eventos das regras de qualidade (PRODIST, FP, demanda) e do modelo estatístico; Fim vazio = em curso.",
                    overrides=[override("Severidade", {"mappings": [sev_colors], "custom.cellOptions": {"type": "color-background"}}),
+                              override("Tipo", {"mappings": [words_map([(k, pt) for k, (pt, _en) in KIND_NAMES.items()])]}),
+                              override("Detector", {"mappings": [words_map([("rule", "regra"), ("model", "modelo estatístico")])]}),
+                              override("Grandeza", {"mappings": [words_map([(q.name, q.label_pt) for q in QUANTITIES.values()])]}),
                               override("Mensagem", {"custom.width": 480})]))  # fmt: skip
     summaries = (
         'SELECT su.period_start AS "Início", su.period_end AS "Fim", su.text_pt AS "Resumo", su.source AS "Origem"\n'

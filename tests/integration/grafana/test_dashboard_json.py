@@ -161,6 +161,28 @@ def test_ia_dashboard_links_to_the_analytics_api() -> None:
 T1 = datetime(2026, 11, 25, 12, 0, 0, tzinfo=UTC)
 
 
+def test_anomaly_table_shows_kinds_detectors_and_quantities_in_words() -> None:
+    from analytics.messages import KIND_NAMES
+    from gateway.quantities import QUANTITIES
+
+    panel = _panel("emusa-ia-diagnostico", "Anomalias detectadas")
+    words = {
+        o["matcher"]["options"]: o["properties"][0]["value"][0]["options"]
+        for o in panel["fieldConfig"]["overrides"]
+        if o["properties"][0]["id"] == "mappings"
+    }
+    assert {k: v["text"] for k, v in words["Tipo"].items()} == {
+        k: pt for k, (pt, _en) in KIND_NAMES.items()
+    }
+    assert words["Tipo"]["voltage_band"]["text"] == "tensão fora da faixa adequada (PRODIST)"
+    assert set(words["Grandeza"]) == set(QUANTITIES)
+    assert words["Grandeza"]["v_l1n"]["text"] != "v_l1n"
+    assert {k: v["text"] for k, v in words["Detector"].items()} == {
+        "rule": "regra",
+        "model": "modelo estatístico",
+    }
+
+
 def test_interval_rounding_matches_grafana() -> None:
     assert format_interval(round_interval(3_600_000 / 1000)) == "5s"
     assert format_interval(round_interval(86_400_000 / 1000)) == "1m"
