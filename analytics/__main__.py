@@ -15,7 +15,7 @@ from analytics.delivery_config import DeliveryConfig
 from analytics.delivery_config import load as load_delivery_config
 from analytics.delivery_jobs import delivery_jobs
 from analytics.errors import AnalyticsError, ConfigError
-from analytics.scheduler import Scheduler, utcnow
+from analytics.scheduler import Scheduler, clock_from, utcnow
 from ingestor.errors import IngestorError
 from ingestor.settings import DATABASE_URL, database_url
 
@@ -66,6 +66,11 @@ def _parser() -> argparse.ArgumentParser:
         "--delivery-config",
         help="reports, e-mail and alerts YAML (default: $EMUSA_DELIVERY_CONFIG; see README)",
     )
+    run.add_argument(
+        "--clock-start",
+        type=_instant,
+        help="for tests: the worker's clock starts at this instant (ISO 8601 with offset)",
+    )
     d = sub.add_parser("detect", help="run detection once, up to now (or --at)")
     _worker_flags(d, mqtt=False)
     d.add_argument("--at", type=_instant, help="pretend it is this instant")
@@ -100,12 +105,19 @@ def _settings(args: argparse.Namespace) -> config.Settings:
     return config.load(flags)
 
 
-def _run(settings: config.Settings, tick: float, delivery: DeliveryConfig) -> None:
+def _run(
+    settings: config.Settings,
+    tick: float,
+    delivery: DeliveryConfig,
+    clock_start: datetime | None = None,
+) -> None:
     if settings.mqtt_url is None:
         raise ConfigError("EMUSA_MQTT_URL: is not set (alerts and summaries go to MQTT)")
     ctx = jobs.Context(settings)
     scheduler = Scheduler(
-        [*jobs.scheduled(ctx), *delivery_jobs(settings.database_url, delivery)], tick=tick
+        [*jobs.scheduled(ctx), *delivery_jobs(settings.database_url, delivery)],
+        clock=utcnow if clock_start is None else clock_from(clock_start),
+        tick=tick,
     )
 
     def stop(signum: int, _frame: FrameType | None) -> None:
@@ -166,7 +178,8 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "tariff-period":
             print(rollups.tariff_period(database_url(args.database_url), args.site, args.at))
         elif args.command == "run":
-            _run(_settings(args), args.tick, load_delivery_config(args.delivery_config))
+            delivery = load_delivery_config(args.delivery_config)
+            _run(_settings(args), args.tick, delivery, args.clock_start)
         else:
             _once(args)
     except (AnalyticsError, IngestorError) as exc:

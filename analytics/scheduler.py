@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -28,6 +29,15 @@ SIX_HOURS = timedelta(hours=6)
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def clock_from(
+    start: datetime, monotonic: Callable[[], float] = time.monotonic
+) -> Callable[[], datetime]:
+    """A clock that reads ``start`` now and then runs at real speed (``run --clock-start``:
+    tests choose the instant the worker lives in, so none depends on the hour)."""
+    origin, t0 = start.astimezone(UTC), monotonic()
+    return lambda: origin + timedelta(seconds=monotonic() - t0)
 
 
 def window_start(t: datetime, tz: str, hours: int = 6) -> datetime:

@@ -8,16 +8,19 @@ skip with the reason.
 from __future__ import annotations
 
 import contextlib
+import os
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import psycopg
 import pytest
+from hypothesis import settings
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
 from ingestor.migrate import migrate
+from tests.harness.clock import TEST_NOW, session_now
 from tests.harness.services import (
     Broker,
     LocalPostgres,
@@ -26,6 +29,12 @@ from tests.harness.services import (
     require_services,
     timescaledb,
 )
+
+# Property tests: the same examples on every run (no example database, no deadline, so no
+# timing flakiness); HYPOTHESIS_PROFILE=explore searches further with random examples.
+settings.register_profile("ci", derandomize=True, database=None, deadline=None, max_examples=150)
+settings.register_profile("explore", deadline=None, max_examples=5000)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 _SERVICE_MARKERS = ("integration", "e2e", "benchmark")
 _skipped_service_tests: list[str] = []
@@ -115,6 +124,13 @@ def mqtt_broker() -> Iterator[Broker]:
 def topic_root() -> str:
     """A topic prefix of this test alone, so tests never see each other's messages."""
     return f"emusa-test-{uuid.uuid4().hex[:10]}"
+
+
+def pytest_report_header() -> str:
+    return (
+        f"test clock: {session_now().isoformat()}"
+        f" (replay with {TEST_NOW}=<ISO 8601 instant with offset>)"
+    )
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:

@@ -1,5 +1,9 @@
 """``emusa-analytics run`` as a process: alerts and a summary reach Mosquitto, SIGTERM
-stops it cleanly."""
+stops it cleanly.
+
+The worker lives at the session's test instant (``--clock-start``, tests/harness/clock.py)
+and the history starts at the local midnight before "yesterday", so yesterday's daily
+report is due at any hour the test runs."""
 
 from __future__ import annotations
 
@@ -17,18 +21,23 @@ import psycopg
 import pytest
 
 from gateway.simulator.model import Event
+from tests.harness.clock import session_now
 from tests.harness.mqtt import Collector
 from tests.harness.services import Broker
 from tests.integration.analytics import history
 
 pytestmark = pytest.mark.integration
 
+TZ = ZoneInfo("America/Sao_Paulo")  # the site's (history.add_site: the default)
+
 
 def test_run_publishes_alerts_and_summaries_then_stops_on_sigterm(
     db: str, mqtt_broker: Broker, topic_root: str, tmp_path: Path
 ) -> None:
-    now = datetime.now(UTC).replace(second=0, microsecond=0)
-    start = now - timedelta(hours=14)  # at least one complete 6-hour window after the start
+    now = session_now().replace(second=0)
+    yesterday = (now.astimezone(TZ) - timedelta(days=1)).date()
+    # from yesterday's local midnight: a whole day to report on, complete 6-hour windows
+    start = datetime.combine(yesterday, datetime.min.time(), TZ).astimezone(UTC)
     ids = history.add_site(db, "plant")
     sag = (Event("sag", (now - timedelta(hours=3)).timestamp(), 1800),)
     history.write(db, ids["m1"], 1, start, now, step=60, events=sag)
@@ -46,12 +55,12 @@ def test_run_publishes_alerts_and_summaries_then_stops_on_sigterm(
     log = (tmp_path / "analytics.log").open("w")
     collector = Collector(mqtt_broker, f"{topic_root}/plant/#")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "analytics", "run", "--tick", "0.5", "--settle-minutes", "0", "--no-model"],
+        [sys.executable, "-m", "analytics", "run", "--tick", "0.5", "--settle-minutes", "0",
+         "--no-model", "--clock-start", now.isoformat()],
         env=env, stdout=log, stderr=subprocess.STDOUT,
     )  # fmt: skip
     try:
         summaries = collector.wait_for("/plant/summaries", 1, timeout=60)
-        yesterday = (now.astimezone(ZoneInfo("America/Sao_Paulo")) - timedelta(days=1)).date()
         daily = _wait_for_report(db, "daily", yesterday, timeout=60)
         alerts = collector.wait_until(
             lambda msgs: any(

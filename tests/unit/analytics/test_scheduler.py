@@ -9,7 +9,8 @@ import psycopg
 import pytest
 
 from analytics.errors import PublishError
-from analytics.scheduler import Job, Scheduler, complete_windows, window_start
+from analytics.scheduler import Job, Scheduler, clock_from, complete_windows, window_start
+from tests.harness.clock import FakeClock
 from tests.unit.analytics.simframes import ts
 
 pytestmark = pytest.mark.unit
@@ -118,3 +119,15 @@ def test_run_forever_stops_on_request() -> None:
     s.jobs.append(Job("rec", timedelta(minutes=1), record))
     s.run_forever()
     assert len(seen) == 3
+
+
+def test_a_clock_started_at_an_instant_runs_from_it_at_real_speed() -> None:
+    """``run --clock-start``: the worker lives at the instant a test chose."""
+    mono = FakeClock(500.0)
+    clock = clock_from(datetime.fromisoformat("2026-03-31T13:59:30-03:00"), mono)
+    assert clock() == datetime(2026, 3, 31, 16, 59, 30, tzinfo=UTC)
+    mono.t += 45.5
+    assert clock() == datetime(2026, 3, 31, 17, 0, 15, 500_000, tzinfo=UTC)
+    seen: list[datetime] = []
+    Scheduler([Job("rec", timedelta(minutes=1), seen.append)], clock=clock).run_pending()
+    assert seen == [datetime(2026, 3, 31, 17, 0, 15, 500_000, tzinfo=UTC)]
