@@ -31,6 +31,7 @@ from gateway.contract import Reading
 from gateway.diagnostics import Diagnostics
 from gateway.quantities import QUANTITIES
 from ingestor.errors import BatchError, DatabaseError, DatabaseUnavailable
+from ingestor.ranges import time_ranges
 from ingestor.validate import Reject, make_reject
 
 log = logging.getLogger(__name__)
@@ -45,17 +46,24 @@ Row = tuple[Any, ...]
 Conn = psycopg.Connection[tuple[Any, ...]]
 
 
+def named_statements(filename: str) -> dict[str, str]:
+    """The statements of ``ingestor/<filename>``, by their ``-- name:`` header."""
+    text = (Path(__file__).with_name(filename)).read_text(encoding="utf-8")
+    parts = _HEADER.split(text)
+    out: dict[str, str] = {}
+    for name, body in zip(parts[1::2], parts[2::2], strict=True):
+        lines = [ln for ln in body.strip().splitlines() if not ln.startswith("--")]
+        out[name] = "\n".join(lines).strip().rstrip(";")
+    return out
+
+
 @cache
 def queries() -> dict[str, sql.Composed | sql.SQL]:
     """The named queries of ``queries.sql``, with the column lists filled in."""
-    text = (Path(__file__).with_name("queries.sql")).read_text(encoding="utf-8")
-    parts = _HEADER.split(text)
     columns = sql.SQL(", ").join(sql.Identifier(c) for c in COLUMNS)
     placeholders = sql.SQL(", ").join(sql.Placeholder() * len(COLUMNS))
     out: dict[str, sql.Composed | sql.SQL] = {}
-    for name, body in zip(parts[1::2], parts[2::2], strict=True):
-        lines = [ln for ln in body.strip().splitlines() if not ln.startswith("--")]
-        statement = "\n".join(lines).strip().rstrip(";")
+    for name, statement in named_statements("queries.sql").items():
         query = sql.SQL(statement)  # the text of our own file, never a value
         if "{columns}" in statement:
             out[name] = query.format(columns=columns, placeholders=placeholders)
@@ -319,8 +327,8 @@ class Writer:
 
     def _log_range(self, conn: Conn, readings: Sequence[Reading]) -> None:
         if self._invalidations and readings:
-            times = [r.ts for r in readings]
-            conn.execute(queries()["log_invalidation"], (min(times), max(times)))
+            with conn.cursor() as cur:
+                cur.executemany(queries()["log_invalidation"], time_ranges(r.ts for r in readings))
 
     def _store_rejects(self, conn: Conn, rejects: Sequence[Reject]) -> None:
         if not rejects:
