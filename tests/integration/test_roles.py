@@ -2,24 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 import psycopg
 import pytest
-from psycopg.conninfo import make_conninfo
 
-from ingestor.migrate import set_role_passwords
 from tests.integration.bi_views import BI_VIEWS
+from tests.integration.roles import as_role
 
 pytestmark = pytest.mark.integration
-
-
-@contextmanager
-def as_role(db: str, role: str) -> Iterator[psycopg.Connection[tuple[object, ...]]]:
-    set_role_passwords(db, {f"EMUSA_{role.removeprefix('emusa_').upper()}_DB_PASSWORD": "pw"})
-    with psycopg.connect(make_conninfo(db, user=role, password="pw"), autocommit=True) as conn:
-        yield conn
 
 
 def _denied(conn: psycopg.Connection[tuple[object, ...]], query: str) -> None:
@@ -46,30 +35,35 @@ def test_bi_reads_bi_views_only(seeded: str) -> None:
             conn.execute(f"SELECT * FROM bi.{view} LIMIT 1").fetchall()
         assert conn.execute("SELECT meter FROM bi.meters").fetchall() == [("m1",)]
         for raw in (
-            "readings",
-            "meters",
-            "sites",
-            "anomalies",
-            "ingest_rejects",
+            "public.readings",
+            "public.meters",
+            "public.sites",
+            "public.anomalies",
+            "public.ingest_rejects",
             "rollup.agg_1m",
-            "readings_1m",
+            "public.readings_1m",
         ):
             _denied(conn, f"SELECT 1 FROM {raw} LIMIT 1")
+        # without USAGE on schema public the raw tables are not even visible by name
+        with pytest.raises(psycopg.errors.UndefinedTable):
+            conn.execute("SELECT 1 FROM readings LIMIT 1")
 
 
 def test_bi_cannot_write_anything(seeded: str) -> None:
     with as_role(seeded, "emusa_bi") as conn:
+        # the privileges hold even when the session turns its read-only default off
+        conn.execute("SET default_transaction_read_only = off")
         with pytest.raises(
             (psycopg.errors.InsufficientPrivilege, psycopg.errors.ObjectNotInPrerequisiteState)
         ):
             conn.execute("DELETE FROM bi.anomalies")
         _denied(
             conn,
-            "INSERT INTO summaries (site_id, period_start, period_end, text_pt, text_en)"
+            "INSERT INTO public.summaries (site_id, period_start, period_end, text_pt, text_en)"
             " VALUES ('plant', now(), now() + interval '1 h', 'x', 'x')",
         )
-        _denied(conn, "UPDATE sites SET name = 'x'")
-        _denied(conn, "INSERT INTO readings (time, meter_id) VALUES (now(), 1)")
+        _denied(conn, "UPDATE public.sites SET name = 'x'")
+        _denied(conn, "INSERT INTO public.readings (time, meter_id) VALUES (now(), 1)")
         _denied(conn, "CREATE TABLE public.evil (x int)")
         _denied(conn, "CREATE TABLE bi.evil (x int)")
         _denied(conn, "CREATE VIEW bi.evil AS SELECT 1")
@@ -96,6 +90,7 @@ def test_ingestor_writes_raw_data_only(seeded: str) -> None:
 
 def test_grafana_is_read_only(seeded: str) -> None:
     with as_role(seeded, "emusa_grafana") as conn:
+        conn.execute("SET default_transaction_read_only = off")  # privileges hold regardless
         assert conn.execute("SELECT count(*) FROM readings").fetchone() == (181,)
         conn.execute("SELECT * FROM demand_15m LIMIT 1").fetchall()
         conn.execute("SELECT * FROM site_readings_1h LIMIT 1").fetchall()
@@ -133,3 +128,37 @@ def test_public_cannot_call_the_refresh_functions(seeded: str) -> None:
             _denied(conn, "SELECT rollup.refresh(now(), now())")
         else:
             _denied(conn, "CALL refresh_continuous_aggregate('rollup.agg_1m', NULL, NULL)")
+
+
+def test_security_definer_functions_run_only_for_the_roles_that_need_them(seeded: str) -> None:
+    """emusa_tariff_period() (SECURITY DEFINER) is no longer open to PUBLIC: analytics,
+    Grafana and emusa_bi may run it (bi.demand_15m calls it with its reader's rights), the
+    ingestor may not, and emusa_bi reaches it only through the views."""
+    with psycopg.connect(seeded, autocommit=True) as conn:
+        open_to_public = conn.execute(
+            "SELECT p.oid::regprocedure::text FROM pg_proc p"
+            " JOIN pg_namespace n ON n.oid = p.pronamespace"
+            " WHERE p.prosecdef AND n.nspname IN ('public', 'rollup', 'bi')"
+            " AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = p.oid AND d.deptype = 'e')"
+            " AND has_function_privilege('public', p.oid, 'EXECUTE')"
+        ).fetchall()
+        allowed = conn.execute(
+            "SELECT r FROM unnest(ARRAY['emusa_ingestor', 'emusa_analytics', 'emusa_grafana',"
+            " 'emusa_bi']) AS r"
+            " WHERE has_function_privilege(r, 'emusa_tariff_period(text, timestamptz)', 'EXECUTE')"
+        ).fetchall()
+        if conn.execute("SELECT to_regprocedure('rollup.refresh_pending()')").fetchone() != (None,):
+            conn.execute("SELECT rollup.refresh('2026-11-25', '2026-11-25 00:30')")
+    assert open_to_public == []
+    assert allowed == [("emusa_analytics",), ("emusa_grafana",), ("emusa_bi",)]
+    with as_role(seeded, "emusa_bi") as conn:
+        # 21:00-21:30 local on a Tuesday: just after the ponta window (18-21 h)
+        assert conn.execute("SELECT DISTINCT tariff_period FROM bi.demand_15m").fetchall() == [
+            ("fora_ponta",)
+        ]
+        _denied(conn, "SELECT public.emusa_tariff_period('plant', '2026-11-24 21:00Z')")
+    with as_role(seeded, "emusa_ingestor") as conn:
+        _denied(conn, "SELECT emusa_tariff_period('plant', '2026-11-24 21:00Z')")
+    with as_role(seeded, "emusa_grafana") as conn:
+        row = conn.execute("SELECT emusa_tariff_period('plant', '2026-11-24 21:00Z')").fetchone()
+        assert row == ("ponta",)
