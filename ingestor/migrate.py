@@ -200,8 +200,20 @@ def status(conninfo: str, directory: Path | None = None) -> list[tuple[Migration
     return [(m, m.version in applied) for m in available]
 
 
+def scram_verifier(conn: psycopg.Connection[tuple[object, ...]], role: str, password: str) -> str:
+    """The SCRAM-SHA-256 verifier of ``password`` for ``role``, computed by libpq on the
+    client (``PQencryptPasswordConn``, as psql's ``\\password`` does)."""
+    return conn.pgconn.encrypt_password(password.encode(), role.encode(), b"scram-sha-256").decode(
+        "ascii"
+    )
+
+
 def set_role_passwords(conninfo: str, env: Mapping[str, str]) -> list[str]:
-    """Give LOGIN and a password to each role whose password variable is set."""
+    """Give LOGIN and a password to each role whose password variable is set.
+
+    The server receives only the role's SCRAM-SHA-256 verifier, never the password, so
+    the statement (logged with ``log_statement``, or on an error) does not reveal it.
+    """
     changed = []
     try:
         with psycopg.connect(conninfo, autocommit=True) as conn:
@@ -211,7 +223,7 @@ def set_role_passwords(conninfo: str, env: Mapping[str, str]) -> list[str]:
                     continue
                 conn.execute(
                     sql.SQL("ALTER ROLE {} WITH LOGIN PASSWORD {}").format(
-                        sql.Identifier(role), sql.Literal(password)
+                        sql.Identifier(role), sql.Literal(scram_verifier(conn, role, password))
                     )
                 )
                 changed.append(role)
