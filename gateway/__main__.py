@@ -8,11 +8,16 @@ import json
 import logging
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from gateway import cli_service
 from gateway.errors import GatewayError
 from gateway.quantities import QUANTITIES
+
+if TYPE_CHECKING:
+    from gateway.registers import RegisterMap
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -51,10 +56,24 @@ def _map_args(p: argparse.ArgumentParser, default_model: str | None = "kron_kone
 
 
 def _serial_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--baudrate", type=int, default=9600)
-    p.add_argument("--parity", choices=("N", "E", "O"), default="N")
-    p.add_argument("--stopbits", type=int, choices=(1, 2), default=2)
-    p.add_argument("--bytesize", type=int, choices=(7, 8), default=8)
+    """Serial line; default: the map file's ``settings`` (plant file), else 9600 8N2."""
+    p.add_argument("--baudrate", type=int)
+    p.add_argument("--parity", choices=("N", "E", "O"))
+    p.add_argument("--stopbits", type=int, choices=(1, 2))
+    p.add_argument("--bytesize", type=int, choices=(7, 8))
+
+
+def _line(args: argparse.Namespace, regmap: RegisterMap, timeout: float | None = None) -> Any:
+    from gateway.scan import SerialSettings  # noqa: PLC0415
+
+    return SerialSettings.for_map(
+        regmap,
+        timeout,
+        baudrate=args.baudrate,
+        parity=args.parity,
+        stopbits=args.stopbits,
+        bytesize=args.bytesize,
+    )
 
 
 def _add_modbus_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -75,7 +94,13 @@ def _add_modbus_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser
     )
     _serial_args(s)
     s.add_argument(
-        "--unit", type=int, action="append", help="unit id (repeat for several meters; default 1)"
+        "--unit",
+        type=int,
+        action="append",
+        help="unit id (repeat for several meters; default: the map's channels, else 1)",
+    )
+    s.add_argument(
+        "--at", type=float, metavar="UNIX_TIME", help="freeze the plant model at this instant"
     )
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--scenario", action="append", default=[], metavar="KIND[@START][+DURATION]")
@@ -88,8 +113,10 @@ def _add_modbus_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser
     sc.add_argument("ports", nargs="*", help="ports to try (default: every serial port listed)")
     _map_args(sc)
     _serial_args(sc)
-    sc.add_argument("--unit", type=int, default=1)
-    sc.add_argument("--timeout", type=float, default=0.5, help="seconds per probe")
+    sc.add_argument("--unit", type=int, help="unit id (default: the map's channels, else 1)")
+    sc.add_argument(
+        "--timeout", type=float, help="seconds per probe (default: the map's, else 0.5)"
+    )
 
     r = sub.add_parser("read", help="read a meter once and print canonical values (commissioning)")
     _map_args(r)
@@ -100,7 +127,7 @@ def _add_modbus_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser
     )
     _serial_args(r)
     r.add_argument("--unit", type=int, help="unit id (default: the map's, else 1)")
-    r.add_argument("--timeout", type=float, default=1.0)
+    r.add_argument("--timeout", type=float, help="seconds (default: the map's, else 1.0)")
     r.add_argument("--retries", type=int, default=1)
     r.add_argument("--format", choices=("table", "json"), default="table")
 
@@ -116,6 +143,13 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     _quiet_pymodbus()
     if args.tcp is None and args.serial is None and not args.pty:
         args.tcp = ("127.0.0.1", 5020)
+    if args.pty and sys.platform == "win32":
+        print(
+            "emusa-gateway simulate: --pty needs Linux or macOS; on Windows use --tcp, or"
+            " --serial COMx on one end of a virtual null-modem pair (com0com)",
+            file=sys.stderr,
+        )
+        return 2
     now = time.time()
     try:
         regmap = load_regmap(args.model, args.map_file)
@@ -123,11 +157,12 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     except (GatewayError, ValueError) as exc:
         print(f"emusa-gateway simulate: {exc}", file=sys.stderr)
         return 2
+    line = _line(args, regmap)
     serial_settings = {
-        "baudrate": args.baudrate,
-        "parity": args.parity,
-        "stopbits": args.stopbits,
-        "bytesize": args.bytesize,
+        "baudrate": line.baudrate,
+        "parity": line.parity,
+        "stopbits": line.stopbits,
+        "bytesize": line.bytesize,
     }
     serial = {"port": args.serial, **serial_settings} if args.serial else None
 
@@ -137,7 +172,7 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     asyncio.run(
         serve(
             regmap,
-            units=args.unit or [1],
+            units=args.unit or [c.unit for c in regmap.channels] or [1],
             seed=args.seed,
             events=events,
             tcp=args.tcp,
@@ -145,13 +180,15 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
             pty=args.pty,
             duration=args.duration,
             say=say,
+            clock=time.time if args.at is None else (lambda: float(args.at)),
         )
     )
     return 0
 
 
 def _cmd_scan_ports(args: argparse.Namespace) -> int:
-    from gateway.scan import SerialSettings, scan_ports  # noqa: PLC0415
+    from gateway.cli_plant import print_scan  # noqa: PLC0415
+    from gateway.scan import scan_ports  # noqa: PLC0415
     from gateway.simulator.run import load_regmap  # noqa: PLC0415
 
     _quiet_pymodbus()
@@ -160,11 +197,11 @@ def _cmd_scan_ports(args: argparse.Namespace) -> int:
     except GatewayError as exc:
         print(f"emusa-gateway scan-ports: {exc}", file=sys.stderr)
         return 2
-    settings = SerialSettings(
-        args.baudrate, args.parity, args.stopbits, args.bytesize, args.timeout
-    )
+    settings = _line(args, regmap, args.timeout)
     results = asyncio.run(scan_ports(settings, args.unit, regmap, args.ports or None))
-    print(f"probing unit {args.unit} as {regmap.model} at {settings}")
+    if regmap.channels or regmap.serial is not None:
+        return print_scan(regmap, settings, results)
+    print(f"probing unit {args.unit or 1} as {regmap.model} at {settings}")
     print(f"{'port':<24} {'status':<9} detail")
     for r in results:
         print(
@@ -185,6 +222,11 @@ def _cmd_read(args: argparse.Namespace) -> int:
     _quiet_pymodbus()
     try:
         regmap = load_regmap(args.model, args.map_file)
+        line = _line(args, regmap, args.timeout)
+        if regmap.serial is None and args.timeout is None:
+            line = replace(line, timeout=1.0)
+        if regmap.channels:
+            return _read_channels(args, regmap, line)
         unit = args.unit if args.unit is not None else (regmap.default_unit or 1)
         meter = (
             MeterConfig(name="meter", model=args.model, unit=unit)
@@ -193,7 +235,7 @@ def _cmd_read(args: argparse.Namespace) -> int:
         )
         common = {
             "name": "cli",
-            "timeout": args.timeout,
+            "timeout": line.timeout,
             "retries": args.retries,
             "meters": [meter],
         }
@@ -204,10 +246,10 @@ def _cmd_read(args: argparse.Namespace) -> int:
             config = RtuBusConfig(
                 type="rtu",
                 port=args.serial,
-                baudrate=args.baudrate,
-                parity=args.parity,
-                stopbits=args.stopbits,
-                bytesize=args.bytesize,
+                baudrate=line.baudrate,
+                parity=line.parity,
+                stopbits=line.stopbits,
+                bytesize=line.bytesize,
                 **common,
             )
     except (GatewayError, ValueError) as exc:
@@ -241,6 +283,39 @@ def _cmd_read(args: argparse.Namespace) -> int:
     for name, reason in dropped.items():
         print(f"{name:<12} {'dropped':>14} {reason}")
     return 0
+
+
+def _read_channels(args: argparse.Namespace, regmap: RegisterMap, line: Any) -> int:
+    """``read --map`` on the plant's register file: every channel (or ``--unit``'s)."""
+    from gateway.cli_plant import channel_meters, print_reads, read_channels  # noqa: PLC0415
+    from gateway.config import RtuBusConfig, TcpBusConfig  # noqa: PLC0415
+
+    common: dict[str, Any] = {
+        "name": "cli",
+        "timeout": line.timeout,
+        "retries": args.retries,
+        "meters": channel_meters(regmap, args.map_file.resolve()),
+    }
+    config: TcpBusConfig | RtuBusConfig
+    if args.tcp is not None:
+        config = TcpBusConfig(type="tcp", host=args.tcp[0], port=args.tcp[1], **common)
+    else:
+        config = RtuBusConfig(
+            type="rtu",
+            port=args.serial,
+            baudrate=line.baudrate,
+            parity=line.parity,
+            stopbits=line.stopbits,
+            bytesize=line.bytesize,
+            **common,
+        )
+    units = None if args.unit is None else [args.unit]
+    try:
+        reads = asyncio.run(read_channels(config, regmap, units))
+    except GatewayError as exc:
+        print(f"emusa-gateway read: {exc}", file=sys.stderr)
+        return 1
+    return print_reads(regmap, reads, args.format)
 
 
 def _cmd_quantities(args: argparse.Namespace) -> int:

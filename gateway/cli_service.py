@@ -6,19 +6,19 @@ import argparse
 import asyncio
 import logging
 import os
-import signal
 import sys
 from pathlib import Path
 
 from gateway import config as gateway_config
-from gateway import health
+from gateway import health, paths
 from gateway.errors import GatewayError
 from gateway.service import budget, load_meters, run
+from gateway.stopping import stop_on_signals
 
 log = logging.getLogger(__name__)
 
 CONFIG_VAR = "EMUSA_GATEWAY_CONFIG"
-STATUS_VAR = "EMUSA_GATEWAY_STATUS_FILE"
+STATUS_VAR = paths.STATUS_VAR
 
 
 def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -37,19 +37,20 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     sub.choices["run"].add_argument(
         "--status-file",
         type=Path,
-        default=Path(os.environ.get(STATUS_VAR) or health.DEFAULT_STATUS_FILE),
-        help=f"status JSON rewritten every 2 s (default: ${STATUS_VAR} or %(default)s)",
+        default=None,
+        help=f"status JSON rewritten every 2 s (default: ${STATUS_VAR}, else"
+        f" {paths.STATUS_FILE} in the data folder, {paths.data_dir()})",
     )
     h = sub.add_parser(
         "health",
         help="exit 0 when the running gateway read a meter recently (docker healthcheck)",
     )
-    h.add_argument(
-        "--status-file",
-        type=Path,
-        default=Path(os.environ.get(STATUS_VAR) or health.DEFAULT_STATUS_FILE),
-    )
+    h.add_argument("--status-file", type=Path, default=None, help="default: as for run")
     h.add_argument("--max-age", type=float, default=30.0, help="seconds (default %(default)s)")
+
+
+def _status_file(args: argparse.Namespace) -> Path:
+    return args.status_file if args.status_file is not None else paths.default_status_file()
 
 
 def _config_path(args: argparse.Namespace) -> Path:
@@ -103,9 +104,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     async def main() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        await run(cfg, path.parent, stop, status_file=args.status_file)
+        with stop_on_signals(loop, stop):  # Ctrl-C, Ctrl-Break (Windows), SIGTERM
+            await run(cfg, path.parent, stop, status_file=_status_file(args))
 
     try:
         asyncio.run(main())
@@ -116,7 +116,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_health(args: argparse.Namespace) -> int:
-    healthy, reason = health.check(args.status_file, args.max_age)
+    healthy, reason = health.check(_status_file(args), args.max_age)
     print(f"{'healthy' if healthy else 'unhealthy'}: {reason}")
     return 0 if healthy else 1
 

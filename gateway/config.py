@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from gateway import mqtt_url
 from gateway.contract import DEFAULT_ROOT, check_name, check_root
-from gateway.errors import ConfigError
+from gateway.errors import ConfigError, GatewayError
 
 
 class _Strict(BaseModel):
@@ -38,6 +38,9 @@ class MeterConfig(_Strict):
     map_file: Path | None = Field(default=None, description="a register map file of your own")
     unit: int = Field(default=1, ge=0, le=255, description="Modbus unit (slave) id")
     enabled: bool = True
+    order: Literal["ABCD", "CDAB", "BADC", "DCBA"] | None = Field(
+        default=None, description="byte/word order for every register of the map (override)"
+    )
 
     @field_validator("name")
     @classmethod
@@ -59,6 +62,14 @@ class _BusBase(_Strict):
         default=0.0, ge=0, le=1, description="seconds of silence between requests on this bus"
     )
     meters: list[MeterConfig] = Field(min_length=1)
+    map_file: Path | None = Field(
+        default=None,
+        description="the plant's register file (registers_kron03_real.json): each channel it"
+        " lists becomes a meter of this bus, its settings the line's defaults",
+    )
+    order: Literal["ABCD", "CDAB", "BADC", "DCBA"] | None = Field(
+        default=None, description="with map_file: byte/word order for the whole file (override)"
+    )
 
     @field_validator("name")
     @classmethod
@@ -139,7 +150,11 @@ class MqttConfig(_Strict):
 
 
 class QueueConfig(_Strict):
-    path: Path = Path("gateway-queue.sqlite")
+    path: Path | None = Field(
+        default=None,
+        description="SQLite file; relative to the config file's folder; default: the data"
+        " folder (EMUSA_GATEWAY_DATA_DIR, else the per-user one, see gateway/paths.py)",
+    )
     max_messages: int = Field(default=1_000_000, ge=100, description="oldest dropped beyond this")
 
 
@@ -197,6 +212,43 @@ def _apply_env(doc: dict[str, object], env: Mapping[str, str]) -> None:
         node[path[-1]] = value
 
 
+_LINE_KEYS = ("baudrate", "bytesize", "parity", "stopbits")
+
+
+def _expand_plant_files(doc: dict[str, object], path: Path) -> None:
+    """A bus with ``map_file`` (the plant's register file) gets one meter per channel of the
+    file (named after the channel) and the file's serial settings where it sets none."""
+    from gateway.plantfile import channel_meter_name  # noqa: PLC0415 - plantfile needs config
+    from gateway.registers import load_map  # noqa: PLC0415
+
+    buses = doc.get("buses")
+    for i, bus in enumerate(buses if isinstance(buses, list) else []):
+        if not isinstance(bus, dict) or bus.get("map_file") is None:
+            continue
+        where = f"{path.name}: buses.{bus.get('name', i)}"
+        if "meters" in bus:
+            raise ConfigError(f"{where}: give either meters or map_file (its channels), not both")
+        file = Path(str(bus["map_file"]))
+        file = file if file.is_absolute() else path.parent / file
+        try:
+            regmap = load_map(file)
+        except GatewayError as exc:
+            raise ConfigError(f"{where}.map_file: {exc}") from exc
+        units = [c.unit for c in regmap.channels]
+        if not units and regmap.serial is not None:
+            units = list(regmap.serial.scan_units[:1])
+        names = [channel_meter_name(c.name) for c in regmap.channels] or [file.stem]
+        meter: dict[str, object] = {"map_file": str(file)}
+        if bus.get("order") is not None:
+            meter["order"] = bus["order"]
+        bus["meters"] = [{"name": n, "unit": u, **meter} for n, u in zip(names, units, strict=True)]
+        if regmap.serial is not None:
+            bus.setdefault("timeout", regmap.serial.timeout)
+            if bus.get("type") == "rtu":
+                for key in _LINE_KEYS:
+                    bus.setdefault(key, getattr(regmap.serial, key))
+
+
 def load(path: Path, env: Mapping[str, str] | None = None) -> GatewayConfig:
     """Read and validate the YAML file at ``path``; ``ConfigError`` names file and key."""
     env = os.environ if env is None else env
@@ -209,6 +261,7 @@ def load(path: Path, env: Mapping[str, str] | None = None) -> GatewayConfig:
     if not isinstance(doc, dict):
         raise ConfigError(f"{path}: the top level must be a mapping (site, mqtt, buses, …)")
     _apply_env(doc, env)
+    _expand_plant_files(doc, path)
     try:
         config = GatewayConfig.model_validate(doc)
     except ValidationError as exc:

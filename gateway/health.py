@@ -14,15 +14,12 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from gateway.poller import BusPoller, MeterState
-
-DEFAULT_STATUS_FILE = Path(tempfile.gettempdir()) / "emusa-gateway.status.json"
 
 
 def snapshot(

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from gateway import contract, health, timing
+from gateway import contract, health, paths, timing
 from gateway import diagnostics as diag
 from gateway.config import GatewayConfig, RtuBusConfig, TcpBusConfig
 from gateway.discovery import discovery_messages
@@ -177,10 +177,13 @@ async def run(
     config_dir: Path,
     stop: asyncio.Event,
     env: Mapping[str, str] | None = None,
-    status_file: Path = health.DEFAULT_STATUS_FILE,
+    status_file: Path | None = None,
 ) -> None:
-    """Poll every bus concurrently and publish until ``stop`` is set."""
+    """Poll every bus concurrently and publish until ``stop`` is set.
+
+    Files not named by the configuration go to the data folder (gateway/paths.py)."""
     env = os.environ if env is None else env
+    status_file = status_file if status_file is not None else paths.default_status_file(env)
     per_bus = [(bus, load_meters(bus, config_dir)) for bus in config.buses]
     for bus, meters in per_bus:
         report = budget(bus, meters, config.poll_interval)
@@ -197,9 +200,9 @@ async def run(
                 report.wire_seconds or 0.0,
                 extra={"bus": bus.name, "action": "budget"},
             )
-    queue_path = (
-        config.queue.path if config.queue.path.is_absolute() else config_dir / config.queue.path
-    )
+    queue_path = config.queue.path or paths.default_queue_path(env)
+    if not queue_path.is_absolute():
+        queue_path = config_dir / queue_path
     queue = DiskQueue(queue_path, config.queue.max_messages)
     all_meters = [m for _, meters in per_bus for m in meters]
     publisher = _publisher(config, queue, all_meters, env)

@@ -152,3 +152,11 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         )
         for nodeid in _skipped_service_tests[:20]:
             terminalreporter.write_line(f"  {nodeid}")
+
+
+@pytest.fixture(autouse=True)
+def _gateway_data_dir(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each test's gateway files (queue, status) in a folder of its own, never the user's."""
+    monkeypatch.setenv("EMUSA_GATEWAY_DATA_DIR", str(tmp_path_factory.mktemp("gateway-data")))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import signal
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -12,6 +11,7 @@ from pathlib import Path
 from gateway.registers import RegisterMap, builtin_map, load_map
 from gateway.simulator.model import EVENT_KINDS, Event, PlantModel
 from gateway.simulator.server import MeterSimulator, SimulatedMeter
+from gateway.stopping import stop_on_signals
 
 
 def parse_scenario(text: str, now: float) -> Event:
@@ -47,20 +47,23 @@ async def serve(
     pty: bool,
     duration: float | None,
     say: Callable[[str], None],
+    clock: Callable[[], float] = time.time,
 ) -> None:
     meters = [
         SimulatedMeter(unit, regmap, PlantModel(seed + i, events=events))
         for i, unit in enumerate(units)
     ]
     pair = None
-    sim = MeterSimulator(meters, clock=time.time)
+    sim = MeterSimulator(meters, clock=clock)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, stop.set)
+    signals = contextlib.ExitStack()
+    signals.enter_context(stop_on_signals(loop, stop))  # Ctrl-C, Ctrl-Break, SIGTERM
     try:
         say(f"simulating {regmap.model}: units {units}, seed {seed}")
+        for m in meters:
+            if m.identifier is not None:
+                say(f"unit {m.unit}: identifier {m.identifier}")
         for ev in events:
             say(
                 f"scenario {ev.kind}: {time.strftime('%H:%M:%S', time.localtime(ev.start))} for {ev.duration:g} s"
@@ -85,6 +88,4 @@ async def serve(
         await sim.stop()
         if pair is not None:
             pair.close()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            with contextlib.suppress(NotImplementedError, RuntimeError):
-                loop.remove_signal_handler(sig)
+        signals.close()
