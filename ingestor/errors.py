@@ -25,3 +25,7 @@ class DatabaseUnavailable(DatabaseError):  # noqa: N818 - a state, not a mistake
 
 class BatchError(DatabaseError):
     """The database refused a batch for what it contains; its messages are isolated."""
+
+
+class LegacySourceError(IngestorError):
+    """``import-legacy``: the old app's database, table or columns cannot be used; names which."""

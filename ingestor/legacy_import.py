@@ -1,0 +1,216 @@
+"""``emusa-ingestor import-legacy``: bring the old Dash app's history into ``readings``.
+
+Page by page (keyset on (ts, id), ingestor/legacy_source.py): each row becomes a contract
+reading document (ingestor/legacy_map.py) validated as a live reading
+(``validate.validate_document``: same checks, same reject reasons); of the rows sharing
+an instant the first valid one (lowest id) is kept; instants this meter already has are
+skipped; the rest goes through the live ``Writer`` (meter and site registered as on first
+sight of a topic, binary COPY, rejects into ``ingest_rejects``, and on the Apache-only
+build the range logged in ``rollup.invalidations``), one transaction per page. A second
+run therefore adds nothing. A counter reset in the old data is data: stored as read.
+
+At the end the rollups of the imported range are refreshed with
+``analytics.rollups.refresh`` (continuous aggregates on the Community build, the rollup
+tables on the Apache-only build). ``dry_run`` reads both databases and writes nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import psycopg
+from psycopg import sql
+
+from analytics import rollups
+from analytics.errors import DatabaseError as RollupError
+from gateway.contract import Reading, reading_topic
+from gateway.registers import load_aliases
+from ingestor.errors import IngestorError
+from ingestor.legacy_map import ColumnPlan, Tally, document, map_columns
+from ingestor.legacy_source import LegacySource, Row, statements
+from ingestor.legacy_text import t
+from ingestor.progress import Progress
+from ingestor.validate import Policy, Reject, validate_document
+from ingestor.writer import Writer, queries
+
+log = logging.getLogger(__name__)
+
+PAGE_ROWS = 5000
+# Continuous aggregates refresh only buckets wholly inside the window: widen it to whole
+# days around the imported range so the daily rollup is redone too.
+_ROLLUP_MARGIN = timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class ImportRequest:
+    source_url: str
+    database_url: str
+    site: str
+    meter: str
+    since: datetime
+    until: datetime
+    table: str = "leituras"
+    dry_run: bool = False
+    page_rows: int = PAGE_ROWS
+    lang: str = "pt-BR"
+
+
+@dataclass
+class ImportResult:
+    tally: Tally
+    plan: ColumnPlan
+    table: str
+    new_meter: bool = False
+    rollups: str | None = None  # mechanism used by analytics.rollups.refresh
+    rollup_error: str | None = None
+    seconds: float = 0.0
+
+
+ProgressFactory = Callable[[int, str], Progress]  # (total rows, label) -> progress
+
+
+class _Target:
+    """Lookups in the EMUSA database (read only): the meter's id and its stored instants."""
+
+    def __init__(self, url: str) -> None:
+        self._conn = psycopg.connect(url, autocommit=True, application_name="emusa-import-legacy")
+        self._stored = sql.SQL(statements()["stored_instants"])
+        self._known = sql.SQL(statements()["known_rejects"])
+
+    def meter_id(self, site: str, meter: str) -> int | None:
+        row = self._conn.execute(queries()["find_meter"], {"site": site, "meter": meter}).fetchone()
+        return int(row[0]) if row else None
+
+    def stored(self, meter_id: int, first: datetime, last: datetime) -> set[datetime]:
+        params = {"meter_id": meter_id, "first": first, "last": last}
+        return {r[0] for r in self._conn.execute(self._stored, params)}
+
+    def known_rejects(self, topic: str) -> set[bytes]:
+        """Digests of the payloads already dead-lettered on ``topic``."""
+        rows = self._conn.execute(self._known, {"topic": topic})
+        return {_digest(bytes(r[0])) for r in rows}
+
+    def close(self) -> None:
+        self._conn.close()
+
+
+def _digest(payload: bytes) -> bytes:
+    return hashlib.blake2b(payload, digest_size=16).digest()
+
+
+def run_import(
+    req: ImportRequest, *, policy: Policy, now: datetime, progress: ProgressFactory
+) -> ImportResult:
+    """Import ``req``'s range of the old table; the tally accounts for every row read."""
+    start = time.perf_counter()
+    plan = map_columns(load_aliases())
+    columns = [m.column for m in plan.columns]
+    with LegacySource(req.source_url, req.table, columns, req.lang) as src:
+        result = ImportResult(Tally(), plan, src.table)
+        try:
+            target = _Target(req.database_url)
+        except psycopg.Error as exc:
+            raise IngestorError(t("target_failed", req.lang, err=str(exc).strip())) from exc
+        try:
+            with Writer(req.database_url) as writer:
+                run = _Run(
+                    req,
+                    plan=plan,
+                    policy=policy,
+                    now=now,
+                    target=target,
+                    writer=writer,
+                    result=result,
+                )
+                total = src.count(req.since, req.until)
+                bar = progress(total, t("progress", req.lang, table=src.table))
+                try:
+                    for rows in src.pages(req.since, req.until, req.page_rows):
+                        run.page(rows)
+                        bar.update(len(rows))
+                finally:
+                    bar.close()
+        except psycopg.Error as exc:
+            raise IngestorError(t("target_failed", req.lang, err=str(exc).strip())) from exc
+        finally:
+            target.close()
+    tally = result.tally
+    if not req.dry_run and tally.imported and tally.first and tally.last:
+        lo, hi = tally.first - _ROLLUP_MARGIN, tally.last + _ROLLUP_MARGIN
+        try:
+            result.rollups = rollups.refresh(req.database_url, lo, hi)
+        except RollupError as exc:
+            result.rollup_error = str(exc)
+    result.seconds = time.perf_counter() - start
+    return result
+
+
+class _Run:
+    """The state of one import carried from page to page."""
+
+    def __init__(
+        self,
+        req: ImportRequest,
+        *,
+        plan: ColumnPlan,
+        policy: Policy,
+        now: datetime,
+        target: _Target,
+        writer: Writer,
+        result: ImportResult,
+    ) -> None:
+        self.req = req
+        self.columns = plan.columns
+        self.policy = policy
+        self.now = now
+        self.target = target
+        self.writer = writer
+        self.result = result
+        self.topic = reading_topic(policy.root, req.site, req.meter)
+        self.meter_id = target.meter_id(req.site, req.meter)
+        result.new_meter = self.meter_id is None
+        self.last: datetime | None = None  # instant of the last row kept, across pages
+        self.known = target.known_rejects(self.topic)
+
+    def page(self, rows: list[Row]) -> None:
+        """Validate, de-duplicate and write one page (one transaction)."""
+        req, tally = self.req, self.result.tally
+        tally.read += len(rows)
+        fresh: list[Reading] = []
+        rejects: list[Reject] = []
+        for row in rows:
+            doc = document(row, req.site, req.meter, self.columns)
+            checked = validate_document(self.topic, doc, self.policy, self.now)
+            if isinstance(checked, Reject):
+                rejects.append(checked)
+                tally.rejected[checked.reason] += 1
+            elif checked.ts == self.last:
+                tally.duplicates_in_source += 1
+            else:
+                self.last = checked.ts
+                fresh.append(checked)
+        if fresh and self.meter_id is not None:
+            stored = self.target.stored(self.meter_id, fresh[0].ts, fresh[-1].ts)
+            if stored:
+                tally.already_stored += sum(1 for r in fresh if r.ts in stored)
+                fresh = [r for r in fresh if r.ts not in stored]
+        if fresh:
+            tally.stored_range(fresh[0].ts, fresh[-1].ts)
+        if req.dry_run:
+            tally.imported += len(fresh)
+            return
+        if rejects and self.known:
+            new = [r for r in rejects if _digest(r.payload) not in self.known]
+            tally.rejects_known += len(rejects) - len(new)
+            rejects = new
+        if fresh or rejects:
+            written = self.writer.write(fresh, rejects)
+            tally.imported += written.inserted
+            tally.already_stored += written.duplicates  # stored meanwhile (live ingestion)
+            if fresh and self.meter_id is None:
+                self.meter_id = self.target.meter_id(req.site, req.meter)
