@@ -48,7 +48,7 @@ from tests.harness.ingestor import IngestorProcess, make_config
 from tests.harness.mqtt import Collector
 from tests.harness.processes import ServiceProcess, SimulatorProcess, ingestor_healthy
 from tests.harness.services import LocalPostgres, free_port
-from tests.harness.shipped_broker import ShippedMosquitto
+from tests.harness.shipped_broker import GATEWAY, ShippedMosquitto, new_passwords
 from tests.harness.smtp import Mailbox, SmtpServer
 from tests.harness.webhook import Hook, webhook_server
 from tests.integration.analytics import history
@@ -57,7 +57,9 @@ TZ = ZoneInfo("America/Sao_Paulo")
 ROOT = "emusa"  # the topic root mosquitto/acl grants
 SITE = "plant"
 SITE_NAME = "Plant"  # history.add_site titles the id
-GATEWAY_ID = "e2e"
+GATEWAY_ID = "e2e"  # the harness broker's `gateway` login is gw-plant-e2e
+LATE_READER = "e2e-late-reader"  # a second reader account, limited to the site
+assert (SITE, GATEWAY_ID) == GATEWAY, "the gateway's account is for its site and id"
 BUSES = ("rs485", "lan")  # of the KRON, of the PAC3200
 KRON, PAC = "kron1", "pac1"
 CONTRACT_KW = 800.0  # of the history: both meters peak near 580 kW together
@@ -250,8 +252,9 @@ def _last_seqs(queue: Path) -> dict[str, int]:
 
 
 def _retained(broker: ShippedMosquitto) -> dict[str, bytes]:
-    """Every retained message of the site, as a new ``reader`` subscriber gets them."""
-    fresh = Collector(broker.broker, f"{ROOT}/{SITE}/#", qos=0, login=broker.login("reader"))
+    """Every retained message of the site, as a new reader subscriber gets them (its own
+    account: a login is its client id, the run's collector holds ``reader``)."""
+    fresh = Collector(broker.broker, f"{ROOT}/{SITE}/#", qos=0, login=broker.login(LATE_READER))
     try:
         time.sleep(2.0)  # retained messages arrive right after SUBSCRIBE
         return {m.topic: m.payload for m in fresh.matching("") if m.retain}
@@ -386,7 +389,7 @@ def run_stack(pg_server: PgServer, template_db: str, workdir: Path) -> Iterator[
         pg_server, template_db = stack.enter_context(restartable(pg_server, template_db))
         assert pg_server.local is not None
         pg = pg_server.local
-        mosquitto = ShippedMosquitto()
+        mosquitto = ShippedMosquitto(new_passwords(LATE_READER), readers=((LATE_READER, SITE),))
         stack.callback(mosquitto.cleanup)
         mosquitto.start()
         logs = workdir / "logs"

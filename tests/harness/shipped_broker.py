@@ -2,8 +2,12 @@
 written by ``mosquitto/init-passwd.sh`` from the variables docker-compose passes.
 
 Only the container paths and ports of the shipped config are rewritten (to a temporary
-directory and free local ports); users, ACL, persistence and listener settings are the
-ones a deployment runs with. ``tls=True`` adds ``mosquitto/tls.conf.example`` as
+directory and free local ports; the dynamic-security plugin to where the OS package puts
+it); users, ACL, persistence and listener settings are the ones a deployment runs with.
+The accounts: ``gateway`` logs in as ``gw-plant-e2e`` (site ``plant``, gateway id
+``e2e``: :data:`GATEWAY`), plus every gateway of ``gateways`` (``gw-<site>-<id>``), every
+ingestor replica (``ingestor``, ``ingestor-2``...), ``analytics``, ``reader`` (limited to
+``reader_sites`` when given) and every extra reader of ``readers``. ``tls=True`` adds ``mosquitto/tls.conf.example`` as
 ``conf.d/tls.conf`` with a self-signed certificate. ``restart`` keeps ports, passwords and
 the persistence file, as a broker container restart does.
 """
@@ -31,11 +35,27 @@ from tests.harness.services import (
 REPO = Path(__file__).resolve().parents[2]
 SHIPPED = REPO / "mosquitto"
 USERS = ("gateway", "ingestor", "analytics", "reader")  # mosquitto/acl, init-passwd.sh
+GATEWAY = ("plant", "e2e")  # site and gateway id of the ``gateway`` login (EMUSA_SITE, _ID)
+DYNSEC_PLUGIN = "/usr/lib/mosquitto_dynamic_security.so"  # in the shipped config
 
 
-def new_passwords() -> dict[str, str]:
-    """A fresh random password for every user of the shipped ACL."""
-    return {u: f"{u[:2]}-{uuid.uuid4().hex}" for u in USERS}
+def gateway_user(site: str, gateway_id: str) -> str:
+    """The login of a gateway's own account (mosquitto/init-passwd.sh)."""
+    return f"gw-{site}-{gateway_id}"
+
+
+def new_passwords(*extra: str) -> dict[str, str]:
+    """A fresh random password for every user of the shipped ACL, and for ``extra`` logins."""
+    return {u: f"{u[:2]}-{uuid.uuid4().hex}" for u in (*USERS, *extra)}
+
+
+def _dynsec_plugin() -> str:
+    found = sorted(Path("/usr/lib").glob("*/mosquitto_dynamic_security.so")) + sorted(
+        Path("/usr/lib").glob("mosquitto_dynamic_security.so")
+    )
+    if not found:
+        raise ServiceUnavailable("mosquitto_dynamic_security.so not found: install mosquitto")
+    return str(found[0])
 
 
 def _binary() -> str:
@@ -66,6 +86,10 @@ class ShippedMosquitto(MosquittoProcess):
 
     passwords: Mapping[str, str] = field(default_factory=new_passwords)
     tls: bool = False
+    gateways: tuple[tuple[str, str], ...] = ()  # (site, gateway id): gw-<site>-<id> logins
+    ingestors: int = 1  # EMUSA_MQTT_INGESTORS: ingestor, ingestor-2, ...
+    reader_sites: str = ""  # EMUSA_MQTT_READER_SITES
+    readers: tuple[tuple[str, str], ...] = ()  # (login, sites "a,b" or ""): EMUSA_MQTT_READERS
     base: Path = field(
         default_factory=lambda: Path(os.path.realpath(tempfile.mkdtemp(prefix="emusa-acl-")))
     )
@@ -86,12 +110,40 @@ class ShippedMosquitto(MosquittoProcess):
     def ca(self) -> Path:
         return self.base / "certs" / "server.crt"
 
+    def username(self, user: str) -> str:
+        """The broker login of ``user`` (``gateway`` is ``gw-plant-e2e``)."""
+        return gateway_user(*GATEWAY) if user == "gateway" else user
+
     def url(self, user: str) -> str:
-        """``mqtt://user:password@127.0.0.1:port``, as a service's EMUSA_MQTT_URL."""
-        return f"mqtt://{user}:{quote(self.passwords[user], safe='')}@127.0.0.1:{self.port}"
+        """``mqtt://login:password@127.0.0.1:port``, as a service's EMUSA_MQTT_URL."""
+        password = quote(self.password(user), safe="")
+        return f"mqtt://{self.username(user)}:{password}@127.0.0.1:{self.port}"
+
+    def password(self, user: str) -> str:
+        """The password of ``user`` (ingestor replicas share the ingestor's)."""
+        return self.passwords["ingestor" if user.startswith("ingestor-") else user]
 
     def login(self, user: str) -> tuple[str, str]:
-        return user, self.passwords[user]
+        return self.username(user), self.password(user)
+
+    def _accounts_env(self) -> dict[str, str]:
+        """The variables docker-compose passes to mosquitto/init-passwd.sh."""
+        p = self.passwords
+        return {
+            "EMUSA_SITE": GATEWAY[0], "EMUSA_GATEWAY_ID": GATEWAY[1],
+            "EMUSA_MQTT_GATEWAY_PASSWORD": p["gateway"],
+            "EMUSA_MQTT_GATEWAYS": " ".join(
+                f"{s}:{g}:{p[gateway_user(s, g)]}" for s, g in self.gateways
+            ),
+            "EMUSA_MQTT_INGESTOR_PASSWORD": p["ingestor"],
+            "EMUSA_MQTT_INGESTORS": str(self.ingestors),
+            "EMUSA_MQTT_ANALYTICS_PASSWORD": p["analytics"],
+            "EMUSA_MQTT_READER_PASSWORD": p.get("reader", ""),
+            "EMUSA_MQTT_READER_SITES": self.reader_sites,
+            "EMUSA_MQTT_READERS": " ".join(
+                f"{u}:{p[u]}" + (f":{sites}" if sites else "") for u, sites in self.readers
+            ),
+        }  # fmt: skip
 
     @property
     def broker(self) -> Broker:
@@ -103,27 +155,29 @@ class ShippedMosquitto(MosquittoProcess):
         (self.base / "data").mkdir()
         (self.base / "conf.d").mkdir()
         env = {k: v for k, v in os.environ.items() if not k.startswith("EMUSA_MQTT_")}
-        env.update({f"EMUSA_MQTT_{u.upper()}_PASSWORD": p for u, p in self.passwords.items()})
+        env.update(self._accounts_env())
         init = subprocess.run(["sh", str(SHIPPED / "init-passwd.sh"), str(self.base)], env=env,
                               capture_output=True, text=True, timeout=30, check=False)  # fmt: skip
         if init.returncode != 0:
             raise ServiceUnavailable(f"mosquitto/init-passwd.sh failed: {init.stderr.strip()}")
-        acl = str(SHIPPED / "acl")
+        acl = str(self.base / "acl")
         if self.tls:
             _self_signed(self.base / "certs")
             tls_conf = (SHIPPED / "tls.conf.example").read_text()
             (self.base / "conf.d" / "tls.conf").write_text(
                 tls_conf.replace("listener 8883", f"listener {self.tls_port} 127.0.0.1")
                 .replace("/mosquitto/secrets/passwd", str(self.base / "passwd"))
-                .replace("/mosquitto/config/acl", acl)
+                .replace("/mosquitto/secrets/acl", acl)
                 .replace("/mosquitto/certs", str(self.base / "certs"))
             )
         conf = (
             (SHIPPED / "mosquitto.conf").read_text()
             .replace("/mosquitto/data/", f"{self.base}/data/")
             .replace("/mosquitto/secrets/passwd", str(self.base / "passwd"))
+            .replace("/mosquitto/secrets/dynsec.json", str(self.base / "dynsec.json"))
+            .replace(DYNSEC_PLUGIN, _dynsec_plugin())
             .replace("/mosquitto/config/acl-health", str(SHIPPED / "acl-health"))
-            .replace("/mosquitto/config/acl", acl)
+            .replace("/mosquitto/secrets/acl", acl)
             .replace("/mosquitto/config/conf.d", str(self.base / "conf.d"))
             .replace("listener 1883\n", f"listener {self.port} 127.0.0.1\n")
             .replace("listener 1880 127.0.0.1", f"listener {self.health_port} 127.0.0.1")

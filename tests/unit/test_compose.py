@@ -154,21 +154,31 @@ def test_service_commands_exist(compose: dict[str, Any], service: str) -> None:
 
 
 def _acl_users() -> set[str]:
+    """Users of the ACL template: plain ``user`` lines and account kinds (``#@kind user``)."""
     text = (ROOT / "mosquitto" / "acl").read_text()
-    return set(re.findall(r"^user (\S+)$", text, re.M))
+    return set(re.findall(r"^user (\S+)$", text, re.M)) | set(
+        re.findall(r"^#@(\w+) user <user>$", text, re.M)
+    )
 
 
 def test_each_service_uses_its_own_broker_user_and_database_role(compose: dict[str, Any]) -> None:
     services = compose["services"]
     init_env = services["mosquitto-init"]["environment"]
     expected_role = {"ingestor": "emusa_ingestor", "analytics": "emusa_analytics"}
+    # the gateway's account is gw-<site>-<gateway id>, from the variables init-passwd.sh gets
+    login = {"gateway": "gw-${EMUSA_SITE:-plant}-${EMUSA_GATEWAY_ID:-compose}"}
+    assert {"EMUSA_SITE", "EMUSA_GATEWAY_ID"} <= set(init_env)
+    assert (
+        "gateway_id: ${EMUSA_GATEWAY_ID:-compose}"
+        in compose["configs"]["gateway-simulator"]["content"]
+    )
     for name in ("gateway", "ingestor", "analytics"):
         env = services[name]["environment"]
-        url = urlsplit(env["EMUSA_MQTT_URL"])
-        assert url.username == name and url.hostname == "mosquitto"
-        assert url.username in _acl_users()
         password_var = f"EMUSA_MQTT_{name.upper()}_PASSWORD"
-        assert url.password == f"${{{password_var}}}" and password_var in init_env
+        expected = f"mqtt://{login.get(name, name)}:${{{password_var}}}@mosquitto:1883"
+        assert env["EMUSA_MQTT_URL"] == expected
+        assert name in _acl_users()
+        assert password_var in init_env
         if name in expected_role:
             db = urlsplit(env["EMUSA_DATABASE_URL"])
             assert db.username == expected_role[name] and db.hostname == "timescaledb"

@@ -10,21 +10,16 @@ authorized), a refused subscription SUBACK 0x87.
 
 from __future__ import annotations
 
+import json
 import os
 import ssl
 import subprocess
-import threading
-import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
-import paho.mqtt.client as mqtt
 import pytest
-from paho.mqtt.enums import CallbackAPIVersion
-from paho.mqtt.reasoncodes import ReasonCode
 
 from analytics.errors import PublishError
 from analytics.publish import Publisher
@@ -32,15 +27,14 @@ from gateway import contract, mqtt_url
 from gateway.publisher import Publisher as GatewayPublisher
 from gateway.publisher import PublisherSettings
 from gateway.queue import DiskQueue
+from tests.harness.mqtt_probe import NOT_AUTHORIZED, OK, WAIT, Probe
 from tests.harness.services import ServiceUnavailable
-from tests.harness.shipped_broker import ShippedMosquitto, new_passwords
+from tests.harness.shipped_broker import USERS, ShippedMosquitto, new_passwords
 
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[3]
-NOT_AUTHORIZED = 0x87
 PASSWORDS = new_passwords()
-WAIT = 10.0
 
 
 @pytest.fixture(scope="module")
@@ -57,113 +51,30 @@ def broker() -> Iterator[ShippedMosquitto]:
         shipped.cleanup()
 
 
-class Client:
-    """A paho MQTT v5 client that reports the broker's reason codes."""
-
-    def __init__(self, port: int, user: str | None, password: str | None = None,
-                 ca: Path | None = None) -> None:  # fmt: skip
-        self._cond = threading.Condition()
-        self.connack: int | None = None
-        self.acks: dict[int, list[int]] = {}
-        self.messages: list[tuple[str, bytes]] = []
-        self.c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"acl-{uuid.uuid4().hex[:8]}",
-                             protocol=mqtt.MQTTv5)  # fmt: skip
-        if user:
-            self.c.username_pw_set(user, password if password is not None else PASSWORDS[user])
-        if ca:
-            self.c.tls_set_context(ssl.create_default_context(cafile=str(ca)))
-        self.c.on_connect = self._on_connect
-        self.c.on_publish = self._on_publish
-        self.c.on_subscribe = self._on_subscribe
-        self.c.on_message = self._on_message
-        try:
-            self.c.connect("127.0.0.1", port)
-            self.c.loop_start()
-            self._wait(lambda: self.connack is not None, "CONNACK")
-        except BaseException:
-            self.close()  # no loop thread or socket outlives a failed connection
-            raise
-
-    def _wait(self, ready: Any, what: str, timeout: float = WAIT) -> None:
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while not ready():
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise TimeoutError(f"no {what} in {timeout} s")
-                self._cond.wait(left)
-
-    def _on_connect(self, _c: mqtt.Client, _u: Any, _f: Any, rc: ReasonCode, _p: Any) -> None:
-        with self._cond:
-            self.connack = rc.value
-            self._cond.notify_all()
-
-    def _on_publish(self, _c: mqtt.Client, _u: Any, mid: int, rc: ReasonCode, _p: Any) -> None:
-        with self._cond:
-            self.acks[mid] = [rc.value]
-            self._cond.notify_all()
-
-    def _on_subscribe(
-        self, _c: mqtt.Client, _u: Any, mid: int, rcs: list[ReasonCode], _p: Any
-    ) -> None:
-        with self._cond:
-            self.acks[mid] = [rc.value for rc in rcs]
-            self._cond.notify_all()
-
-    def _on_message(self, _c: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:
-        with self._cond:
-            self.messages.append((msg.topic, bytes(msg.payload)))
-            self._cond.notify_all()
-
-    def publish(self, topic: str) -> int:
-        """PUBACK reason code of a QoS 1 publish (< 0x80 = accepted)."""
-        info = self.c.publish(topic, b"1", qos=1)
-        self._wait(lambda: info.mid in self.acks, f"PUBACK for {topic}")
-        return self.acks[info.mid][0]
-
-    def subscribe(self, topic_filter: str) -> int:
-        """SUBACK reason code (granted QoS 0-2, or >= 0x80 refused)."""
-        _rc, mid = self.c.subscribe(topic_filter, qos=1)
-        assert mid is not None
-        self._wait(lambda: mid in self.acks, f"SUBACK for {topic_filter}")
-        return self.acks[mid][0]
-
-    def received(self, topic: str, timeout: float = 5.0) -> bool:
-        try:
-            self._wait(lambda: any(t == topic for t, _ in self.messages), topic, timeout)
-        except TimeoutError:
-            return False
-        return True
-
-    def close(self) -> None:
-        self.c.disconnect()
-        self.c.loop_stop()
-        self.c._reset_sockets()  # paho keeps a wake-up socket pair until garbage collection
-
-
 @pytest.fixture
-def clients(broker: ShippedMosquitto) -> Iterator[dict[str, Client]]:
-    made: dict[str, Client] = {}
+def clients(broker: ShippedMosquitto) -> Iterator[dict[str, Probe]]:
+    """One connection per account (its login is its client id: a second one would take
+    the first one's place)."""
+    made: dict[str, Probe] = {}
     try:
-        for user in PASSWORDS:
-            made[user] = Client(broker.port, user)
+        for user in USERS:
+            made[user] = Probe(broker.port, broker.login(user))
         yield made
     finally:
         for c in made.values():
             c.close()
 
 
-OK = range(0, 0x80)
-
-# Publishing: (user, topic, allowed). A refused QoS 1 publish gets PUBACK 0x87.
+# Publishing: (user, topic, allowed). A refused QoS 1 publish gets PUBACK 0x87. The
+# `gateway` login is the account of site `plant`, gateway id `e2e`; {s} is a fresh name.
 PUBLISH = [
-    ("gateway", "emusa/{s}/kron1/reading", True),
-    ("gateway", "emusa/{s}/kron1/status", True),
-    ("gateway", "emusa/{s}/gateway/rs485/status", True),
-    ("gateway", "emusa/{s}/kron1/state/p_total", True),
+    ("gateway", "emusa/plant/{s}/reading", True),
+    ("gateway", "emusa/plant/{s}/status", True),
+    ("gateway", "emusa/plant/gateway/e2e/status", True),
+    ("gateway", "emusa/plant/{s}/state/p_total", True),
     ("gateway", "homeassistant/sensor/{s}_p_total/config", True),
-    ("gateway", "emusa/{s}/kron1/diagnostics", True),
-    ("gateway", "emusa/{s}/gateway/gw1/bus/rs485/diagnostics", True),
+    ("gateway", "emusa/plant/{s}/diagnostics", True),
+    ("gateway", "emusa/plant/gateway/e2e/bus/{s}/diagnostics", True),
     ("gateway", "emusa/{s}/alerts", False),
     ("gateway", "emusa/{s}/summaries", False),
     ("gateway", "other/{s}", False),
@@ -182,27 +93,29 @@ PUBLISH = [
 # Subscribing: (user, filter, probe topic, who publishes the probe, delivered).
 # Mosquitto 2.0's acl_file checks read access when it delivers, not at SUBSCRIBE: the
 # SUBACK grants any filter (maintainers: eclipse-mosquitto/mosquitto#1318, #2208), and a
-# message the user may not read never reaches it. So the test publishes a probe.
+# message the user may not read never reaches it. So the test publishes a probe. (Only
+# `$share/...` filters are refused at SUBSCRIBE, by the dynamic-security plugin:
+# test_isolation.py.)
 SUBSCRIBE = [
-    ("ingestor", "emusa/+/+/reading", "emusa/{s}/kron1/reading", "gateway", True),
-    ("ingestor", "$share/ingestors/emusa/+/+/reading", "emusa/{s}/kron2/reading", "gateway", True),
-    ("ingestor", "emusa/+/+/diagnostics", "emusa/{s}/kron1/diagnostics", "gateway", True),
+    ("ingestor", "emusa/+/+/reading", "emusa/plant/{s}/reading", "gateway", True),
+    ("ingestor", "$share/ingestors/emusa/+/+/reading", "emusa/plant/{s}/reading", "gateway", True),
+    ("ingestor", "emusa/+/+/diagnostics", "emusa/plant/{s}/diagnostics", "gateway", True),
     (
         "ingestor",
         "$share/ingestors/emusa/+/gateway/+/bus/+/diagnostics",
-        "emusa/{s}/gateway/gw1/bus/rs485/diagnostics",
+        "emusa/plant/gateway/e2e/bus/{s}/diagnostics",
         "gateway",
         True,
     ),
-    ("ingestor", "emusa/#", "emusa/{s}/kron1/status", "gateway", False),
+    ("ingestor", "emusa/#", "emusa/plant/{s}/status", "gateway", False),
     ("ingestor", "emusa/#", "emusa/{s}/alerts", "analytics", False),
     ("ingestor", "emusa/+/alerts", "emusa/{s}/alerts", "analytics", False),
-    ("gateway", "emusa/#", "emusa/{s}/kron1/reading", "gateway", False),
+    ("gateway", "emusa/#", "emusa/plant/{s}/reading", "gateway", False),
     ("gateway", "emusa/#", "emusa/{s}/alerts", "analytics", False),
-    ("analytics", "emusa/#", "emusa/{s}/kron1/reading", "gateway", True),
-    ("analytics", "emusa/#", "emusa/{s}/kron1/status", "gateway", True),
+    ("analytics", "emusa/#", "emusa/plant/{s}/reading", "gateway", True),
+    ("analytics", "emusa/#", "emusa/plant/{s}/status", "gateway", True),
     ("reader", "emusa/#", "emusa/{s}/alerts", "analytics", True),
-    ("reader", "emusa/#", "emusa/{s}/kron1/state/p_total", "gateway", True),
+    ("reader", "emusa/#", "emusa/plant/{s}/state/p_total", "gateway", True),
     ("reader", "homeassistant/#", "homeassistant/sensor/{s}/config", "gateway", True),
     ("reader", "$SYS/#", "$SYS/broker/uptime", "broker", False),
 ]
@@ -210,7 +123,7 @@ SUBSCRIBE = [
 
 @pytest.mark.parametrize(("user", "topic", "allowed"), PUBLISH,
                          ids=[f"{u}-pub-{t}" for u, t, _ in PUBLISH])  # fmt: skip
-def test_publish_acl(clients: dict[str, Client], user: str, topic: str, allowed: bool) -> None:
+def test_publish_acl(clients: dict[str, Probe], user: str, topic: str, allowed: bool) -> None:
     code = clients[user].publish(topic.format(s=uuid.uuid4().hex[:8]))
     if allowed:
         assert code in OK, f"{user} may publish {topic}: {code:#x}"
@@ -221,7 +134,7 @@ def test_publish_acl(clients: dict[str, Client], user: str, topic: str, allowed:
 @pytest.mark.parametrize(("user", "topic_filter", "probe", "writer", "delivered"), SUBSCRIBE,
                          ids=[f"{u}-sub-{f}-{p}" for u, f, p, _, _ in SUBSCRIBE])  # fmt: skip
 def test_subscribe_acl(
-    clients: dict[str, Client],
+    clients: dict[str, Probe],
     user: str,
     topic_filter: str,
     probe: str,
@@ -237,22 +150,24 @@ def test_subscribe_acl(
     assert got is delivered, f"{user} subscribed to {topic_filter}: {probe} delivered={got}"
 
 
-def test_refused_publish_reaches_nobody(clients: dict[str, Client]) -> None:
-    site = uuid.uuid4().hex[:8]
+def test_refused_publish_reaches_nobody(clients: dict[str, Probe]) -> None:
+    meter = uuid.uuid4().hex[:8]
     assert clients["analytics"].subscribe("emusa/#") in OK
-    assert clients["reader"].publish(f"emusa/{site}/kron9/reading") == NOT_AUTHORIZED
-    assert clients["gateway"].publish(f"emusa/{site}/kron1/reading") in OK
-    assert clients["analytics"].received(f"emusa/{site}/kron1/reading")
-    assert not clients["analytics"].received(f"emusa/{site}/kron9/reading", timeout=1.0)
+    assert clients["reader"].publish(f"emusa/plant/{meter}9/reading") == NOT_AUTHORIZED
+    assert clients["gateway"].publish(f"emusa/plant/{meter}/reading") in OK
+    assert clients["analytics"].received(f"emusa/plant/{meter}/reading")
+    assert not clients["analytics"].received(f"emusa/plant/{meter}9/reading", timeout=1.0)
 
 
 @pytest.mark.parametrize(
-    ("user", "password"), [(None, None), ("gateway", "wrong"), ("nobody", "x")]
+    ("user", "password"),
+    [(None, None), ("gw-plant-e2e", "wrong"), ("gateway", PASSWORDS["gateway"]), ("nobody", "x")],
+    ids=["anonymous", "wrong-password", "old-shared-gateway-login", "unknown"],
 )
 def test_login_is_required(
     broker: ShippedMosquitto, user: str | None, password: str | None
 ) -> None:
-    client = Client(broker.port, user, password)
+    client = Probe(broker.port, (user, password) if user and password else None)
     try:
         assert client.connack is not None and client.connack >= 0x80  # 0x86 / 0x87
     finally:
@@ -260,7 +175,7 @@ def test_login_is_required(
 
 
 def test_health_listener_is_anonymous_and_sees_only_the_uptime(broker: ShippedMosquitto) -> None:
-    client = Client(broker.health_port, None)
+    client = Probe(broker.health_port, None)
     try:
         assert client.connack == 0
         assert client.subscribe("$SYS/broker/uptime") in OK
@@ -272,31 +187,82 @@ def test_health_listener_is_anonymous_and_sees_only_the_uptime(broker: ShippedMo
 
 
 def test_tls_listener_uses_the_same_users_and_acl(broker: ShippedMosquitto) -> None:
-    client = Client(broker.tls_port, "gateway", ca=broker.ca)
+    client = Probe(broker.tls_port, broker.login("gateway"), ca=broker.ca)
     try:
         assert client.connack == 0
         assert client.publish("emusa/plant/kron1/reading") in OK
+        assert client.publish("emusa/annex/kron1/reading") == NOT_AUTHORIZED  # not its site
         assert client.publish("emusa/plant/alerts") == NOT_AUTHORIZED
     finally:
         client.close()
     with pytest.raises((ssl.SSLError, OSError, TimeoutError)):
-        Client(broker.tls_port, "gateway", ca=None)  # a plain client cannot talk to it
+        Probe(broker.tls_port, broker.login("gateway"), ca=None)  # a plain client cannot talk to it
 
 
-def test_init_script_refuses_a_missing_password(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("EMUSA_MQTT_")}
-    env["EMUSA_MQTT_GATEWAY_PASSWORD"] = "x"
+GOOD_ENV = {
+    "EMUSA_SITE": "plant", "EMUSA_GATEWAY_ID": "gw1", "EMUSA_MQTT_GATEWAY_PASSWORD": "g",
+    "EMUSA_MQTT_INGESTOR_PASSWORD": "i", "EMUSA_MQTT_ANALYTICS_PASSWORD": "a",
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"EMUSA_MQTT_INGESTOR_PASSWORD": ""}, "EMUSA_MQTT_INGESTOR_PASSWORD is not set"),
+        ({"EMUSA_MQTT_GATEWAY_PASSWORD": ""}, "no gateway account"),
+        ({"EMUSA_GATEWAY_ID": ""}, "EMUSA_GATEWAY_ID is not set"),
+        ({"EMUSA_SITE": "bad/site"}, "EMUSA_SITE 'bad/site' must be"),
+        ({"EMUSA_MQTT_GATEWAYS": "annex:gw1"}, "is not site:gateway_id:password"),
+        ({"EMUSA_MQTT_GATEWAYS": "annex:gw#1:p"}, "EMUSA_MQTT_GATEWAYS gateway id 'gw#1'"),
+        ({"EMUSA_MQTT_GATEWAYS": "plant:gw1:p"}, "account gw-plant-gw1 is defined twice"),
+        ({"EMUSA_MQTT_INGESTORS": "0"}, "EMUSA_MQTT_INGESTORS '0' must be"),
+        ({"EMUSA_MQTT_READER_PASSWORD": "r", "EMUSA_MQTT_READER_SITES": "plant,+"},
+         "EMUSA_MQTT_READER_SITES '+' must be"),
+        ({"EMUSA_MQTT_READERS": "ingestor:p"}, "account ingestor is defined twice"),
+        ({"EMUSA_MQTT_READERS": "nodered:p w"}, "is not user:password"),
+    ],
+)  # fmt: skip
+def test_init_script_refuses_a_missing_or_bad_account(
+    tmp_path: Path, change: dict[str, str], message: str
+) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("EMUSA_")}
+    env.update({**GOOD_ENV, **change})
     proc = subprocess.run(["sh", str(ROOT / "mosquitto" / "init-passwd.sh"), str(tmp_path)],
                           env=env, capture_output=True, text=True, timeout=30, check=False)  # fmt: skip
     assert proc.returncode != 0
-    assert "EMUSA_MQTT_INGESTOR_PASSWORD is not set" in proc.stderr
-    assert not (tmp_path / "passwd").exists()
+    assert message in proc.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == []  # nothing half written
+
+
+def test_init_script_writes_one_account_per_gateway_ingestor_and_reader(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("EMUSA_")}
+    env.update({**GOOD_ENV, "EMUSA_MQTT_GATEWAYS": "annex:rs485:p1 annex:tcp-2:p2",
+                "EMUSA_MQTT_INGESTORS": "3", "EMUSA_MQTT_READER_PASSWORD": "r",
+                "EMUSA_MQTT_READER_SITES": "annex", "EMUSA_MQTT_READERS": "nodered:n:plant,annex"})  # fmt: skip
+    proc = subprocess.run(["sh", str(ROOT / "mosquitto" / "init-passwd.sh"), str(tmp_path)],
+                          env=env, capture_output=True, text=True, timeout=30, check=False)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    users = [ln.split(":")[0] for ln in (tmp_path / "passwd").read_text().splitlines()]
+    assert users == ["gw-plant-gw1", "gw-annex-rs485", "gw-annex-tcp-2", "ingestor",
+                     "ingestor-2", "ingestor-3", "analytics", "reader", "nodered"]  # fmt: skip
+    acl = (tmp_path / "acl").read_text()
+    assert "user gw-annex-tcp-2\ntopic write emusa/annex/+/reading\n" in acl
+    assert "topic write emusa/annex/gateway/tcp-2/status\n" in acl
+    assert "user reader\ntopic read emusa/annex/#\ntopic read homeassistant/#\n" in acl
+    assert "user nodered\ntopic read emusa/plant/#\ntopic read emusa/annex/#\n" in acl
+    rules = [ln for ln in acl.splitlines() if ln and not ln.startswith("#")]
+    assert not any("<" in ln for ln in rules)
+    assert not any(ln.startswith("#@") for ln in acl.splitlines())
+    dynsec = json.loads((tmp_path / "dynsec.json").read_text())
+    refused = {c["username"] for c in dynsec["clients"]}
+    assert refused == set(users) - {"ingestor", "ingestor-2", "ingestor-3"}
 
 
 def test_analytics_publisher_reports_a_refused_message_instead_of_losing_it(
-    broker: ShippedMosquitto, clients: dict[str, Client]
+    broker: ShippedMosquitto, clients: dict[str, Probe]
 ) -> None:
     site = uuid.uuid4().hex[:8]
+    clients["analytics"].close()  # the publisher below logs in as analytics
     assert clients["reader"].subscribe("emusa/#") in OK
     pub = Publisher(broker.url("analytics"), timeout=WAIT)
     try:
