@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ingestor import cli_legacy, health
+from ingestor import cli_legacy, cli_meters, health
 from ingestor import config as ingest_config
 from ingestor import migrate as migrations
 from ingestor.errors import IngestorError
@@ -75,6 +75,7 @@ def _parser() -> argparse.ArgumentParser:
         help=f"(${ingest_config.ENV['status_file']}, default {ingest_config.DEFAULT_STATUS_FILE})",
     )
     h.add_argument("--max-age", type=float, default=15.0, help="seconds (default 15)")
+    cli_meters.add_parsers(sub)
     cli_legacy.add_parser(sub)
     return p
 
@@ -166,6 +167,7 @@ def main(argv: list[str] | None = None) -> int:
         "migrate-status": _cmd_status,
         "run": _cmd_run,
         "health": _cmd_health,
+        **cli_meters.COMMANDS,
         "import-legacy": cli_legacy.run,
     }
     try:

@@ -20,6 +20,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from gateway import mqtt_url
 from gateway.contract import DEFAULT_ROOT, ContractError, check_name, check_root
 from gateway.mqtt_url import MqttEndpoint
+from ingestor.bounds import (
+    DEFAULT_MAX_METERS,
+    DEFAULT_MAX_SITES,
+    DEFAULT_REJECTS_PER_REASON,
+    MAX_METERS_VAR,
+    MAX_SITES_VAR,
+    Limits,
+)
 from ingestor.errors import ConfigError
 from ingestor.settings import DATABASE_URL, database_url
 
@@ -42,6 +50,9 @@ ENV: Final[Mapping[str, str]] = {
     "reject_keep_bytes": "EMUSA_INGESTOR_REJECT_KEEP_BYTES",
     "status_file": "EMUSA_INGESTOR_STATUS_FILE",
     "retry_max_s": "EMUSA_INGESTOR_RETRY_MAX_S",
+    "max_sites": MAX_SITES_VAR,
+    "max_meters": MAX_METERS_VAR,
+    "rejects_per_reason": "EMUSA_INGESTOR_REJECTS_PER_REASON",
 }
 
 DEFAULT_STATUS_FILE: Final = Path(tempfile.gettempdir()) / "emusa-ingestor.status.json"
@@ -71,6 +82,10 @@ class IngestorConfig(BaseModel):
     reject_keep_bytes: int = Field(default=4096, ge=0, le=1_048_576)
     status_file: Path = DEFAULT_STATUS_FILE
     retry_max_s: float = Field(default=30.0, gt=0, le=3600)
+    # Registered on first sight at most (ingestor/bounds.py explains the defaults).
+    max_sites: int = Field(default=DEFAULT_MAX_SITES, ge=1, le=100_000)
+    max_meters: int = Field(default=DEFAULT_MAX_METERS, ge=1, le=1_000_000)
+    rejects_per_reason: int = Field(default=DEFAULT_REJECTS_PER_REASON, ge=1, le=10_000_000)
 
     @field_validator("database_url")
     @classmethod
@@ -107,6 +122,14 @@ class IngestorConfig(BaseModel):
     @property
     def mqtt(self) -> MqttEndpoint:
         return parse_mqtt_url(self.mqtt_url)
+
+    @property
+    def limits(self) -> Limits:
+        return Limits(
+            max_sites=self.max_sites,
+            max_meters=self.max_meters,
+            rejects_per_reason=self.rejects_per_reason,
+        )
 
 
 def default_client_id(host: str) -> str:

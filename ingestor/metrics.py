@@ -19,7 +19,8 @@ class Counters:
     received: int = 0  # messages delivered by the broker (redeliveries included)
     written: int = 0  # readings inserted (new rows)
     duplicates: int = 0  # readings or diagnostics already stored (redelivery, replay): ignored
-    rejected: int = 0  # messages stored in ingest_rejects
+    rejected: int = 0  # messages refused (stored in ingest_rejects, or over its budget)
+    rejects_unstored: int = 0  # refused messages over the per-reason budget: not stored
     diagnostics: int = 0  # gateways' Modbus diagnostics messages stored (new rows)
     batches: int = 0  # committed transactions
     acked: int = 0  # messages acknowledged to the broker after their commit

@@ -56,7 +56,9 @@ class Service:
         # The broker honours receive_maximum; this is only a guard against one that does not.
         self._hard_limit = 2 * config.receive_maximum + config.batch_rows
         self._batcher: Batcher[Item] = Batcher(config.batch_rows, config.batch_ms / 1000)
-        self._writer = Writer(config.database_url)
+        self._writer = Writer(
+            config.database_url, limits=config.limits, keep_bytes=config.reject_keep_bytes
+        )
         self._subscriber = Subscriber(
             config.mqtt,
             root=config.topic_root,
@@ -209,19 +211,17 @@ class Service:
         rejects: list[Reject],
         diagnostics: list[Diagnostics],
     ) -> WriteResult:
+        messages = [
+            Message(o, d.topic, d.payload) for d, o in items if isinstance(o, Reading | Diagnostics)
+        ]
         try:
-            return self._writer.write(readings, rejects, diagnostics)
+            return self._writer.write(readings, rejects, diagnostics, sources=messages)
         except BatchError as exc:
             log.error(
                 "database refused a batch, writing its messages one by one: %s",
                 exc,
                 extra={"action": "isolate_batch", "messages": len(items)},
             )
-            messages = [
-                Message(o, d.topic, d.payload)
-                for d, o in items
-                if isinstance(o, Reading | Diagnostics)
-            ]
             try:
                 return self._writer.write_isolated(messages, rejects, self.config.reject_keep_bytes)
             except BatchError as again:
@@ -248,6 +248,7 @@ class Service:
         c.batches += 1
         c.written += result.inserted
         c.rejected += result.rejected
+        c.rejects_unstored += result.rejects_unstored
         c.diagnostics += result.diagnostics
         # the rest was stored before: readings and diagnostics (whose redelivery is skipped)
         c.duplicates += len(items) - result.inserted - result.rejected - result.diagnostics

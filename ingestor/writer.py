@@ -1,6 +1,7 @@
 """Write validated batches into TimescaleDB with psycopg 3, one transaction per batch.
 
-Per batch: register unknown sites and meters, binary COPY the readings straight into
+Per batch: register unknown sites and meters (within the limits of ``ingestor.bounds``:
+the readings of a meter over them are dead-lettered), binary COPY the readings straight into
 ``readings`` (inside a savepoint; when a duplicate aborts it, through a temporary staging
 table and ``INSERT … SELECT … ON CONFLICT DO NOTHING`` instead, so a redelivered reading
 is harmless), store the gateways' Modbus diagnostics (``modbus_meter_diagnostics``,
@@ -17,7 +18,7 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -30,6 +31,7 @@ from psycopg.types.json import Jsonb
 from gateway.contract import Reading
 from gateway.diagnostics import Diagnostics
 from gateway.quantities import QUANTITIES
+from ingestor.bounds import Key, Limits, Registrar, Registration, RejectBudget
 from ingestor.errors import BatchError, DatabaseError, DatabaseUnavailable
 from ingestor.ranges import time_ranges
 from ingestor.validate import Reject, make_reject
@@ -55,6 +57,13 @@ def named_statements(filename: str) -> dict[str, str]:
         lines = [ln for ln in body.strip().splitlines() if not ln.startswith("--")]
         out[name] = "\n".join(lines).strip().rstrip(";")
     return out
+
+
+@cache
+def bound_queries() -> dict[str, sql.Composed | sql.SQL]:
+    """``queries()`` and the named queries of ``bounds.sql``."""
+    bounds = named_statements("bounds.sql")
+    return {**queries(), **{n: sql.SQL(s) for n, s in bounds.items()}}  # our own files
 
 
 @cache
@@ -101,7 +110,8 @@ def convert(exc: psycopg.Error, what: str) -> DatabaseError:
 class WriteResult:
     inserted: int = 0
     duplicates: int = 0
-    rejected: int = 0
+    rejected: int = 0  # messages refused (validation, database, registration limits)
+    rejects_unstored: int = 0  # of those, dead letters over the per-reason budget (not stored)
     diagnostics: int = 0  # diagnostics rows stored (redeliveries skipped)
     new_meters: list[tuple[str, str]] = field(default_factory=list)
     seconds: float = 0.0
@@ -119,12 +129,24 @@ class Message:
 class Writer:
     """One database connection writing batches; reconnects on the next call after a loss."""
 
-    def __init__(self, conninfo: str, *, connect_timeout: int = 5) -> None:
+    def __init__(
+        self,
+        conninfo: str,
+        *,
+        connect_timeout: int = 5,
+        limits: Limits | None = None,
+        keep_bytes: int = 4096,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._conninfo = conninfo
         self._connect_timeout = connect_timeout
         self._conn: Conn | None = None
         self._meters: dict[tuple[str, str], int] = {}
+        self._sites: set[str] = set()
         self._invalidations = False
+        self._registrar = Registrar(limits or Limits())
+        self._budget = RejectBudget(limits or Limits(), clock)
+        self._keep_bytes = keep_bytes
 
     # --- connection -----------------------------------------------------------------
 
@@ -146,6 +168,7 @@ class Writer:
             row = conn.execute(q["has_invalidations"]).fetchone()
             self._invalidations = bool(row and row[0])
             self._meters = {(s, n): int(i) for s, n, i in conn.execute(q["load_meters"])}
+            self._sites = {s for s, _ in self._meters}
             conn.execute(q["create_staging"])
         except psycopg.Error as exc:
             conn.close()
@@ -179,29 +202,42 @@ class Writer:
         readings: Sequence[Reading],
         rejects: Sequence[Reject] = (),
         diagnostics: Sequence[Diagnostics] = (),
+        *,
+        sources: Sequence[Message] = (),
     ) -> WriteResult:
-        """Store a batch atomically; redelivered readings are counted as duplicates."""
+        """Store a batch atomically; redelivered readings are counted as duplicates.
+
+        ``sources``: the messages the records came from, so that a record refused by the
+        registration limits is dead-lettered with its topic and payload (without one, a
+        ``<site>/<meter>`` topic and an empty payload).
+        """
         start = time.perf_counter()
         conn = self.connect()
-        result = WriteResult(rejected=len(rejects))
-        keys = [(r.site, r.meter) for r in readings]
-        keys += [(d.site, d.meter) for d in diagnostics if d.meter is not None]
+        origin = {id(m.record): m for m in sources}
         try:
             with conn.transaction():
-                ids = self._resolve(conn, keys)
-                meters = {**self._meters, **ids}
+                records: list[Reading | Diagnostics] = [*readings, *diagnostics]
+                reg = self._register(conn, records)
+                refused = [
+                    self._refusal(r, reason, origin)
+                    for r in records
+                    if (reason := reg.refused.get(_key(r)))
+                ]
+                readings = [r for r in readings if _key(r) not in reg.refused]
+                diagnostics = [d for d in diagnostics if _key(d) not in reg.refused]
+                meters = {**self._meters, **reg.meters}
+                result = WriteResult(rejected=len(rejects) + len(refused))
                 if readings:
                     rows = [reading_row(r, meters[(r.site, r.meter)]) for r in readings]
                     result.inserted = self._insert(conn, rows)
                     self._log_range(conn, readings)
                 for d in diagnostics:
                     result.diagnostics += self._store_diagnostics(conn, d, meters)
-                self._store_rejects(conn, rejects)
+                result.rejects_unstored = self._store_rejects(conn, [*rejects, *refused])
         except psycopg.Error as exc:
             self._after_error()
             raise convert(exc, "batch not written") from exc
-        self._meters.update(ids)
-        result.new_meters = sorted(ids)
+        self._committed(reg, result)
         result.duplicates = len(readings) - result.inserted
         result.seconds = time.perf_counter() - start
         return result
@@ -215,24 +251,26 @@ class Writer:
         q = queries()
         result = WriteResult()
         refused: list[Reject] = []
-        known: dict[tuple[str, str], int] = {}
+        known = Registration()
         stored: list[Reading] = []
         try:
             with conn.transaction():
                 for m in messages:
                     record = m.record
-                    key = (record.site, record.meter or "")
                     try:
                         with conn.transaction():
-                            if isinstance(record, Diagnostics):
-                                ids = self._resolve(conn, [key]) if record.meter else {}
-                                meters = {**self._meters, **known, **ids}
-                                result.diagnostics += self._store_diagnostics(conn, record, meters)
-                                known.update(ids)
+                            reg = self._register(conn, [record], known)
+                            if reason := reg.refused.get(_key(record)):
+                                refused.append(self._refusal(record, reason, {id(record): m}))
                                 continue
-                            ids = self._resolve(conn, [key]) if key not in known else {}
-                            meter_id = self._meters.get(key) or known.get(key) or ids[key]
-                            cur = conn.execute(q["insert_reading"], reading_row(record, meter_id))
+                            meters = {**self._meters, **known.meters, **reg.meters}
+                            if isinstance(record, Diagnostics):
+                                result.diagnostics += self._store_diagnostics(conn, record, meters)
+                                _merge(known, reg)
+                                continue
+                            cur = conn.execute(
+                                q["insert_reading"], reading_row(record, meters[_key(record)])
+                            )
                     except psycopg.Error as exc:
                         if is_transient(exc):
                             raise
@@ -245,16 +283,15 @@ class Writer:
                             extra={"action": "db_refused", "topic": m.topic},
                         )
                         continue
-                    known.update(ids)
+                    _merge(known, reg)
                     stored.append(record)
                     result.inserted += max(cur.rowcount, 0)
                 self._log_range(conn, stored)
-                self._store_rejects(conn, [*rejects, *refused])
+                result.rejects_unstored = self._store_rejects(conn, [*rejects, *refused])
         except psycopg.Error as exc:
             self._after_error()
             raise convert(exc, "batch not written (isolated)") from exc
-        self._meters.update(known)
-        result.new_meters = sorted(known)
+        self._committed(known, result)
         result.rejected = len(rejects) + len(refused)
         result.duplicates = len(stored) - result.inserted
         result.seconds = time.perf_counter() - start
@@ -262,31 +299,46 @@ class Writer:
 
     # --- parts of a batch -------------------------------------------------------------
 
-    def _resolve(self, conn: Conn, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], int]:
-        """Ids of meters not in the cache, registering them (and their site) when new.
+    def _register(
+        self,
+        conn: Conn,
+        records: Iterable[Reading | Diagnostics],
+        known: Registration | None = None,
+    ) -> Registration:
+        """Meters and sites of ``records`` unknown to the cache (and to ``known``), found
+        or registered within the limits; runs inside the batch transaction (the cache is
+        updated only after the commit)."""
+        seen = known or Registration()
+        meters: set[Key] = set()
+        sites: set[str] = set()
+        for r in records:
+            key = _key(r)
+            if r.meter is None:
+                if key[0] not in self._sites and key[0] not in seen.sites:
+                    sites.add(key[0])
+            elif key not in self._meters and key not in seen.meters:
+                meters.add(key)
+        if not meters and not sites:
+            return Registration()
+        return self._registrar.register(conn, bound_queries(), meters, sites)
 
-        Runs inside the batch transaction; the cache is updated only after the commit.
-        """
-        unknown = {k for k in keys if k not in self._meters}
-        if not unknown:
-            return {}
-        q = queries()
-        ids: dict[tuple[str, str], int] = {}
-        for site, meter in sorted(unknown):
-            params = {"site": site, "meter": meter}
-            conn.execute(q["register_site"], params)
-            conn.execute(q["register_meter"], params)
-            row = conn.execute(q["find_meter"], params).fetchone()
-            if row is None:  # pragma: no cover - the insert above guarantees a row
-                raise BatchError(f"meter {site}/{meter} could not be registered")
-            ids[(site, meter)] = int(row[0])
-            log.info(
-                "registered meter %s/%s",
-                site,
-                meter,
-                extra={"action": "register_meter", "site": site, "meter": meter},
-            )
-        return ids
+    def _refusal(
+        self, record: Reading | Diagnostics, reason: str, origin: dict[int, Message]
+    ) -> Reject:
+        m = origin.get(id(record))
+        topic = m.topic if m else "/".join(_key(record))
+        payload = m.payload if m else b""
+        return make_reject(topic, payload, reason, self._registrar.detail(reason), self._keep_bytes)
+
+    def _committed(self, reg: Registration, result: WriteResult) -> None:
+        """After the commit: the cache learns the batch's meters and sites; the dead
+        letters are trimmed when it is time (own statement, never failing the batch)."""
+        self._meters.update(reg.meters)
+        self._sites.update(reg.sites)
+        self._sites.update(s for s, _ in reg.meters)
+        result.new_meters = sorted(reg.registered)
+        if self._conn is not None and self._budget.trim_due():
+            self._budget.trim(self._conn, bound_queries())
 
     def _insert(self, conn: Conn, rows: list[Row]) -> int:
         """Insert rows, skipping those already stored; returns how many were new.
@@ -315,10 +367,9 @@ class Writer:
     def _store_diagnostics(
         self, conn: Conn, d: Diagnostics, meters: dict[tuple[str, str], int]
     ) -> int:
-        """Insert one diagnostics row (registering its site for a bus); 1 if it was new."""
+        """Insert one diagnostics row (its meter or site is registered); 1 if it was new."""
         q = queries()
         if d.meter is None:
-            conn.execute(q["register_site"], {"site": d.site})
             cur = conn.execute(q["insert_bus_diagnostics"], diagnostics_params(d, None))
         else:
             meter_id = meters[(d.site, d.meter)]
@@ -330,19 +381,31 @@ class Writer:
             with conn.cursor() as cur:
                 cur.executemany(queries()["log_invalidation"], time_ranges(r.ts for r in readings))
 
-    def _store_rejects(self, conn: Conn, rejects: Sequence[Reject]) -> None:
-        if not rejects:
-            return
-        with conn.cursor() as cur:
-            cur.executemany(
-                queries()["insert_reject"],
-                [(r.topic, r.reason, r.payload, r.payload_bytes, r.truncated) for r in rejects],
-            )
+    def _store_rejects(self, conn: Conn, rejects: Sequence[Reject]) -> int:
+        """Store the dead letters within the per-reason budget; how many were not stored."""
+        kept, over = self._budget.admit(rejects)
+        if kept:
+            with conn.cursor() as cur:
+                cur.executemany(
+                    queries()["insert_reject"],
+                    [(r.topic, r.reason, r.payload, r.payload_bytes, r.truncated) for r in kept],
+                )
+        return over
 
     def _after_error(self) -> None:
         """Drop a broken connection so the next call reconnects."""
         if self._conn is not None and (self._conn.closed or self._conn.broken):
             self.close()
+
+
+def _key(record: Reading | Diagnostics) -> Key:
+    return (record.site, record.meter or "")
+
+
+def _merge(into: Registration, reg: Registration) -> None:
+    into.meters.update(reg.meters)
+    into.sites.update(reg.sites)
+    into.registered.extend(reg.registered)
 
 
 def copy_into_readings(conn: Conn, rows: Iterable[Row]) -> None:

@@ -170,7 +170,7 @@ def test_grafana_and_bi_read_the_diagnostics_and_only_the_ingestor_writes(db: st
         conn.execute("SET ROLE emusa_bi")
         assert conn.execute("SELECT count(*) FROM bi.modbus_diagnostics").fetchone() == (1,)
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
-            conn.execute("SELECT count(*) FROM modbus_meter_diagnostics")
+            conn.execute("SELECT count(*) FROM public.modbus_meter_diagnostics")
         conn.execute("RESET ROLE")
         conn.execute("SET ROLE emusa_grafana")
         for table in (
