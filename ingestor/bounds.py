@@ -83,7 +83,8 @@ class Registrar:
         self, conn: Conn, q: Queries, meters: Collection[Key], sites: Collection[str]
     ) -> Registration:
         """Inside the batch transaction: ids of ``meters``, existence of ``sites``, with
-        the new ones registered while the limits allow and the others refused."""
+        the new ones registered in the order given (first seen, first registered) while
+        the limits allow, and the others refused."""
         out = Registration()
         if meters:
             found = conn.execute(
@@ -91,7 +92,7 @@ class Registrar:
                 {"sites": [s for s, _ in meters], "names": [m for _, m in meters]},
             ).fetchall()
             out.meters = {(str(s), str(n)): int(i) for s, n, i in found}
-        new_meters = sorted(set(meters) - out.meters.keys())
+        new_meters = [k for k in dict.fromkeys(meters) if k not in out.meters]
         wanted = set(sites) | {s for s, _ in new_meters}
         if wanted:
             rows = conn.execute(q["find_sites"], {"sites": sorted(wanted)}).fetchall()

@@ -309,7 +309,7 @@ class Writer:
         or registered within the limits; runs inside the batch transaction (the cache is
         updated only after the commit)."""
         seen = known or Registration()
-        meters: set[Key] = set()
+        meters: dict[Key, None] = {}  # in the order first seen
         sites: set[str] = set()
         for r in records:
             key = _key(r)
@@ -317,10 +317,10 @@ class Writer:
                 if key[0] not in self._sites and key[0] not in seen.sites:
                     sites.add(key[0])
             elif key not in self._meters and key not in seen.meters:
-                meters.add(key)
+                meters[key] = None
         if not meters and not sites:
             return Registration()
-        return self._registrar.register(conn, bound_queries(), meters, sites)
+        return self._registrar.register(conn, bound_queries(), list(meters), sites)
 
     def _refusal(
         self, record: Reading | Diagnostics, reason: str, origin: dict[int, Message]

@@ -19,7 +19,15 @@ from ingestor.bounds import METER_LIMIT, SITE_LIMIT, Limits
 from ingestor.migrate import default_directory
 from ingestor.validate import make_reject
 from ingestor.writer import Message, Writer
-from tests.integration.ingestor.conftest import count, reading
+from tests.harness.services import Broker
+from tests.integration.ingestor.conftest import (
+    count,
+    make_config,
+    publisher,
+    reading,
+    running,
+    wait_until,
+)
 from tests.integration.roles import as_role
 
 pytestmark = pytest.mark.integration
@@ -71,6 +79,26 @@ def test_a_flood_registers_up_to_the_limit_and_never_blocks_known_meters(db: str
         (f"{ROOT}/plant/fake{i:03d}/reading", METER_LIMIT) for i in range(n, n + k)
     ]
     assert bytes(refused[0][2]) == contract.encode(flood[n])  # the message as received
+
+
+def test_a_flood_through_the_broker_is_bounded_and_the_service_keeps_running(
+    db: str, mqtt_broker: Broker, topic_root: str, tmp_path: Path
+) -> None:
+    known = [reading("plant", f"m{i}", seq) for seq in range(4) for i in range(2)]
+    flood = [reading("zz", f"fake{i:03d}", 0) for i in range(60)]
+    # a new meter seen first is registered first, whatever its name
+    mixed = [*known[:2], reading("plant", "new1", 0), *flood, *known[2:]]
+    config = make_config(db, mqtt_broker, topic_root, tmp_path, max_meters=13)
+    with running(config) as service:
+        with publisher(mqtt_broker) as pub:
+            pub.publish_readings(topic_root, mixed)
+            pub.wait_all(30)
+        wait_until(lambda: service.counters.acked == len(mixed), 30, "every acknowledgement")
+        assert service.counters.rejected == 50
+        assert service.fatal is None
+    assert count(db, "SELECT count(*) FROM meters") == 13
+    assert count(db, "SELECT count(*) FROM readings") == len(known) + 1 + 10
+    assert count(db, f"SELECT count(*) FROM ingest_rejects WHERE reason = '{METER_LIMIT}'") == 50
 
 
 def test_sites_over_their_limit_are_refused_without_a_tariff_calendar(db: str) -> None:
