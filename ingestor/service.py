@@ -25,7 +25,7 @@ from ingestor.errors import BatchError, DatabaseError, DatabaseUnavailable
 from ingestor.health import Status, write_status
 from ingestor.metrics import Counters
 from ingestor.subscriber import Delivery, Subscriber
-from ingestor.validate import Policy, Reject, validate
+from ingestor.validate import Policy, Reject, unparseable, validate
 from ingestor.writer import Message, Writer, WriteResult
 
 log = logging.getLogger(__name__)
@@ -155,22 +155,31 @@ class Service:
             if delivery is not None:
                 now = datetime.now(UTC)
                 mono = time.monotonic()
-                full = batcher.add(
-                    (delivery, validate(delivery.topic, delivery.payload, policy, now)), mono
-                )
+                full = batcher.add(self._classify(delivery, policy, now), mono)
                 while not full:  # drain what is already queued without waiting
                     try:
                         delivery = self._queue.get_nowait()
                     except queue.Empty:
                         break
-                    full = batcher.add(
-                        (delivery, validate(delivery.topic, delivery.payload, policy, now)), mono
-                    )
+                    full = batcher.add(self._classify(delivery, policy, now), mono)
             self.counters.pending = self._queue.qsize() + len(batcher)
             if batcher.due(time.monotonic()):
                 self._flush(batcher.take(), give_up=self._stop)
         if len(batcher):
             self._flush(batcher.take(), give_up=None, attempts=3)
+
+    def _classify(self, delivery: Delivery, policy: Policy, now: datetime) -> Item:
+        """The delivery with its reading, diagnostics or reject; never raises.
+
+        ``validate`` already refuses what it cannot understand; should anything else go
+        wrong with one message, that message is dead-lettered (and acknowledged with its
+        batch) rather than stopping the service, which the broker would answer by
+        redelivering the same message after every restart.
+        """
+        try:
+            return delivery, validate(delivery.topic, delivery.payload, policy, now)
+        except Exception as exc:
+            return delivery, unparseable(delivery.topic, delivery.payload, exc, policy.keep_bytes)
 
     def _flush(
         self, items: list[Item], give_up: threading.Event | None, attempts: int | None = None
