@@ -11,7 +11,7 @@
 * Dead letters: at most ``per_reason`` rejects of one reason are stored between two
   trims of ``ingest_rejects`` (``emusa_trim_ingest_rejects()``, migration 0013, about
   once a minute while rejects arrive), which keeps the newest ``per_reason`` of each
-  reason and, on the Apache build, drops those older than 30 days. A reason thus never
+  reason and drops those older than 30 days. A reason thus never
   holds more than twice ``per_reason`` rows. The messages over the budget are still
   refused and acknowledged, counted as ``rejects_unstored``.
 

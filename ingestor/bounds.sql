@@ -31,6 +31,6 @@ ORDER BY max(received_at) DESC
 LIMIT %(limit)s;
 
 -- name: trim_rejects
--- Migration 0013: chunks older than 30 days (Apache build) and all but the newest rows
+-- Migration 0013: chunks older than 30 days and all but the newest rows
 -- of each reason.
 SELECT chunks_dropped, rows_deleted FROM emusa_trim_ingest_rejects(per_reason => %(per_reason)s);
