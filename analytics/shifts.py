@@ -33,7 +33,7 @@ from analytics.errors import AnalyticsError, ConfigError, DatabaseError
 from ingestor.settings import database_url
 
 DayType = Literal["working", "saturday", "sunday", "holiday"]
-_HHMM = re.compile(r"^([01]\d|2[0-4]):([0-5]\d)$")
+_HHMM = re.compile(r"([01][0-9]|2[0-4]):([0-5][0-9])")  # fullmatch: "$" allows a "\n"
 
 
 class ShiftsError(AnalyticsError):
@@ -45,7 +45,7 @@ def _hhmm(value: object, *, allow_24: bool) -> str:
     the base-60 integer 360 (minutes): that is taken back to ``06:00``."""
     if isinstance(value, int) and not isinstance(value, bool):
         value = f"{value // 60:02d}:{value % 60:02d}"
-    m = _HHMM.match(value) if isinstance(value, str) else None
+    m = _HHMM.fullmatch(value) if isinstance(value, str) else None
     if m is None or (int(m[1]) == 24 and (not allow_24 or m[2] != "00")):
         raise ValueError(f"{value!r} is not a time HH:MM")
     if int(m[2]) % 15:

@@ -140,7 +140,7 @@ class MqttConfig(_Strict):
         mqtt_url.parse(v, variable=None)  # ValueError says what is wrong, without the password
         return v
 
-    @field_validator("topic_root")
+    @field_validator("topic_root", "homeassistant_prefix")
     @classmethod
     def _check_root(cls, v: str) -> str:
         try:

@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 
 LICENSES = ("apache", "timescale")
 _FILE_RE = re.compile(
-    r"^(?P<version>\d{4})_(?P<name>[a-z0-9_]+)(?:\.(?P<variant>apache|timescale))?\.sql$"
+    r"(?P<version>[0-9]{4})_(?P<name>[a-z0-9_]+)(?:\.(?P<variant>apache|timescale))?\.sql"
 )
 _LOCK_KEY = "emusa.migrate"
 
@@ -73,7 +73,7 @@ def discover(directory: Path, license_: str) -> list[Migration]:
     for path in sorted(directory.iterdir()):
         if path.suffix != ".sql":
             continue
-        m = _FILE_RE.match(path.name)
+        m = _FILE_RE.fullmatch(path.name)
         if m is None:
             raise MigrationError(
                 f"{path.name}: not a migration name (NNNN_name.sql or NNNN_name.<apache|timescale>.sql)"
