@@ -3,9 +3,9 @@
 Every job is idempotent and keeps its progress in the database, so the scheduler may run
 it any number of times, after any downtime, from any number of workers:
 
-* ``refresh_rollups`` — Apache build: ``rollup.refresh_pending()`` plus a trailing window
-  (Community build: continuous aggregates refresh themselves; the trailing window only
-  makes the newest minutes current).
+* ``refresh_rollups`` — the time ranges the ingestor logged (late data of any age; on
+  Community only readings older than its refresh policies reach), then, on the Apache
+  build, a trailing window (Community: the policies and real-time aggregation).
 * ``detect`` — rules and the statistical model over the data since the site's
   ``detect`` watermark (minus a lookback so that events crossing the boundary merge);
   one worker per site at a time (advisory lock); events written with their alerts in

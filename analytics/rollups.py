@@ -1,8 +1,15 @@
 """Keep the rollups (readings_1m, demand_15m, readings_1h, readings_1d) current.
 
-On the Community build they are continuous aggregates refreshed by TimescaleDB's own
-policies; a refresh here is only needed for backfills. On the Apache-only build they
-are tables, and this module is what refreshes them (the scheduler calls it).
+One path on both builds: :func:`refresh` re-aggregates a range (an operator's backfill),
+:func:`refresh_pending` the ranges the ingestor logged (the worker's ``refresh_rollups``
+job, every minute). On the Apache-only build the rollups are tables and
+``rollup.refresh()`` / ``rollup.refresh_pending()`` (SECURITY DEFINER) do the work. On
+the Community build they are continuous aggregates: their policies keep the last day(s)
+current, the ingestor logs only readings older than that (``rollup.late_before()``,
+migration 0015), and ``refresh_continuous_aggregate`` is called here, outside any
+transaction, over the whole-bucket windows ``rollup.refresh_windows()`` /
+``rollup.pending_windows()`` give; emusa_analytics may call it because it belongs to
+the aggregates' owner role (migration 0014).
 """
 
 from __future__ import annotations
@@ -16,7 +23,9 @@ from analytics.errors import DatabaseError
 
 log = logging.getLogger(__name__)
 
-CAGGS = ("rollup.agg_1m", "rollup.agg_15m", "rollup.agg_1h", "rollup.agg_1d")
+# Another worker refreshing the pending windows: this one skips its turn.
+_PENDING_LOCK = "emusa.rollup.pending"
+Conn = psycopg.Connection[tuple[object, ...]]
 
 
 def _license(conn: psycopg.Connection[tuple[object, ...]]) -> str:
@@ -31,17 +40,27 @@ def refresh(conninfo: str, start: datetime, end: datetime) -> str:
     try:
         with psycopg.connect(conninfo, autocommit=True) as conn:
             if _license(conn) == "timescale":
-                for cagg in CAGGS:
-                    # A procedure that cannot run inside a transaction: autocommit.
-                    conn.execute(
-                        "CALL refresh_continuous_aggregate(%s::regclass, %s, %s)",
-                        (cagg, start, end),
-                    )
+                windows = conn.execute(
+                    "SELECT cagg, window_start, window_end FROM rollup.refresh_windows(%s, %s)",
+                    (start, end),
+                ).fetchall()
+                _refresh_caggs(conn, windows)
                 return "continuous_aggregate"
             conn.execute("SELECT rollup.refresh(%s, %s)", (start, end))
             return "table"
     except psycopg.Error as exc:
         raise DatabaseError(f"rollup refresh failed: {exc}") from exc
+
+
+def _refresh_caggs(conn: Conn, windows: list[tuple[object, ...]]) -> None:
+    """Community build: refresh each (aggregate, start, end) window, whole buckets already.
+
+    ``refresh_continuous_aggregate`` is a procedure that cannot run inside a transaction
+    block: the connection is in autocommit mode, one call per window.
+    """
+    for cagg, lo, hi in windows:
+        log.debug("refreshing %s over [%s, %s)", cagg, lo, hi, extra={"action": "refresh"})
+        conn.execute("CALL refresh_continuous_aggregate(%s::regclass, %s, %s)", (cagg, lo, hi))
 
 
 def refresh_recent(conninfo: str, start: datetime, end: datetime) -> bool:
@@ -59,20 +78,47 @@ def refresh_recent(conninfo: str, start: datetime, end: datetime) -> bool:
 
 
 def refresh_pending(conninfo: str) -> int:
-    """Apache build: refresh the ranges the ingestor logged; returns how many were done.
+    """Refresh the ranges the ingestor logged; returns how many logged ranges were done.
 
-    On the Community build the policies do this; returns 0 there.
+    Apache build: ``rollup.refresh_pending()``. Community build: the windows of the
+    ranges logged so far, then those ranges are deleted (a crash in between leaves them
+    to the next call: refreshing again is harmless). When another worker is at it, 0.
     """
     try:
         with psycopg.connect(conninfo, autocommit=True) as conn:
             if _license(conn) == "timescale":
-                return 0
-            row = conn.execute("SELECT rollup.refresh_pending()").fetchone()
+                done = _refresh_pending_caggs(conn)
+            else:
+                row = conn.execute("SELECT rollup.refresh_pending()").fetchone()
+                done = int(str(row[0])) if row else 0
     except psycopg.Error as exc:
         raise DatabaseError(f"rollup refresh failed: {exc}") from exc
-    done = int(str(row[0])) if row else 0
     log.debug("refreshed %d pending ranges", done, extra={"action": "refresh_pending"})
     return done
+
+
+def _refresh_pending_caggs(conn: Conn) -> int:
+    row = conn.execute("SELECT pg_try_advisory_lock(hashtext(%s))", (_PENDING_LOCK,)).fetchone()
+    if not row or not row[0]:
+        return 0
+    try:
+        row = conn.execute("SELECT max(id), count(*) FROM rollup.invalidations").fetchone()
+        upto, count = (row[0], int(str(row[1]))) if row else (None, 0)
+        if not count:
+            return 0
+        windows = conn.execute(
+            "SELECT cagg, window_start, window_end FROM rollup.pending_windows(%s)", (upto,)
+        ).fetchall()
+        _refresh_caggs(conn, windows)
+        conn.execute("DELETE FROM rollup.invalidations WHERE id <= %s", (upto,))
+        if windows:
+            log.info(
+                "refreshed %d windows of the rollups for %d late ranges",
+                len(windows), count, extra={"action": "refresh_pending"},
+            )  # fmt: skip
+        return count
+    finally:
+        conn.execute("SELECT pg_advisory_unlock(hashtext(%s))", (_PENDING_LOCK,))
 
 
 def tariff_period(conninfo: str, site: str, at: datetime) -> str:

@@ -3,8 +3,8 @@
 -- per canonical quantity in gateway/quantities.py order), built with psycopg.sql.
 
 -- name: has_invalidations
--- Apache-only build: the ingestor logs the time range of each batch for the rollups.
-SELECT to_regclass('rollup.invalidations') IS NOT NULL;
+-- The ingestor logs the time ranges it wrote for the rollups (migration 0015, both builds).
+SELECT to_regprocedure('rollup.late_before()') IS NOT NULL;
 
 -- name: load_meters
 SELECT site_id, name, meter_id FROM meters;
@@ -42,7 +42,11 @@ INSERT INTO ingest_rejects (topic, reason, payload, payload_bytes, truncated)
 VALUES (%s, %s, %s, %s, %s);
 
 -- name: log_invalidation
-INSERT INTO rollup.invalidations (range_start, range_end) VALUES (%s, %s);
+-- One range of readings of the batch; only when it starts before rollup.late_before()
+-- (Apache build: always; Community: older than the refresh policies reach).
+INSERT INTO rollup.invalidations (range_start, range_end)
+SELECT lo, hi FROM (VALUES (%s::timestamptz, %s::timestamptz)) AS r (lo, hi)
+WHERE lo < rollup.late_before();
 
 -- name: insert_meter_diagnostics
 -- Modbus diagnostics of a meter for one reporting period; a redelivery is skipped.

@@ -5,9 +5,10 @@ the readings of a meter over them are dead-lettered), binary COPY the readings s
 ``readings`` (inside a savepoint; when a duplicate aborts it, through a temporary staging
 table and ``INSERT … SELECT … ON CONFLICT DO NOTHING`` instead, so a redelivered reading
 is harmless), store the gateways' Modbus diagnostics (``modbus_meter_diagnostics``,
-``modbus_bus_diagnostics``; a redelivery is skipped), store the rejects, and on the
-Apache-only build log the batch's time range in ``rollup.invalidations`` — all committed
-together or not at all.
+``modbus_bus_diagnostics``; a redelivery is skipped), store the rejects, and log the
+batch's time ranges in ``rollup.invalidations`` for the rollups (those starting before
+``rollup.late_before()``: all on the Apache-only build, on Community the ones its refresh
+policies no longer reach) — all committed together or not at all.
 
 Driver errors become ``DatabaseUnavailable`` (connection lost, server restarting, busy:
 retry the same batch) or ``BatchError`` (the data was refused: isolate the messages).
