@@ -33,7 +33,8 @@ class Publisher:
         self._connected = threading.Event()
         self.client = mqtt.Client(
             CallbackAPIVersion.VERSION2,
-            client_id=client_id or f"emusa-analytics-{uuid.uuid4().hex[:8]}",
+            client_id=client_id
+            or self.endpoint.client_id(f"emusa-analytics-{uuid.uuid4().hex[:8]}"),
             protocol=mqtt.MQTTv5,
         )
         if self.endpoint.username:

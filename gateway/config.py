@@ -114,7 +114,10 @@ class TlsConfig(_Strict):
 class MqttConfig(_Strict):
     url: str = "mqtt://localhost:1883"
     topic_root: str = DEFAULT_ROOT
-    client_id: str | None = Field(default=None, description="default emusa-gateway-<gateway_id>")
+    client_id: str | None = Field(
+        default=None,
+        description="default: the login of the MQTT URL, else emusa-gateway-<site>-<gateway_id>",
+    )
     keepalive: int = Field(default=30, ge=5, le=3600)
     state_topics: bool = Field(default=True, description="retained <meter>/state/<quantity>")
     state_interval: float | None = Field(
@@ -229,7 +232,7 @@ def _expand_plant_files(doc: dict[str, object], path: Path) -> None:
         if "meters" in bus:
             raise ConfigError(f"{where}: give either meters or map_file (its channels), not both")
         file = Path(str(bus["map_file"]))
-        file = file if file.is_absolute() else path.parent / file
+        file = (file if file.is_absolute() else path.parent / file).resolve()
         try:
             regmap = load_map(file)
         except GatewayError as exc:

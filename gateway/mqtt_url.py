@@ -15,6 +15,12 @@ class MqttEndpoint:
     username: str | None = None
     password: str | None = field(default=None, repr=False)
 
+    def client_id(self, fallback: str) -> str:
+        """The login, when there is one, else ``fallback``. The shipped broker makes every
+        login its client id (``use_username_as_clientid``): services use the same name, so
+        their logs and the broker's agree, and one login holds one session."""
+        return self.username or fallback
+
     def redacted(self) -> str:
         """The URL without its password, for logs and error messages."""
         user = f"{self.username}:***@" if self.username else ""

@@ -104,7 +104,8 @@ def _publisher(
         root=config.mqtt.topic_root,
         site=config.site,
         gateway_id=config.gateway_id,
-        client_id=config.mqtt.client_id or f"emusa-gateway-{config.site}-{config.gateway_id}",
+        client_id=config.mqtt.client_id
+        or endpoint.client_id(f"emusa-gateway-{config.site}-{config.gateway_id}"),
         keepalive=config.mqtt.keepalive,
         state_topics=config.mqtt.state_topics,
         state_interval=config.mqtt.state_interval,

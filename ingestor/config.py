@@ -39,7 +39,7 @@ ENV: Final[Mapping[str, str]] = {
     "database_url": DATABASE_URL,
     "mqtt_url": MQTT_URL,
     "topic_root": TOPIC_ROOT,
-    "client_id": "EMUSA_INGESTOR_CLIENT_ID",  # default emusa-ingestor-<host> with a group
+    "client_id": "EMUSA_INGESTOR_CLIENT_ID",  # default: the login, else emusa-ingestor(-<host>)
     "shared_group": "EMUSA_INGESTOR_SHARED_GROUP",
     "session_expiry": "EMUSA_INGESTOR_SESSION_EXPIRY",
     "receive_maximum": "EMUSA_INGESTOR_RECEIVE_MAXIMUM",
@@ -132,6 +132,14 @@ class IngestorConfig(BaseModel):
         )
 
 
+def _login(url: object, fallback: str) -> str:
+    """The client id a service logging in with ``url`` uses (its login, else ``fallback``)."""
+    try:
+        return parse_mqtt_url(str(url)).client_id(fallback) if url else fallback
+    except ValueError:
+        return fallback  # the URL's own validator names the variable
+
+
 def default_client_id(host: str) -> str:
     """``emusa-ingestor-<host>``, limited to characters every broker accepts."""
     clean = re.sub(r"[^A-Za-z0-9_.-]", "-", host) or "host"
@@ -150,10 +158,13 @@ def load(
             value = env.get(var) or None
         if value is not None:
             raw[name] = value
-    if raw.get("shared_group") and "client_id" not in raw:
-        # Replicas sharing the load need distinct session names (the same client id would
-        # make them take each other's connection over): default to one per host.
-        raw["client_id"] = default_client_id(socket.gethostname())
+    if "client_id" not in raw:
+        # The login names the session (the shipped broker forces it); without one, replicas
+        # sharing the load need distinct session names (the same client id would make them
+        # take each other's connection over): default to one per host.
+        group = raw.get("shared_group")
+        fallback = default_client_id(socket.gethostname()) if group else "emusa-ingestor"
+        raw["client_id"] = _login(raw.get("mqtt_url"), fallback)
     for required in ("database_url", "mqtt_url"):
         if required not in raw:
             raise ConfigError(f"{ENV[required]} is not set")

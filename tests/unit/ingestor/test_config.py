@@ -79,6 +79,14 @@ def test_bad_mqtt_urls(url: str) -> None:
         parse_mqtt_url(url)
 
 
+def test_the_client_id_is_the_login_as_the_shipped_broker_makes_it() -> None:
+    # use_username_as_clientid: each replica logs in with its own account (ingestor-2 ...)
+    env = {**ENV, "EMUSA_MQTT_URL": "mqtt://ingestor-2:pw@broker"}
+    assert load(env=env).client_id == "ingestor-2"
+    assert load(env={**env, "EMUSA_INGESTOR_SHARED_GROUP": "ing"}).client_id == "ingestor-2"
+    assert load({"client_id": "fixed"}, env).client_id == "fixed"
+
+
 def test_replicas_in_a_shared_group_get_one_client_id_per_host() -> None:
     env = {**ENV, "EMUSA_INGESTOR_SHARED_GROUP": "ingest"}
     c = load(env=env)
