@@ -198,7 +198,9 @@ def test_one_very_old_reading_refreshes_only_what_it_touched(roles: dict[str, st
         assert _samples(roles["admin"], rel, middle - far, middle + far) == {}, rel
 
 
-def test_refresh_pending_as_the_worker_role_is_idempotent(roles: dict[str, str]) -> None:
+def test_refresh_pending_as_the_worker_role_is_idempotent(
+    roles: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
     ids = history.add_site(roles["admin"], "plant", ("m1",))
     history.write(roles["admin"], ids["m1"], 1, LATE, LATE + timedelta(minutes=3), step=10)
     _settle(roles["admin"], LATE + timedelta(days=2))
@@ -207,7 +209,8 @@ def test_refresh_pending_as_the_worker_role_is_idempotent(roles: dict[str, str])
             "INSERT INTO rollup.invalidations (range_start, range_end) VALUES (%s, %s), (%s, %s)",
             (LATE, LATE + timedelta(minutes=1), LATE + timedelta(minutes=1), LATE + timedelta(minutes=2, seconds=50)),
         )  # fmt: skip
-    assert rollups.refresh_pending(roles["analytics"]) == 2
+    assert main(["--database-url", roles["analytics"], "refresh-rollups", "--pending"]) == 0
+    assert "refreshed 2 pending ranges" in capsys.readouterr().out
     once = _samples(roles["admin"], "readings_1m", LATE, LATE + timedelta(minutes=3))
     assert once == {LATE + timedelta(minutes=m): 6 for m in range(3)}
     rollups.refresh(roles["analytics"], LATE, LATE + timedelta(minutes=2))
