@@ -19,10 +19,13 @@ import shutil
 import subprocess
 import tempfile
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
+
+import pytest
 
 from tests.harness.services import (
     Broker,
@@ -47,6 +50,20 @@ def gateway_user(site: str, gateway_id: str) -> str:
 def new_passwords(*extra: str) -> dict[str, str]:
     """A fresh random password for every user of the shipped ACL, and for ``extra`` logins."""
     return {u: f"{u[:2]}-{uuid.uuid4().hex}" for u in (*USERS, *extra)}
+
+
+@contextmanager
+def serving(shipped: ShippedMosquitto) -> Iterator[ShippedMosquitto]:
+    """``shipped`` started (a test failure, not a skip, when it cannot start), then removed."""
+    try:
+        shipped.start()
+    except ServiceUnavailable as exc:
+        shipped.cleanup()
+        pytest.fail(str(exc))
+    try:
+        yield shipped
+    finally:
+        shipped.cleanup()
 
 
 def _dynsec_plugin() -> str:

@@ -28,8 +28,7 @@ from gateway.publisher import Publisher as GatewayPublisher
 from gateway.publisher import PublisherSettings
 from gateway.queue import DiskQueue
 from tests.harness.mqtt_probe import NOT_AUTHORIZED, OK, WAIT, Probe
-from tests.harness.services import ServiceUnavailable
-from tests.harness.shipped_broker import USERS, ShippedMosquitto, new_passwords
+from tests.harness.shipped_broker import USERS, ShippedMosquitto, new_passwords, serving
 
 pytestmark = pytest.mark.integration
 
@@ -39,16 +38,8 @@ PASSWORDS = new_passwords()
 
 @pytest.fixture(scope="module")
 def broker() -> Iterator[ShippedMosquitto]:
-    shipped = ShippedMosquitto(PASSWORDS, tls=True)
-    try:
-        shipped.start()
-    except ServiceUnavailable as exc:
-        shipped.cleanup()
-        pytest.fail(str(exc))
-    try:
+    with serving(ShippedMosquitto(PASSWORDS, tls=True)) as shipped:
         yield shipped
-    finally:
-        shipped.cleanup()
 
 
 @pytest.fixture

@@ -26,8 +26,7 @@ import pytest
 
 from gateway.contract import MAX_PAYLOAD_BYTES
 from tests.harness.mqtt_probe import NOT_AUTHORIZED, OK, Probe
-from tests.harness.services import ServiceUnavailable
-from tests.harness.shipped_broker import ShippedMosquitto, new_passwords
+from tests.harness.shipped_broker import ShippedMosquitto, new_passwords, serving
 
 pytestmark = pytest.mark.integration
 
@@ -40,18 +39,12 @@ N = 20  # readings published in each phase
 
 @pytest.fixture(scope="module")
 def broker() -> Iterator[ShippedMosquitto]:
-    shipped = ShippedMosquitto(
-        PASSWORDS, gateways=(OTHER_GATEWAY,), ingestors=2, readers=((PLANT_READER, "plant"),)
-    )
-    try:
-        shipped.start()
-    except ServiceUnavailable as exc:
-        shipped.cleanup()
-        pytest.fail(str(exc))
-    try:
+    with serving(
+        ShippedMosquitto(
+            PASSWORDS, gateways=(OTHER_GATEWAY,), ingestors=2, readers=((PLANT_READER, "plant"),)
+        )
+    ) as shipped:
         yield shipped
-    finally:
-        shipped.cleanup()
 
 
 def _publish(gateway: Probe, meter: str, phase: str) -> set[bytes]:
