@@ -1,9 +1,10 @@
 """Canonical quantity registry: the one list of electrical quantities the system knows.
 
 Register maps, the MQTT contract, the ``readings`` table columns, the rollups, the
-dashboards and the reports all use these names. Adding a quantity means adding it here
-and writing a migration that adds the column (a test compares this registry with the
-migrated database and fails when they disagree).
+dashboards and the reports all use these names. Adding a quantity means adding it at the
+END here (the column order of ``readings``) and writing a migration that adds its column
+and rollup columns (see migration 0016 and scripts/gen_migration_sql.py); a test compares
+this registry with the migrated database and fails when they disagree.
 
 This module is pure data: it imports nothing from the network or database layers.
 """
@@ -142,6 +143,19 @@ def _build() -> list[Quantity]:
             _P[1],
             "Demanda aparente (medidor)",
             "Apparent demand (meter)",
+        )
+    )
+    # Added after the first schema (migration 0016): the second accumulated active-energy
+    # channel of the plant's KRON (its register file's energia_kwh_b, "Energia canal B").
+    q.append(
+        Quantity(
+            "e_b_kwh",
+            "kWh",
+            Group.ENERGY,
+            Kind.COUNTER,
+            *_E,
+            "Energia ativa canal B",
+            "Active energy channel B",
         )
     )
     return q

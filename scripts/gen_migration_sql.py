@@ -7,6 +7,8 @@ migration (this script's functions help) instead of regenerating an applied one.
     python scripts/gen_migration_sql.py rollups-apache   > sql/migrations/0002_rollups.apache.sql
     python scripts/gen_migration_sql.py rollups-timescale > sql/migrations/0002_rollups.timescale.sql
     python scripts/gen_migration_sql.py views            > sql/migrations/0003_views.sql
+    python scripts/gen_migration_sql.py added-0016-apache    > sql/migrations/0016_energy_channel_b.apache.sql
+    python scripts/gen_migration_sql.py added-0016-timescale > sql/migrations/0016_energy_channel_b.timescale.sql
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from gateway.quantities import counters, gauges
+from gateway.quantities import QUANTITIES, Quantity, counters, gauges
 
 ROLLUP_TZ = "America/Sao_Paulo"
 
@@ -65,7 +67,13 @@ def agg_columns() -> list[tuple[str, str]]:
             (f"{q.name}_min", f"min({q.name})"),
             (f"{q.name}_max", f"max({q.name})"),
         ]
-    for q in counters():
+    return cols + counter_columns(list(counters()))
+
+
+def counter_columns(qs: list[Quantity]) -> list[tuple[str, str]]:
+    """(column, aggregate over readings) of the counters ``qs`` in an internal rollup."""
+    cols: list[tuple[str, str]] = []
+    for q in qs:
         # first/last skip rows where the counter is NULL (dropped as implausible):
         # a NULL ordering value is ignored by TimescaleDB's first()/last().
         when = f"CASE WHEN {q.name} IS NOT NULL THEN time END"
@@ -244,19 +252,22 @@ def _from_minutes_columns() -> list[tuple[str, str]]:
     return cols
 
 
+def _from_minutes_block(g: Grain, minute: Grain) -> str:
+    """Refresh block aggregating grain ``g`` from the minute rollup of the window."""
+    lines = [f"        {expr} AS {col}" for col, expr in _from_minutes_columns()]
+    select = ",\n".join(["        meter_id", f"        {g.bucket_expr('bucket')} AS b", *lines])
+    return (
+        _window_delete_insert(g) + f"    SELECT\n{select}\n"
+        f"    FROM rollup.agg_{minute.name}\n"
+        "    WHERE bucket >= lo AND bucket < hi\n"
+        "    GROUP BY meter_id, b;\n"
+    )
+
+
 def refresh_from_minutes() -> str:
     """Apache build: rollup.refresh() aggregating 15 m / 1 h / 1 d from the minute rollup."""
     minute, coarser = GRAINS[0], GRAINS[1:]
-    blocks = [_from_raw_block(minute)]
-    for g in coarser:
-        lines = [f"        {expr} AS {col}" for col, expr in _from_minutes_columns()]
-        select = ",\n".join(["        meter_id", f"        {g.bucket_expr('bucket')} AS b", *lines])
-        blocks.append(
-            _window_delete_insert(g) + f"    SELECT\n{select}\n"
-            f"    FROM rollup.agg_{minute.name}\n"
-            "    WHERE bucket >= lo AND bucket < hi\n"
-            "    GROUP BY meter_id, b;\n"
-        )
+    blocks = [_from_raw_block(minute), *(_from_minutes_block(g, minute) for g in coarser)]
     return "\n".join(
         [
             HEADER,
@@ -271,23 +282,36 @@ def refresh_from_minutes() -> str:
     )
 
 
-def _public_rollup_view(g: Grain) -> str:
+def _public_rollup_view(
+    g: Grain, create: str = "CREATE VIEW", ext: tuple[str, ...] = (), ext_rel: str = ""
+) -> str:
+    """``readings_<grain>``; counters named in ``ext`` come from ``ext_rel`` (aliases x, px)."""
     cols = ["a.meter_id", "a.bucket", "a.samples"]
     for q in gauges():
         cols += [f"a.{q.name}_avg", f"a.{q.name}_min", f"a.{q.name}_max"]
     for q in counters():
         n = q.name
+        a, p = ("x", "px") if n in ext else ("a", "p")
         cols.append(
-            f"emusa_counter_delta(p.{n}_last, a.{n}_first, a.{n}_last, a.{n}_min, a.{n}_max)"
-            f" AS {n}_delta"
+            f"emusa_counter_delta({p}.{n}_last, {a}.{n}_first, {a}.{n}_last, {a}.{n}_min,"
+            f" {a}.{n}_max) AS {n}_delta"
         )
-        cols.append(f"a.{n}_last")
+        cols.append(f"{a}.{n}_last")
     body = ",\n    ".join(cols)
+    joins = ""
+    if ext:
+        joins = (
+            f"LEFT JOIN {ext_rel} x\n    ON x.meter_id = a.meter_id AND x.bucket = a.bucket\n"
+            f"LEFT JOIN {ext_rel} px\n"
+            f"    ON px.meter_id = a.meter_id AND px.bucket = {g.previous('a.bucket')}\n"
+        )
     return (
-        f"CREATE VIEW readings_{g.name} AS\nSELECT\n    {body}\n"
+        f"{create} readings_{g.name} AS\nSELECT\n    {body}\n"
         f"FROM rollup.agg_{g.name} a\n"
         f"LEFT JOIN rollup.agg_{g.name} p\n"
-        f"    ON p.meter_id = a.meter_id AND p.bucket = {g.previous('a.bucket')};\n"
+        f"    ON p.meter_id = a.meter_id AND p.bucket = {g.previous('a.bucket')}\n"
+        f"{joins}".rstrip("\n")
+        + ";\n"
         f"COMMENT ON VIEW readings_{g.name} IS 'Per-meter rollup, {g.width} buckets"
         + (f" aligned to local midnight ({ROLLUP_TZ})" if g.local else "")
         + ": avg/min/max of each quantity, energy per bucket from counter deltas.';\n"
@@ -297,9 +321,18 @@ def _public_rollup_view(g: Grain) -> str:
 SITE_SUMS = ("p_total_avg", "q_total_avg", "s_total_avg")
 
 
-def _site_view(name: str, source: str, extra: tuple[str, ...] = ()) -> str:
+def _site_view(
+    name: str,
+    source: str,
+    extra: tuple[str, ...] = (),
+    create: str = "CREATE VIEW",
+    appended: tuple[str, ...] = (),
+) -> str:
+    """A site-total view; counters in ``appended`` (added later) go after pf_total_avg."""
     sums = [f"sum(r.{c}) AS {c}" for c in (*SITE_SUMS, *extra)]
-    sums += [f"sum(r.{q.name}_delta) AS {q.name}_delta" for q in counters()]
+    sums += [
+        f"sum(r.{q.name}_delta) AS {q.name}_delta" for q in counters() if q.name not in appended
+    ]
     body = ",\n    ".join(
         [
             "m.site_id",
@@ -308,10 +341,11 @@ def _site_view(name: str, source: str, extra: tuple[str, ...] = ()) -> str:
             *sums,
             "sum(r.p_total_avg) / nullif(sqrt(sum(r.p_total_avg) ^ 2 + sum(r.q_total_avg) ^ 2), 0)"
             " AS pf_total_avg",
+            *(f"sum(r.{n}_delta) AS {n}_delta" for n in appended),
         ]
     )
     return (
-        f"CREATE VIEW {name} AS\nSELECT\n    {body}\nFROM {source} r\n"
+        f"{create} {name} AS\nSELECT\n    {body}\nFROM {source} r\n"
         "JOIN meters m ON m.meter_id = r.meter_id\n"
         "WHERE m.include_in_site_total\nGROUP BY m.site_id, r.bucket;\n"
         f"COMMENT ON VIEW {name} IS 'Site total: the sum of the meters counted in the site "
@@ -323,7 +357,7 @@ def _comment(rel: str, col: str, text: str) -> str:
     return f"COMMENT ON COLUMN {rel}.{col} IS '{text.replace(chr(39), chr(39) * 2)}';"
 
 
-def _bi_readings() -> str:
+def _bi_readings(create: str = "CREATE VIEW") -> str:
     cols = [
         "r.bucket AS time_utc",
         "(r.bucket AT TIME ZONE s.timezone) AS time_local",
@@ -348,7 +382,7 @@ def _bi_readings() -> str:
         )
     body = ",\n    ".join(cols)
     return (
-        f"CREATE VIEW bi.readings_1m AS\nSELECT\n    {body}\nFROM readings_1m r\n"
+        f"{create} bi.readings_1m AS\nSELECT\n    {body}\nFROM readings_1m r\n"
         "JOIN meters m ON m.meter_id = r.meter_id\nJOIN sites s ON s.site_id = m.site_id;\n"
         "COMMENT ON VIEW bi.readings_1m IS 'One row per meter and minute: averages of each "
         "quantity and energy per minute.';\n"
@@ -542,8 +576,113 @@ COMMENT ON COLUMN bi.summaries.created_at IS 'When the summary was written (UTC)
 """
 
 
+# Quantities added to the registry after the first schema, by migration.
+ADDED_0016 = ("e_b_kwh",)
+
+
+def _check_added(names: tuple[str, ...]) -> None:
+    """New quantities are counters at the end of the registry (readings' column order)."""
+    if list(QUANTITIES)[-len(names) :] != list(names):
+        raise SystemExit(f"{names} must be the last quantities of gateway/quantities.py")
+    if any(q.name in names for q in gauges()):
+        raise SystemExit("only counters can be added by this generator")
+
+
+def _added_common(names: tuple[str, ...], what: str) -> list[str]:
+    _check_added(names)
+    cols = ", ".join(f"ADD COLUMN {n} double precision" for n in names)
+    return [
+        HEADER,
+        f"-- 0016 {what}: the energy counter(s) {', '.join(names)} (the plant's second\n"
+        "-- energy channel, energia_kwh_b in its register file) get a readings column, rollup\n"
+        "-- columns (first/last/min/max -> <name>_delta, <name>_last in readings_<grain>), the\n"
+        "-- site totals and bi.readings_1m. Views are replaced with the new columns appended,\n"
+        "-- so views built on them keep working.\n",
+        f"ALTER TABLE readings {cols};\n",
+    ]
+
+
+def _added_views(names: tuple[str, ...], ext_rel: str | None) -> list[str]:
+    out = [
+        _public_rollup_view(
+            g,
+            "CREATE OR REPLACE VIEW",
+            names if ext_rel else (),
+            ext_rel.format(grain=g.name) if ext_rel else "",
+        )
+        for g in GRAINS
+    ]
+    for grain in ("1m", "1h", "1d"):
+        out.append(
+            _site_view(
+                f"site_readings_{grain}",
+                f"readings_{grain}",
+                create="CREATE OR REPLACE VIEW",
+                appended=names,
+            )
+        )
+    out.append(_bi_readings("CREATE OR REPLACE VIEW"))
+    return out
+
+
+def added_apache(names: tuple[str, ...] = ADDED_0016) -> str:
+    """Apache build: new columns in the rollup hypertables and rollup.refresh() with them."""
+    out = _added_common(names, "Apache-only build")
+    cols = ", ".join(
+        f"ADD COLUMN {c} double precision"
+        for c, _ in counter_columns([QUANTITIES[n] for n in names])
+    )
+    out += [f"ALTER TABLE rollup.agg_{g.name} {cols};\n" for g in GRAINS]
+    minute, coarser = GRAINS[0], GRAINS[1:]
+    blocks = [_from_raw_block(minute), *(_from_minutes_block(g, minute) for g in coarser)]
+    out.append(
+        "-- rollup.refresh() as in 0008 (coarser grains from the minute rollup), new columns in.\n"
+        + _refresh_function("CREATE OR REPLACE FUNCTION", blocks)
+    )
+    out += _added_views(names, None)
+    return "\n".join(out)
+
+
+def added_timescale(names: tuple[str, ...] = ADDED_0016) -> str:
+    """Community build: a continuous aggregate per grain for the new counters (an existing
+    continuous aggregate cannot gain columns), joined into the public views."""
+    out = _added_common(names, "Community build")
+    qs = [QUANTITIES[n] for n in names]
+    for g in GRAINS:
+        lines = [f"    {expr} AS {col}" for col, expr in counter_columns(qs)]
+        body = ",\n".join(["    meter_id", f"    {g.bucket_expr()} AS bucket", *lines])
+        out.append(
+            f"CREATE MATERIALIZED VIEW rollup.agg_{g.name}_v16\n"
+            "WITH (timescaledb.continuous, timescaledb.materialized_only = false) AS\n"
+            f"SELECT\n{body}\nFROM readings\nGROUP BY meter_id, bucket\nWITH NO DATA;\n"
+            f"SELECT add_continuous_aggregate_policy('rollup.agg_{g.name}_v16',\n"
+            f"    start_offset => INTERVAL '{g.start_offset}',\n"
+            f"    end_offset => INTERVAL '{g.end_offset}',\n"
+            f"    schedule_interval => INTERVAL '{g.schedule}');\n"
+        )
+    out.append(
+        "ALTER MATERIALIZED VIEW rollup.agg_1m_v16 SET (timescaledb.compress = true);\n"
+        "SELECT add_compression_policy('rollup.agg_1m_v16', compress_after => INTERVAL '30 days');\n"
+        "SELECT add_retention_policy('rollup.agg_1m_v16', drop_after => INTERVAL '730 days');\n"
+        + "".join(
+            f"GRANT SELECT ON rollup.agg_{g.name}_v16 TO emusa_analytics, emusa_grafana;\n"
+            for g in GRAINS
+        )
+        + "-- Owned like the first aggregates (0014), so the analytics worker refreshes them\n"
+        "-- (late data, backfills: rollup.refresh_windows finds rollup.agg_<grain>_*, 0015).\n"
+        + "".join(
+            f"ALTER MATERIALIZED VIEW rollup.agg_{g.name}_v16 OWNER TO emusa_rollup_owner;\n"
+            for g in GRAINS
+        )
+    )
+    out += _added_views(names, "rollup.agg_{grain}_v16")
+    return "\n".join(out)
+
+
 def main(argv: list[str]) -> int:
     parts = {
+        "added-0016-apache": added_apache,
+        "added-0016-timescale": added_timescale,
         "rollups-apache": rollups_apache,
         "rollups-timescale": rollups_timescale,
         "views": views,

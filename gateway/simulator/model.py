@@ -66,6 +66,8 @@ class PlantProfile:
     e0_kvarh: float = 60_000.0
     e_exp_kwh: float = 12.5  # the plant barely exports
     e_exp_kvarh: float = 3_400.0
+    e0_b_kwh: float = 40_000.0  # the second energy channel (e_b_kwh) at EPOCH
+    b_share: float = 0.3  # of the plant's energy that channel B counts
 
 
 def _unit(seed: int, *key: object) -> float:
@@ -153,7 +155,7 @@ class PlantModel:
         p = self.profile
         return PlantProfile(
             p.base_kw * s, p.production_kw * s, p.contract_kw, p.v_ln,
-            p.e0_kwh, p.e0_kvarh, p.e_exp_kwh, p.e_exp_kvarh,
+            p.e0_kwh, p.e0_kvarh, p.e_exp_kwh, p.e_exp_kvarh, p.e0_b_kwh, p.b_share,
         )  # fmt: skip
 
     def _imbalance(self) -> tuple[float, float, float]:
@@ -266,6 +268,7 @@ class PlantModel:
         out["e_exp_kwh"] = prof.e_exp_kwh
         out["e_imp_kvarh"] = prof.e0_kvarh + (e - prof.e0_kwh) * 0.5
         out["e_exp_kvarh"] = prof.e_exp_kvarh
+        out["e_b_kwh"] = prof.e0_b_kwh + (e - prof.e0_kwh) * prof.b_share
         interval_end = math.floor(t / 900) * 900
         demand = (self.energy_kwh(interval_end) - self.energy_kwh(interval_end - 900)) * 4
         out["demand_kw"] = demand

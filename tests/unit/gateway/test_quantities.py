@@ -49,7 +49,9 @@ def test_counters_are_energy_and_everything_else_is_a_gauge() -> None:
         "e_exp_kwh",
         "e_imp_kvarh",
         "e_exp_kvarh",
+        "e_b_kwh",  # the plant's second energy channel (energia_kwh_b), migration 0016
     }
+    assert list(QUANTITIES)[-1] == "e_b_kwh", "a new quantity goes last: readings' column order"
     assert all(q.kind is Kind.GAUGE for q in quantities.gauges())
 
 
