@@ -125,3 +125,21 @@ def encode(value: float, type_name: str, order: Order | str) -> list[int]:
     regs = [int.from_bytes(raw[i : i + 2], "big") for i in range(0, len(raw), 2)]
     # _normalise is its own inverse: reversing and byte swapping commute.
     return _normalise(regs, Order(order))
+
+
+def decode_string(words: Sequence[int], *, swap_bytes: bool = False) -> str:
+    """ASCII text of ``words`` (two characters per register, high byte first unless
+    ``swap_bytes``); padding NULs and spaces at either end are stripped."""
+    regs = [_swap(w) for w in words] if swap_bytes else list(words)
+    raw = b"".join(w.to_bytes(2, "big") for w in regs)
+    return raw.decode("ascii", errors="replace").strip("\x00 ")
+
+
+def encode_string(text: str, count: int, *, swap_bytes: bool = False) -> list[int]:
+    """The ``count`` registers a device shows for ``text`` (NUL-padded, ASCII)."""
+    raw = text.encode("ascii")
+    if len(raw) > 2 * count:
+        raise ValueError(f"{text!r} does not fit in {count} registers")
+    raw = raw.ljust(2 * count, b"\x00")
+    regs = [int.from_bytes(raw[i : i + 2], "big") for i in range(0, len(raw), 2)]
+    return [_swap(w) for w in regs] if swap_bytes else regs

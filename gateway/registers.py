@@ -17,9 +17,10 @@ Two file formats load here:
   canonical unit of gateway.quantities and must agree with the two units
   (W -> kW needs 0.001). ``nodata`` is the raw value the meter sends for "no value".
 
-* the plant's own ``registers_kron03_real.json`` format (``fn``, ``addr``, ``kind``,
-  ``endian``, keys in Portuguese such as ``tensao_ll_l1``), mapped onto canonical
-  quantities by the alias table ``gateway/maps/_aliases_kron03.yaml``.
+* the plant's own register file (``registers_kron03_real.json``: ``settings``,
+  ``channels``, ``measurements``), read by gateway/plantfile.py; its Portuguese names
+  (``tensao_ll_l1``, ``energia_kwh_b``) map onto canonical quantities through the alias
+  table ``gateway/maps/_aliases_kron03.yaml``.
 
 Every error is a ``RegisterMapError`` naming the file, the register and the rule, e.g.
 ``siemens_pac3200.yaml: registers.p_total: type F16 unknown``. Pure module: no network.
@@ -30,8 +31,10 @@ from __future__ import annotations
 import itertools
 import json
 import math
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, Literal
 
 import yaml
@@ -69,6 +72,7 @@ UNIT_FACTORS: dict[tuple[str, str], float] = {
     ("", ""): 1.0,
     ("%", "%"): 1.0,
     ("%", ""): 0.01,  # power factor given in percent
+    ("pu", ""): 1.0,  # per unit (the plant's file says so of its power factor)
 }
 
 Function = Literal[3, 4]
@@ -105,6 +109,56 @@ class Register:
 
 
 @dataclass(frozen=True, slots=True)
+class RegisterInfo:
+    """What the plant's file says of a register: its own name, description and AI flag."""
+
+    label: str  # the plant's measurement name, e.g. tensao_ll_l1
+    description: str
+    ai: bool
+
+
+@dataclass(frozen=True, slots=True)
+class TextRegister:
+    """A text (ASCII) field: a ``string`` measurement or a channel's identifier."""
+
+    name: str
+    function: int
+    address: int
+    count: int
+    swap_bytes: bool = False
+    description: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Detection:
+    """How a channel is recognised: the text at ``register`` starts with ``expected_prefix``."""
+
+    field: TextRegister
+    expected_prefix: str
+
+
+@dataclass(frozen=True, slots=True)
+class Channel:
+    """One meter the plant's file lists: its name, slave id and optional detection read."""
+
+    name: str
+    unit: int
+    detection: Detection | None
+
+
+@dataclass(frozen=True, slots=True)
+class SerialDefaults:
+    """The serial line a register file was validated with (its ``settings``)."""
+
+    baudrate: int
+    bytesize: int
+    parity: str
+    stopbits: int
+    timeout: float
+    scan_units: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class RegisterMap:
     model: str
     source: str
@@ -114,6 +168,12 @@ class RegisterMap:
     verified: bool = False
     max_gap: int = DEFAULT_MAX_GAP
     default_unit: int | None = None
+    # the plant's register file only (gateway/plantfile.py):
+    info: Mapping[str, RegisterInfo] = field(default_factory=lambda: MappingProxyType({}))
+    texts: tuple[TextRegister, ...] = ()
+    channels: tuple[Channel, ...] = ()
+    serial: SerialDefaults | None = None
+    warnings: tuple[str, ...] = ()
 
     def __getitem__(self, name: str) -> Register:
         for reg in self.registers:
@@ -257,7 +317,7 @@ def _from_house(path: Path, doc: dict[str, Any]) -> RegisterMap:
     )
 
 
-# --- the plant's registers_kron03_real.json format --------------------------------------
+# --- the alias table of the plant's register file (gateway/plantfile.py) ----------------
 
 
 class _Alias(_Strict):
@@ -272,17 +332,8 @@ class _AliasFile(_Strict):
     aliases: dict[str, _Alias]
 
 
-class _KronEntry(_Strict):
-    fn: int | str
-    addr: int = Field(ge=0, le=65535)
-    kind: TypeName
-    endian: OrderName = "DCBA"
-    scale: float | None = None
-    unit: str | None = None
-
-
 def load_aliases(path: Path = ALIASES_FILE) -> dict[str, _Alias]:
-    """The alias table: plant key (Portuguese) -> canonical quantity, meter unit, scale."""
+    """The alias table: plant name (Portuguese) -> canonical quantity, unit, scale."""
     doc = _read(path)
     try:
         spec = _AliasFile.model_validate(doc)
@@ -291,85 +342,6 @@ def load_aliases(path: Path = ALIASES_FILE) -> dict[str, _Alias]:
     for key, alias in spec.aliases.items():
         _check_unit(path, f"aliases.{key}", alias.quantity, alias.unit, alias.scale)
     return dict(spec.aliases)
-
-
-def _fn(path: Path, key: str, value: int | str) -> int:
-    try:
-        fn = int(value, 0) if isinstance(value, str) and value.startswith("0x") else int(value)
-    except ValueError:
-        fn = -1
-    if fn not in (3, 4):
-        raise _fail(path, f"{key}.fn", f"function {value!r} not allowed (3 or 4)")
-    return fn
-
-
-def _from_kron(path: Path, doc: dict[str, Any] | list[Any]) -> RegisterMap:
-    aliases = load_aliases()
-    items: list[tuple[str, Any]]
-    if isinstance(doc, list):
-        items = []
-        for i, entry in enumerate(doc):
-            if not isinstance(entry, dict) or not isinstance(
-                entry.get("name", entry.get("key")), str
-            ):
-                raise _fail(path, f"[{i}]", "each entry needs a 'name' (or 'key')")
-            rest = {k: v for k, v in entry.items() if k not in ("name", "key")}
-            items.append((str(entry.get("name", entry.get("key"))), rest))
-    else:
-        items = [(k, v) for k, v in doc.items() if not k.startswith("_")]
-    unknown = [k for k, _ in items if k not in aliases]
-    if unknown:
-        raise _fail(
-            path,
-            ", ".join(unknown),
-            f"unknown key{'s' if len(unknown) > 1 else ''} (not in the alias table"
-            f" {ALIASES_FILE.name}; known: {', '.join(sorted(aliases))})",
-        )
-    regs: list[Register] = []
-    seen: dict[str, str] = {}
-    for key, raw in items:
-        try:
-            entry = _KronEntry.model_validate(raw)
-        except ValidationError as exc:
-            err = exc.errors()[0]
-            loc = ".".join([key, *(str(p) for p in err["loc"])])
-            raise _fail(
-                path, loc, "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
-            ) from None
-        alias = aliases[key]
-        if alias.quantity in seen:
-            raise _fail(path, key, f"maps to {alias.quantity} like {seen[alias.quantity]}")
-        seen[alias.quantity] = key
-        unit = entry.unit if entry.unit is not None else alias.unit
-        scale = entry.scale if entry.scale is not None else alias.scale
-        _check_unit(path, key, alias.quantity, unit, scale)
-        dtype = TYPES[entry.kind]
-        regs.append(
-            Register(
-                name=alias.quantity,
-                function=_fn(path, key, entry.fn),
-                address=entry.addr,
-                type=entry.kind,
-                order=Order(entry.endian),
-                count=dtype.count,
-                scale=scale,
-                resolution=1.0,
-                unit=unit,
-                nodata=None,
-                verified=False,
-            )
-        )
-    if not regs:
-        raise _fail(path, "(top)", "no registers")
-    _check_overlaps(path, regs, "registers")
-    return RegisterMap(
-        model=path.stem,
-        source=f"plant register file {path.name} (kron03 format, aliases {ALIASES_FILE.name})",
-        transport="rtu",
-        registers=tuple(regs),
-        path=path,
-        verified=False,
-    )
 
 
 # --- public API -------------------------------------------------------------------------
@@ -388,16 +360,33 @@ def _read(path: Path) -> Any:
         raise RegisterMapError(f"{path.name}: not valid {path.suffix[1:].upper()}: {exc}") from exc
 
 
-def load_map(path: Path) -> RegisterMap:
-    """Load and validate a register map file (house format or the plant's kron03 JSON)."""
+def load_map(path: Path, order: Order | None = None) -> RegisterMap:
+    """Load and validate a register map file (house format or the plant's register file).
+
+    ``order`` (the gateway configuration's override) replaces the byte/word order of every
+    register of the file.
+    """
+    from gateway.plantfile import from_doc  # noqa: PLC0415 - plantfile builds on this module
+
     doc = _read(path)
     if isinstance(doc, dict) and "registers" in doc:
-        return _from_house(path, doc)
-    if path.suffix.lower() == ".json" and isinstance(doc, dict | list):
-        return _from_kron(path, doc)
-    raise RegisterMapError(
-        f"{path.name}: (top): expected a mapping with 'registers' (house format) or a"
-        " kron03 JSON object of {key: {fn, addr, kind, endian}}"
+        regmap = _from_house(path, doc)
+    elif isinstance(doc, dict) and "measurements" in doc:
+        regmap = from_doc(path, doc)
+    else:
+        raise RegisterMapError(
+            f"{path.name}: (top): expected a mapping with 'registers' (house format) or the"
+            " plant's register file ('settings', 'channels', 'measurements')"
+        )
+    return regmap if order is None else with_order(regmap, order)
+
+
+def with_order(regmap: RegisterMap, order: Order) -> RegisterMap:
+    """``regmap`` with every register read in byte/word ``order`` (a configuration override)."""
+    return replace(
+        regmap,
+        registers=tuple(replace(r, order=order) for r in regmap.registers),
+        texts=tuple(replace(t, swap_bytes=order.bytes_swapped) for t in regmap.texts),
     )
 
 
@@ -420,10 +409,13 @@ def builtin_map(model: str) -> RegisterMap:
 
 
 def map_for(meter: MeterConfig, base_dir: Path) -> RegisterMap:
-    """The map of a configured meter: its ``model`` or its ``map_file`` (relative to base_dir)."""
+    """The map of a configured meter: its ``model`` or its ``map_file`` (relative to base_dir),
+    in the byte/word ``order`` the configuration gives, if any."""
+    order = None if meter.order is None else Order(meter.order)
     if meter.model is not None:
-        return builtin_map(meter.model)
+        regmap = builtin_map(meter.model)
+        return regmap if order is None else with_order(regmap, order)
     if meter.map_file is None:  # pragma: no cover - MeterConfig forbids it
         raise RegisterMapError(f"meter {meter.name}: neither model nor map_file")
     path = meter.map_file if meter.map_file.is_absolute() else base_dir / meter.map_file
-    return load_map(path)
+    return load_map(path, order)
