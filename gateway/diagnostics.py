@@ -15,6 +15,8 @@ Diagnostics payload v1 (QoS 1, retained, latest wins), flat JSON::
        "latency_last_ms": 12.1, "latency_p50_ms": 11.9, "latency_p95_ms": 13.4,
        "latency_max_ms": 14.0, "consecutive_failures": 0, "backoff_s": 0.0,
        "next_try_in_s": null, "seconds_since_good_read": 0.4}
+      plus, for a channel of the plant's register file (optional): "channel": "CH30 canal 1",
+      "port": "/dev/ttyUSB0 9600 8N2", "identifier": "CH30-001" (its detection read)
     bus: <root>/<site>/gateway/<gateway>/bus/<bus>/diagnostics
       the same counters summed over the bus's meters, plus "cycles", "cycle_last_ms",
       "cycle_max_ms", "overruns", "meters", "meters_online" (no "meter", "unit", "status",
@@ -177,7 +179,12 @@ METER_FIELDS: Final[dict[str, str]] = {
     "backoff_s": "seconds",
     "next_try_in_s": "seconds?",
     "seconds_since_good_read": "seconds?",
+    # a channel of the plant's register file: its name, where it answered, what it said
+    "channel": "text?",
+    "port": "text?",
+    "identifier": "text?",
 }
+OPTIONAL: Final = frozenset({"channel", "port", "identifier"})  # may be absent
 BUS_FIELDS: Final[dict[str, str]] = {
     **_COMMON,
     "cycles": "count",
@@ -235,7 +242,7 @@ def decode(
     doc = load_object(payload, max_bytes)
     spec = METER_FIELDS if kind == "meter" else BUS_FIELDS
     header = (*_HEADER, "meter") if kind == "meter" else _HEADER
-    missing = [k for k in (*header, *spec) if k not in doc]
+    missing = [k for k in (*header, *spec) if k not in doc and k not in OPTIONAL]
     if missing:
         raise ContractError("missing_field", ", ".join(missing))
     unknown = sorted(set(doc) - set(header) - set(spec))
@@ -257,7 +264,7 @@ def decode(
         raise ContractError(
             "topic_mismatch", f"payload is {'/'.join(where)}, topic {'/'.join(topic)}"
         )
-    fields = {name: doc[name] for name in spec}
+    fields = {name: doc[name] for name in spec if name in doc}
     _check_fields(fields, spec)
     return Diagnostics(ts, site, gateway, bus, meter, fields)
 
@@ -267,7 +274,10 @@ def _check_fields(doc: Mapping[str, Any], spec: Mapping[str, str]) -> None:
         value = doc.get(name)
         if kind.endswith("?") and value is None:
             continue
-        if kind == "status":
+        if kind == "text?":
+            if not isinstance(value, str) or len(value) > 200:
+                raise ContractError("bad_type", f"{name} must be a text of at most 200 characters")
+        elif kind == "status":
             if value not in METER_STATUSES:
                 raise ContractError("bad_value", f"{name} {value!r} not one of {METER_STATUSES}")
         elif kind == "codes":

@@ -14,9 +14,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from gateway import quantities
-from gateway.decode import decode
+from gateway.decode import decode, decode_string
+from gateway.errors import MeterError
 from gateway.planner import Block
-from gateway.registers import RegisterMap
+from gateway.registers import Channel, RegisterMap, TextRegister
 from gateway.transport import Bus
 
 
@@ -60,3 +61,29 @@ async def read_meter(bus: Bus, unit: int, regmap: RegisterMap, blocks: list[Bloc
         words = await bus.read(unit, block.function, block.address, block.count)
         decode_block(block, words, values, dropped)
     return MeterRead(values, dropped, len(blocks), time.monotonic() - started)
+
+
+async def read_text(bus: Bus, unit: int, field: TextRegister) -> str:
+    """The ASCII text of ``field`` (a ``string`` measurement or a channel's identifier)."""
+    words = await bus.read(unit, field.function, field.address, field.count)
+    return decode_string(words, swap_bytes=field.swap_bytes)
+
+
+async def identify(bus: Bus, unit: int, channel: Channel) -> str | None:
+    """The identifier a channel of the plant's file answers (its detection read), checked
+    against the expected prefix; None when the channel has no detection. ``MeterError``
+    when the text is not the expected one (another device answers at this slave id)."""
+    if channel.detection is None:
+        return None
+    text = await read_text(bus, unit, channel.detection.field)
+    if not text.startswith(channel.detection.expected_prefix):
+        raise MeterError(
+            f"channel {channel.name!r} (slave {unit}): identifier {text!r} does not start"
+            f" with {channel.detection.expected_prefix!r}"
+        )
+    return text
+
+
+def channel_of(regmap: RegisterMap, unit: int) -> Channel | None:
+    """The channel of the plant's file at slave id ``unit``, if the map lists one."""
+    return next((c for c in regmap.channels if c.unit == unit), None)

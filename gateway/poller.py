@@ -19,7 +19,7 @@ import contextlib
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol
@@ -28,9 +28,9 @@ from gateway import contract
 from gateway.config import MeterConfig
 from gateway.diagnostics import Attempt, Diagnostics, LinkStats
 from gateway.errors import MeterError
-from gateway.meter import read_meter
+from gateway.meter import channel_of, identify, read_meter
 from gateway.planner import Block
-from gateway.registers import RegisterMap
+from gateway.registers import Channel, RegisterMap
 from gateway.transport import Bus
 
 log = logging.getLogger(__name__)
@@ -43,7 +43,9 @@ class ReadingSink(Protocol):
 
     def submit(self, reading: contract.Reading) -> None: ...
 
-    def set_meter_status(self, meter: str, status: str) -> None: ...
+    def set_meter_status(
+        self, meter: str, status: str, info: Mapping[str, str] | None = None
+    ) -> None: ...
 
 
 class SequenceSource(Protocol):
@@ -64,10 +66,17 @@ class MeterState:
     backoff: float = 0.0  # seconds of the current backoff; 0 while the meter answers
     dropped: Counter[str] = field(default_factory=Counter)
     link: LinkStats = field(default_factory=LinkStats)
+    identifier: str | None = None  # what the channel's detection read answered
+    port: str | None = None  # where the meter answered (serial port and line, or host:port)
 
     @property
     def name(self) -> str:
         return self.config.name
+
+    @property
+    def channel(self) -> Channel | None:
+        """The channel of the plant's register file this meter is, if any."""
+        return channel_of(self.regmap, self.config.unit)
 
     def status(self) -> str:
         if not self.config.enabled:
@@ -192,6 +201,9 @@ class BusPoller:
                 "backoff_s": m.backoff,
                 "next_try_in_s": m.next_try_in(now),
                 "seconds_since_good_read": m.since_good(now),
+                **({"channel": m.channel.name} if m.channel is not None else {}),
+                **({"port": m.port} if m.port is not None else {}),
+                **({"identifier": m.identifier} if m.identifier is not None else {}),
             }
             out.append(Diagnostics(ts, self.site, gateway_id, self.bus.name, m.name, fields))
         bus_counters, length = self.link.take_period(now)
@@ -211,9 +223,27 @@ class BusPoller:
         out.append(Diagnostics(ts, self.site, gateway_id, self.bus.name, None, fields))
         return out
 
+    async def _identify(self, meter: MeterState, channel: Channel) -> None:
+        """The channel's detection read, once per (re)connection: the old app's banner."""
+        meter.identifier = await identify(self.bus, meter.config.unit, channel)
+        where = getattr(self.bus, "where", None)
+        meter.port = where() if callable(where) else None
+        log.info(
+            "meter %s: channel %r, slave %d on %s answers %r",
+            meter.name,
+            channel.name,
+            meter.config.unit,
+            meter.port or self.bus.name,
+            meter.identifier,
+            extra={"meter": meter.name, "action": "identified"},
+        )
+
     async def _poll_meter(self, meter: MeterState) -> None:
         ts = self.wall_clock()
+        channel = meter.channel
         try:
+            if channel is not None and channel.detection is not None and meter.identifier is None:
+                await self._identify(meter, channel)
             result = await read_meter(self.bus, meter.config.unit, meter.regmap, meter.blocks)
         except MeterError as exc:
             self._failed(meter, exc)
@@ -240,7 +270,13 @@ class BusPoller:
                     extra={"meter": meter.name, "quantity": name, "action": "drop"},
                 )
             meter.dropped[name] += 1
-        self.sink.set_meter_status(meter.name, contract.STATUS_ONLINE)
+        if meter.identifier is not None and meter.channel is not None:
+            info = {"channel": meter.channel.name, "identifier": meter.identifier}
+            self.sink.set_meter_status(
+                meter.name, contract.STATUS_ONLINE, {**info, "port": meter.port or ""}
+            )
+        else:
+            self.sink.set_meter_status(meter.name, contract.STATUS_ONLINE)
         if not result.values:
             return
         reading = contract.Reading(
@@ -253,6 +289,7 @@ class BusPoller:
         self.sink.submit(reading)
 
     def _failed(self, meter: MeterState, exc: MeterError) -> None:
+        meter.identifier = None  # identify again when it answers (it may be another device)
         meter.failures += 1
         meter.failed_reads += 1
         meter.last_error = str(exc)

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
@@ -81,7 +82,9 @@ class Publisher:
         self.stats = PublisherStats()
         self.connected = threading.Event()
         self._statuses: dict[str, str] = {}
-        self._latest: dict[str, bytes] = {}  # topic -> newest retained payload (QoS 1)
+        # topic -> newest retained payload (QoS 1) and its MQTT v5 properties
+        self._latest: dict[str, tuple[bytes, Properties | None]] = {}
+        self._status_info: dict[str, tuple[tuple[str, str], ...]] = {}
         self._status_lock = threading.Lock()
         self._acks: collections.deque[int] = collections.deque()
         self._wake = threading.Event()
@@ -177,21 +180,36 @@ class Publisher:
             if self.connected.is_set():
                 self._publish_states(reading.meter)
 
-    def set_meter_status(self, meter: str, status: str) -> None:
-        """Record a meter's status; published retained now (if connected) and on reconnect."""
+    def set_meter_status(
+        self, meter: str, status: str, info: Mapping[str, str] | None = None
+    ) -> None:
+        """Record a meter's status; published retained now (if connected) and on reconnect.
+
+        ``info`` (a channel of the plant's file: channel, port, identifier) travels as MQTT
+        v5 user properties of the status message; the payload stays ``online``/...
+        """
+        props = tuple(sorted((info or {}).items()))
         with self._status_lock:
-            if self._statuses.get(meter) == status:
+            if self._statuses.get(meter) == status and self._status_info.get(meter, ()) == props:
                 return
             self._statuses[meter] = status
+            self._status_info[meter] = props
         s = self.settings
-        self.publish_latest(contract.meter_status_topic(s.root, s.site, meter), status.encode())
+        topic = contract.meter_status_topic(s.root, s.site, meter)
+        self.publish_latest(topic, status.encode(), props)
 
-    def publish_latest(self, topic: str, payload: bytes) -> None:
+    def publish_latest(
+        self, topic: str, payload: bytes, user_properties: tuple[tuple[str, str], ...] = ()
+    ) -> None:
         """Publish retained (QoS 1) now if connected; the newest per topic again on reconnect."""
+        props = None
+        if user_properties:
+            props = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
+            props.UserProperty = list(user_properties)
         with self._status_lock:
-            self._latest[topic] = payload
+            self._latest[topic] = (payload, props)
         if self.connected.is_set():
-            self.client.publish(topic, payload, qos=1, retain=True)
+            self.client.publish(topic, payload, qos=1, retain=True, properties=props)
 
     def meter_status(self, meter: str) -> str | None:
         with self._status_lock:
@@ -227,8 +245,8 @@ class Publisher:
         self.client.publish(self._gateway_topic, contract.STATUS_ONLINE, qos=1, retain=True)
         with self._status_lock:
             latest = dict(self._latest)  # meter statuses and diagnostics
-        for topic, payload in latest.items():
-            self.client.publish(topic, payload, qos=1, retain=True)
+        for topic, (payload, props) in latest.items():
+            self.client.publish(topic, payload, qos=1, retain=True, properties=props)
         for topic, payload in self.settings.retained.items():
             self.client.publish(topic, payload, qos=1, retain=True)
         if self._states is not None:

@@ -267,7 +267,8 @@ class RtuBus(ModbusBus):
             raise MeterError(f"bus {self.name}: port auto: {exc}") from exc
         self.port = await find_port(
             SerialSettings.from_config(self.config),
-            unit=meter.unit,
+            # the plant's file: the port where any of its channels answers its detection
+            unit=None if regmap.channels else meter.unit,
             regmap=regmap,
             candidates=self._candidates,
         )

@@ -26,8 +26,8 @@ from pymodbus.framer import FramerType
 from pymodbus.server import ModbusSerialServer, ModbusTcpServer
 from pymodbus.simulator import DataType, SimData, SimDevice
 
-from gateway.decode import encode
-from gateway.registers import RegisterMap
+from gateway.decode import encode, encode_string
+from gateway.registers import RegisterMap, TextRegister
 from gateway.simulator.model import PlantModel
 
 log = logging.getLogger(__name__)
@@ -35,9 +35,34 @@ log = logging.getLogger(__name__)
 Image = dict[int, dict[int, int]]  # function -> address -> word
 
 
-def register_image(regmap: RegisterMap, values: dict[str, float]) -> Image:
-    """The words a meter with ``regmap`` shows for canonical ``values``."""
+def text_fields(regmap: RegisterMap, unit: int) -> list[TextRegister]:
+    """The identifier field a channel of the plant's file is detected by (its own, else the
+    first channel's)."""
+    mine = [c for c in regmap.channels if c.unit == unit] or list(regmap.channels[:1])
+    return [c.detection.field for c in mine if c.detection is not None]
+
+
+def default_identifier(regmap: RegisterMap, unit: int) -> str | None:
+    """What a simulated channel answers to its detection read: ``CH30-001`` for unit 1."""
+    mine = [c for c in regmap.channels if c.unit == unit] or list(regmap.channels[:1])
+    for c in mine:
+        if c.detection is not None:
+            text = f"{c.detection.expected_prefix}-{unit:03d}"
+            return text[: 2 * c.detection.field.count]
+    return None
+
+
+def register_image(
+    regmap: RegisterMap, values: dict[str, float], identifier: str | None = None, unit: int = 1
+) -> Image:
+    """The words a meter with ``regmap`` shows for canonical ``values`` (and, on a channel of
+    the plant's file, its ``identifier`` text)."""
     image: Image = {3: {}, 4: {}}
+    if identifier is not None:
+        for f in text_fields(regmap, unit):
+            words = encode_string(identifier[: 2 * f.count], f.count, swap_bytes=f.swap_bytes)
+            for i, w in enumerate(words):
+                image[f.function][f.address + i] = w
     for reg in regmap.registers:
         if reg.name not in values:
             continue
@@ -56,13 +81,19 @@ class SimulatedMeter:
     regmap: RegisterMap
     model: PlantModel
     silent: bool = False
+    identifier: str | None = None  # default: the plant file's prefix and the unit, CH30-001
+
+    def __post_init__(self) -> None:
+        if self.identifier is None:
+            self.identifier = default_identifier(self.regmap, self.unit)
 
     def is_silent(self, t: float) -> bool:
         return self.silent or self.model.active("silent", t)
 
 
-def _span(regmap: RegisterMap, function: int) -> int:
+def _span(regmap: RegisterMap, unit: int, function: int) -> int:
     ends = [r.end for r in regmap.registers if r.function == function]
+    ends += [f.address + f.count for f in text_fields(regmap, unit) if f.function == function]
     return max(ends, default=0)
 
 
@@ -85,7 +116,7 @@ class MeterSimulator:
     # --- datastore ---------------------------------------------------------------------
     def _device(self, meter: SimulatedMeter) -> SimDevice:
         def block(function: int) -> list[SimData]:
-            n = _span(meter.regmap, function)
+            n = _span(meter.regmap, meter.unit, function)
             if n == 0:
                 return [SimData(0, count=1, values=0, datatype=DataType.REGISTERS, readonly=True)]
             return [SimData(0, count=n, values=0, datatype=DataType.REGISTERS, readonly=True)]
@@ -102,9 +133,11 @@ class MeterSimulator:
             if meter.is_silent(t):
                 raise NoSuchIdException(f"unit {meter.unit} is silent")
             if function_code in (3, 4) and set_values is None:
-                image = register_image(meter.regmap, meter.model.values(t))[function_code]
+                values = meter.model.values(t)
+                image = register_image(meter.regmap, values, meter.identifier, meter.unit)
+                image_fc = image[function_code]
                 for i in range(count):
-                    registers[address - start_address + i] = image.get(address + i, 0)
+                    registers[address - start_address + i] = image_fc.get(address + i, 0)
                 self.served += 1
 
         bits = [SimData(0, count=1, values=False, datatype=DataType.BITS)]

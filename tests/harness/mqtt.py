@@ -26,6 +26,7 @@ class Received:
     payload: bytes
     retain: bool
     dup: bool = False
+    user_properties: tuple[tuple[str, str], ...] = ()  # MQTT v5 user properties
 
 
 class Collector:
@@ -66,7 +67,8 @@ class Collector:
 
     def _on_message(self, _c: mqtt.Client, _u: object, msg: mqtt.MQTTMessage) -> None:
         with self._cond:
-            self.messages.append(Received(msg.topic, msg.payload, msg.retain, bool(msg.dup)))
+            props = tuple(getattr(msg.properties, "UserProperty", None) or ())
+            self.messages.append(Received(msg.topic, msg.payload, msg.retain, bool(msg.dup), props))
             self._cond.notify_all()
 
     def matching(self, suffix: str) -> list[Received]:

@@ -11,9 +11,10 @@ from __future__ import annotations
 import asyncio
 import math
 import struct
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Mapping
 from typing import Any, TypeVar
 
+from gateway import contract
 from gateway.config import MeterConfig, RtuBusConfig, TcpBusConfig
 from gateway.registers import RegisterMap
 
@@ -76,3 +77,33 @@ def expected_reading(regmap: RegisterMap, values: dict[str, float]) -> dict[str,
         if math.isfinite(v):
             out[reg.name] = v
     return out
+
+
+class Sink:
+    """What the publisher would get: readings and the latest status (and info) per meter."""
+
+    def __init__(self) -> None:
+        self.readings: list[contract.Reading] = []
+        self.status: dict[str, str] = {}
+        self.info: dict[str, dict[str, str]] = {}
+
+    def submit(self, reading: contract.Reading) -> None:
+        self.readings.append(reading)
+
+    def set_meter_status(
+        self, meter: str, status: str, info: Mapping[str, str] | None = None
+    ) -> None:
+        self.status[meter] = status
+        if info is not None:
+            self.info[meter] = dict(info)
+
+
+class Seq:
+    """Sequence numbers 1, 2, 3... (the disk queue's, without the disk)."""
+
+    def __init__(self) -> None:
+        self.n = 0
+
+    def next_seq(self, meter: str) -> int:
+        self.n += 1
+        return self.n

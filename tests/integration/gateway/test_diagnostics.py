@@ -11,7 +11,6 @@ from datetime import UTC, datetime
 
 import pytest
 
-from gateway import contract
 from gateway import diagnostics as diag
 from gateway.config import MeterConfig, TcpBusConfig
 from gateway.planner import plan
@@ -22,34 +21,11 @@ from gateway.simulator.ptypair import PtyPair
 from gateway.simulator.server import MeterSimulator, SimulatedMeter
 from gateway.transport import open_bus
 from tests.harness.clock import FakeClock
-from tests.integration.gateway.simhelpers import T0, rtu_config, run, tcp_config
+from tests.integration.gateway.simhelpers import T0, Seq, Sink, rtu_config, run, tcp_config
 
 pytestmark = pytest.mark.integration
 
 TS = datetime(2026, 11, 25, 13, 0, tzinfo=UTC)
-
-
-class Sink:
-    """What the publisher would get: readings and the latest status per meter."""
-
-    def __init__(self) -> None:
-        self.readings: list[contract.Reading] = []
-        self.status: dict[str, str] = {}
-
-    def submit(self, reading: contract.Reading) -> None:
-        self.readings.append(reading)
-
-    def set_meter_status(self, meter: str, status: str) -> None:
-        self.status[meter] = status
-
-
-class Seq:
-    def __init__(self) -> None:
-        self.n = 0
-
-    def next_seq(self, meter: str) -> int:
-        self.n += 1
-        return self.n
 
 
 def _states(config: TcpBusConfig) -> list[MeterState]:

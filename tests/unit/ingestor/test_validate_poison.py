@@ -37,7 +37,7 @@ def _diag(kind: str = "bus", **changes: object) -> dict[str, object]:
     spec = diag.BUS_FIELDS if kind == "bus" else diag.METER_FIELDS
     fields: dict[str, object] = {}
     for name, k in spec.items():
-        fields[name] = {"count": 1, "codes": {"2": 1}, "status": "online"}.get(k, 9.5)
+        fields[name] = {"count": 1, "codes": {"2": 1}, "status": "online", "text?": "x"}.get(k, 9.5)
     doc: dict[str, object] = {"v": 1, "ts": "2026-11-25T11:59:59.500Z", "site": "plant"}
     doc |= {"gateway": "gw1", "bus": "lan", **fields}
     if kind == "meter":
