@@ -12,6 +12,13 @@
 Auth: ``Authorization: Bearer <EMUSA_API_TOKEN>``, or HTTP Basic with the token as the
 password (any user name; browsers opened from Grafana links prompt for it). Without a
 token configured, every path but ``/health`` answers 503.
+
+Query parameters are checked strictly (``api_params``): 400 with a JSON body naming the
+parameter, 404 for a site or meter the database does not hold. The export runs its query
+before the 200 (a database error is a 503/500 with a message); a failure while it streams
+drops the connection before the chunked body's last chunk. Each request has its own
+session (``application_name`` emusa-api) with statement, lock and idle-in-transaction
+timeouts (``api:`` in the delivery configuration).
 """
 
 from __future__ import annotations
@@ -21,28 +28,28 @@ import binascii
 import hmac
 import json
 import logging
-from collections.abc import Awaitable, Callable, Iterator
-from datetime import datetime
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import Any, LiteralString
+from typing import Any
 
+import anyio
 import psycopg
 import uvicorn
 from starlette.applications import Starlette
-from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
-from analytics import export
+from analytics import api_params, export, store
 from analytics.delivery_config import DeliveryConfig
 from analytics.errors import AnalyticsError
 
 log = logging.getLogger(__name__)
 
-_REPORT_COLUMNS = (
-    "report_id, site_id, kind, lang, period_start, period_end, path, bytes, created_at, emailed_at"
-)
+APPLICATION_NAME = "emusa-api"
+_MAX_BIGINT = 2**63 - 1
 Handler = Callable[[Request], Awaitable[Response]]
 
 
@@ -61,29 +68,6 @@ def _authorized(request: Request, token: str) -> bool:
     return False
 
 
-def _instant(request: Request, name: str) -> datetime:
-    text = request.query_params.get(name)
-    if not text:
-        raise ValueError(f"missing query parameter {name!r} (ISO 8601 with offset)")
-    value = datetime.fromisoformat(text.replace(" ", "+") if "T" in text else text)
-    if value.tzinfo is None:
-        raise ValueError(f"{name}: an ISO 8601 instant with a UTC offset is needed")
-    return value
-
-
-_WHERE = (
-    " WHERE (%(site)s::text IS NULL OR site_id = %(site)s)"
-    " AND (%(kind)s::text IS NULL OR kind = %(kind)s)"
-)
-
-
-def _filters(request: Request) -> dict[str, Any]:
-    kind = request.query_params.get("kind")
-    if kind is not None and kind not in ("daily", "fortnightly", "adhoc"):
-        raise ValueError("kind must be daily, fortnightly or adhoc")
-    return {"site": request.query_params.get("site"), "kind": kind}
-
-
 def _pdf(row: tuple[Any, ...] | None) -> Response:
     if row is None:
         return JSONResponse({"error": "no such report"}, status_code=404)
@@ -93,6 +77,67 @@ def _pdf(row: tuple[Any, ...] | None) -> Response:
     return FileResponse(path, media_type="application/pdf", filename=path.name)
 
 
+class _ExportResponse(StreamingResponse):
+    """The CSV of an opened :class:`export.CsvExport`; the export is closed when the
+    response ends, fails or its client goes away (cancelled or not)."""
+
+    def __init__(self, csv_export: export.CsvExport, filename: str) -> None:
+        self._export = csv_export
+        super().__init__(
+            self._chunks(),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+        )
+
+    async def _chunks(self) -> AsyncIterator[str]:
+        yield self._export.first
+        while (chunk := await anyio.to_thread.run_sync(self._export.next_chunk)) is not None:
+            yield chunk
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        except AnalyticsError as exc:
+            # After the 200: raising makes the server drop the connection before the
+            # chunked body's last chunk, so the client sees an incomplete transfer.
+            log.error("export aborted mid-stream: %s", exc, extra={"action": "api"})
+            raise
+        finally:
+            # no fetch runs any more (thread calls are not abandoned on cancel)
+            with anyio.CancelScope(shield=True):
+                await anyio.to_thread.run_sync(self._export.close)
+
+
+def _error(exc: Exception, path: str) -> Response:
+    """The answer to a failed request: 400/404 for a refused parameter, 503 when the
+    database is unreachable, busy or too slow, 500 for any other database error."""
+    if isinstance(exc, api_params.ParameterError):
+        return JSONResponse(exc.body(), status_code=400)
+    if isinstance(exc, _NotFoundError):
+        return JSONResponse(exc.error.body(), status_code=404)
+    if isinstance(exc, export.ExportError):
+        return JSONResponse({"error": str(exc)}, status_code=400)
+    cause = exc.__cause__ if isinstance(exc, AnalyticsError) else exc
+    log.error("API %s failed: %s", path, exc, extra={"action": "api"})
+    if isinstance(cause, psycopg.errors.QueryCanceled):
+        problem = "the query ran longer than api.statement_timeout_s"
+    elif isinstance(cause, psycopg.errors.LockNotAvailable):
+        problem = "the database is busy (a lock wait passed api.lock_timeout_s)"
+    elif isinstance(cause, psycopg.OperationalError):
+        problem = "the database is unreachable"
+    else:
+        problem = None
+    if problem is not None:
+        return JSONResponse({"error": f"{problem}; try again later"}, status_code=503)
+    return JSONResponse({"error": "database error; see the analytics service log"}, status_code=500)
+
+
+class _NotFoundError(AnalyticsError):
+    def __init__(self, error: api_params.ParameterError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
 class _Api:
     """The endpoints; each runs in Starlette's thread pool (psycopg is synchronous)."""
 
@@ -100,9 +145,44 @@ class _Api:
         self.dsn = dsn
         self.config = config
 
-    def _query(self, text: LiteralString, params: dict[str, Any]) -> list[tuple[Any, ...]]:
-        with psycopg.connect(self.dsn) as conn:
-            return conn.execute(text, params).fetchall()
+    def connect(self) -> psycopg.Connection[Any]:
+        """A session of the API (``application_name`` emusa-api unless the URL names one)
+        with its statement, lock and idle-in-transaction timeouts set (autocommit)."""
+        s = self.config.api
+        conn = psycopg.connect(
+            self.dsn,
+            autocommit=True,
+            connect_timeout=s.connect_timeout_s,
+            fallback_application_name=APPLICATION_NAME,
+        )
+        try:
+            conn.execute(
+                store.sql_file("api_session"),
+                {
+                    "statement_timeout_ms": str(round(s.statement_timeout_s * 1000)),
+                    "lock_timeout_ms": str(round(s.lock_timeout_s * 1000)),
+                    "idle_in_transaction_ms": str(round(s.idle_in_transaction_timeout_s * 1000)),
+                },
+            )
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    def _query(self, name: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+        with self.connect() as conn:
+            self._check_names(conn, params.get("site"), params.get("meters", ()))
+            return conn.execute(store.sql_file(name), params).fetchall()
+
+    @staticmethod
+    def _check_names(conn: psycopg.Connection[Any], site: str | None, meters: Any) -> None:
+        if site is None and not meters:
+            return
+        missing = conn.execute(
+            store.sql_file("api_missing_names"), {"site": site, "meters": list(meters)}
+        ).fetchone()
+        if missing is not None:
+            raise _NotFoundError(api_params.not_found(missing[0], missing[1], site))
 
     def guard(self, fn: Callable[[Request], Response]) -> Handler:
         token = self.config.api_token
@@ -118,33 +198,26 @@ class _Api:
                 )
             try:
                 return fn(request)
-            except (ValueError, export.ExportError) as exc:
-                return JSONResponse({"error": str(exc)}, status_code=400)
             except (AnalyticsError, psycopg.Error) as exc:
-                log.error("API %s failed: %s", request.url.path, exc, extra={"action": "api"})
-                return JSONResponse({"error": "internal error"}, status_code=500)
+                return _error(exc, request.url.path)
 
         return _threaded(checked)
 
     def health(self, request: Request) -> Response:
         try:
-            with psycopg.connect(self.dsn, connect_timeout=3) as conn:
+            api_params.no_parameters(request.query_params.multi_items())
+        except api_params.ParameterError as exc:
+            return _error(exc, request.url.path)
+        try:
+            with self.connect() as conn:
                 conn.execute("SELECT 1")
         except psycopg.Error:
             return JSONResponse({"status": "degraded", "database": False}, status_code=503)
         return JSONResponse({"status": "ok", "database": True})
 
     def reports(self, request: Request) -> Response:
-        params = _filters(request)
-        params["limit"] = min(int(request.query_params.get("limit", "100")), 1000)
-        rows = self._query(
-            "SELECT "
-            + _REPORT_COLUMNS
-            + " FROM reports"
-            + _WHERE
-            + " ORDER BY created_at DESC, report_id DESC LIMIT %(limit)s",
-            params,
-        )
+        f = api_params.report_filter(request.query_params.multi_items(), with_limit=True)
+        rows = self._query("api_reports", {"site": f.site, "kind": f.kind, "limit": f.limit})
         return JSONResponse(
             [
                 {
@@ -164,51 +237,45 @@ class _Api:
         )
 
     def latest(self, request: Request) -> Response:
-        rows = self._query(
-            "SELECT "
-            + _REPORT_COLUMNS
-            + " FROM reports"
-            + _WHERE
-            + " ORDER BY period_end DESC, created_at DESC LIMIT 1",
-            _filters(request),
-        )
+        f = api_params.report_filter(request.query_params.multi_items(), with_limit=False)
+        rows = self._query("api_latest_report", {"site": f.site, "kind": f.kind})
         return _pdf(rows[0] if rows else None)
 
     def one(self, request: Request) -> Response:
-        rows = self._query(
-            "SELECT " + _REPORT_COLUMNS + " FROM reports WHERE report_id = %(id)s",
-            {"id": request.path_params["report_id"]},
-        )
-        return _pdf(rows[0] if rows else None)
+        api_params.no_parameters(request.query_params.multi_items())
+        report_id = request.path_params["report_id"]
+        if report_id > _MAX_BIGINT:  # no such report; the driver would refuse the number
+            return _pdf(None)
+        return _pdf(next(iter(self._query("api_report", {"id": report_id})), None))
 
     def export_csv(self, request: Request) -> Response:
-        q = request.query_params
-        start, end = _instant(request, "from"), _instant(request, "to")
-        sep = q.get("sep", ",")
-        sep = "\t" if sep in ("tab", "\\t") else sep
-        chunks: Iterator[str] = export.csv_rows(
-            self.dsn,
-            start,
-            end,
-            meters=q.getlist("meter"),
-            site=q.get("site"),
-            sep=sep,
-            decimal=q.get("decimal"),
-        )
-        first = next(chunks)  # argument errors surface here, before the 200
-        name = f"emusa_{start:%Y%m%d%H%M}_{end:%Y%m%d%H%M}.csv"
+        s = self.config.api
+        req = api_params.export_request(request.query_params.multi_items(), s.export_max_days)
 
-        def body() -> Iterator[str]:
-            yield first
-            yield from chunks
+        def connect() -> psycopg.Connection[Any]:
+            conn = self.connect()
+            try:
+                self._check_names(conn, req.site, req.meters)
+            except BaseException:
+                conn.close()
+                raise
+            return conn
 
-        return StreamingResponse(
-            iterate_in_threadpool(body()),
-            media_type="text/csv; charset=utf-8",
-            headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        opened = export.CsvExport.open(
+            connect,
+            req.start,
+            req.end,
+            meters=req.meters,
+            site=req.site,
+            sep=req.sep,
+            decimal=req.decimal,
+            batch=s.export_batch_rows,
         )
+        name = f"emusa_{req.start:%Y%m%d%H%M}_{req.end:%Y%m%d%H%M}.csv"
+        return _ExportResponse(opened, name)
 
     def powerbi(self, request: Request) -> Response:
+        api_params.site_only(request.query_params.multi_items())  # the same file for every site
         pb = self.config.powerbi
         return Response(
             json.dumps(export.pbids(pb.server, pb.database, pb.mode), indent=2),

@@ -6,27 +6,20 @@ import base64
 import csv
 import io
 import json
-import threading
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
 import pytest
-import uvicorn
 
-from analytics.api import create_app
 from analytics.delivery_config import DeliveryConfig, PowerBI
 from analytics.reports import service
-from tests.harness.services import free_port
+from tests.integration.reports.api_server import TOKEN, get, serve_api
 from tests.integration.reports.conftest import DAY, FORTNIGHT
 from tests.integration.reports.plant import SITE
 
 pytestmark = pytest.mark.integration
-TOKEN = "api-test-token"
 
 
 @dataclass
@@ -38,15 +31,7 @@ class Api:
     def get(
         self, path: str, *, auth: str | None = f"Bearer {TOKEN}"
     ) -> tuple[int, dict[str, str], bytes]:
-        req = urllib.request.Request(self.base + path)
-        if auth:
-            req.add_header("Authorization", auth)
-        try:
-            with urllib.request.urlopen(req, timeout=30) as resp:
-                return resp.status, dict(resp.headers), resp.read()
-        except urllib.error.HTTPError as exc:
-            with exc:
-                return exc.code, dict(exc.headers), exc.read()
+        return get(self.base + path, auth=auth)
 
 
 @pytest.fixture
@@ -58,28 +43,10 @@ def api(plant_db: str, config: DeliveryConfig) -> Iterator[Api]:
         record_kind="fortnightly",
     )  # fmt: skip
     cfg = config.model_copy(
-        update={
-            "api_token": TOKEN,
-            "powerbi": PowerBI(server="plant-server:5432", database="emusa"),
-        }
+        update={"powerbi": PowerBI(server="plant-server:5432", database="emusa")}
     )
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(plant_db, cfg), host="127.0.0.1", port=port, log_level="warning",
-                       lifespan="off")
-    )  # fmt: skip
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start in 15 s"
-        time.sleep(0.02)
-    try:
-        yield Api(f"http://127.0.0.1:{port}", daily, fortnight)
-    finally:
-        server.should_exit = True
-        thread.join(timeout=15)
-        assert not thread.is_alive()
+    with serve_api(plant_db, cfg) as base:
+        yield Api(base, daily, fortnight)
 
 
 def test_auth(api: Api) -> None:
