@@ -74,7 +74,10 @@ def cmd_check_config(args: argparse.Namespace) -> int:
                 print(
                     f"  {m.name}: {m.regmap.model} unit {m.config.unit},"
                     f" {len(m.regmap.registers)} quantities in {len(m.blocks)} reads"
+                    + (f" (channel {m.channel.name!r})" if m.channel is not None else "")
                 )
+                for warning in m.regmap.warnings:
+                    print(f"    warning: {warning}")
     except GatewayError as exc:
         print(f"emusa-gateway check-config: error: {exc}", file=sys.stderr)
         return 2

@@ -45,6 +45,10 @@ def snapshot(
                 "last_error": m.last_error,
                 "seconds_since_good_read": m.since_good(now_monotonic, 1),
                 "dropped": dict(m.dropped),
+                # a channel of the plant's register file: the old app's connection banner
+                "channel": None if m.channel is None else m.channel.name,
+                "port": m.port,
+                "identifier": m.identifier,
                 "modbus": {
                     **m.link.totals(),
                     "backoff_s": m.backoff,
@@ -84,6 +88,8 @@ def describe_meter(name: str, m: dict[str, Any]) -> str:
     ]
     if mb.get("backoff_s"):
         parts.append(f"backoff {mb['backoff_s']:g} s (next try in {mb.get('next_try_in_s')} s)")
+    if m.get("channel"):
+        parts.append(f"channel {m['channel']!r} on {m.get('port')} says {m.get('identifier')!r}")
     return ", ".join(parts)
 
 

@@ -156,7 +156,10 @@ def test_run_publishes_both_channels_and_the_ingestor_stores_them(
     check = _cli("check-config", "--config", str(config))
     assert check.returncode == 0, check.stderr
     assert "ch30_canal_1: kron03_real unit 1" in check.stdout
-    assert "ch30_canal_2: kron03_real unit 2" in check.stdout
+    assert (
+        "ch30_canal_2: kron03_real unit 2, 11 quantities in 5 reads (channel 'CH30 canal 2')"
+        in check.stdout
+    )
 
     collector = Collector(mqtt_broker, f"{topic_root}/plant/+/diagnostics")
     statuses = Collector(mqtt_broker, f"{topic_root}/plant/+/status")
@@ -164,7 +167,7 @@ def test_run_publishes_both_channels_and_the_ingestor_stores_them(
         make_config(db, mqtt_broker, topic_root, tmp_path), tmp_path / "ingestor.log"
     )
     gateway = ServiceProcess(
-        "gateway", "gateway", ["run", "--config", str(config), "--status-file", str(tmp_path / "status.json")],
+        "gateway", "gateway", ["run", "--config", str(config), "--status-file", str(tmp_path / "gateway-status.json")],
         tmp_path / "gateway.log", env={"EMUSA_MQTT_URL": ""},
     )  # fmt: skip
     ingestor.start()
@@ -209,6 +212,18 @@ def test_run_publishes_both_channels_and_the_ingestor_stores_them(
             assert row is not None and row[0] >= 2
             rejects = conn.execute("SELECT count(*) FROM ingest_rejects").fetchone()
             assert rejects == (0,)
+        deadline = time.monotonic() + 10  # the status file is rewritten every 2 s
+        while time.monotonic() < deadline:
+            status_file = json.loads((tmp_path / "gateway-status.json").read_text())["meters"]
+            if status_file["ch30_canal_2"].get("identifier"):
+                break
+            time.sleep(0.3)
+        assert status_file["ch30_canal_2"]["identifier"] == "CH30-002"
+        assert status_file["ch30_canal_2"]["port"] == f"{simulator.pty} 9600 8N2"
+        health = _cli("health", "--status-file", str(tmp_path / "gateway-status.json"))
+        assert (
+            f"channel 'CH30 canal 1' on {simulator.pty} 9600 8N2 says 'CH30-001'" in health.stdout
+        )
         log = (tmp_path / "gateway.log").read_text()
         assert "channel 'CH30 canal 1', slave 1 on" in log and "answers 'CH30-001'" in log
     finally:

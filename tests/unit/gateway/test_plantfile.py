@@ -384,3 +384,20 @@ def test_a_broken_plant_file_on_a_bus_names_the_config_and_the_file(
     with pytest.raises(config.ConfigError) as exc:
         config.load(_gateway_yaml(tmp_path, bus), env={})
     assert message in str(exc.value)
+
+
+def test_check_config_prints_the_files_warnings(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from gateway.__main__ import main
+
+    _write(tmp_path, _set(PLANT_DOC, ("measurements", 6, "endian"), "badc"))
+    path = _gateway_yaml(tmp_path, {"map_file": "registers_kron03_real.json", "port": "/dev/x"})
+    assert main(["check-config", "--config", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "ch30_canal_1: registers_kron03_real unit 1, 11 quantities" in out
+    assert "(channel 'CH30 canal 1')" in out
+    assert (
+        "warning: registers_kron03_real.json: measurements[6] (potencia_kw_inst): endian 'badc'"
+        in out
+    )
