@@ -4,6 +4,7 @@ and broken files name the file and the key."""
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import logging
 import struct
@@ -70,6 +71,14 @@ def _decode(regmap: RegisterMap, words: list[int]) -> dict[str, float]:
         decode_block(block, words[block.address : block.end], values, dropped)
     assert dropped == {}
     return values
+
+
+# sha256 of reference/plant/registers_kron03_real.json, the file the plant validated
+PLANT_SHA256 = "0dfe24aac806c34ea231d2f48edfd39933c130fdb1cafa0aecb6ddef351c85dd"
+
+
+def test_the_shipped_file_is_the_plants_byte_for_byte() -> None:
+    assert hashlib.sha256(PLANT_FILE.read_bytes()).hexdigest() == PLANT_SHA256
 
 
 def test_the_plants_file_loads_unchanged_with_its_names_channels_and_settings() -> None:
