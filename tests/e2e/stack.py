@@ -237,7 +237,9 @@ def _delivery_config(path: Path, webhook_url: str) -> None:
         "site": SITE,
         "reports_dir": str(path.parent / "reports"),
         "daily_send_time": "00:00",  # yesterday's report is due whenever the test runs
-        "catch_up_days": 0,
+        # one day back: a run that crosses local midnight (the worker's "yesterday" is then
+        # the history's today) still sends the history day's report
+        "catch_up_days": 1,
         "smtp_retry_delay_s": 0.2,
         "recipients": {"daily": [DAILY_TO], "alerts": [ALERTS_TO]},
         "alerts": {"severities": ["critical"], "lookback_hours": 48, "webhook_url": webhook_url},

@@ -73,3 +73,13 @@ def test_due_fortnights_on_the_1st_and_16th() -> None:
     assert periods.due_fortnights(on_1st, TZ, at, late_start, 30) == [
         periods.fortnight_period(date(2026, 11, 16), TZ)
     ]
+
+
+def test_a_run_crossing_local_midnight_still_has_the_day_before_with_one_day_of_catch_up() -> None:
+    """The e2e set-up (history of one day, send at 00:00, ``catch_up_days: 1``)."""
+    first = datetime(2026, 11, 15, tzinfo=TZ)  # the history day, from its local midnight
+    before = datetime(2026, 11, 16, 23, 59, 30, tzinfo=TZ)  # when the history was written
+    after = datetime(2026, 11, 17, 0, 0, 30, tzinfo=TZ)  # the worker's first look
+    assert _days(periods.due_days(before, TZ, time(0), first, 1)) == ["2026-11-15"]
+    assert _days(periods.due_days(after, TZ, time(0), first, 1)) == ["2026-11-15", "2026-11-16"]
+    assert _days(periods.due_days(after, TZ, time(0), first, 0)) == ["2026-11-16"]
