@@ -33,7 +33,7 @@ from tests.harness.services import (
 # Property tests: the same examples on every run (no example database, no deadline, so no
 # timing flakiness); HYPOTHESIS_PROFILE=explore searches further with random examples.
 settings.register_profile("ci", derandomize=True, database=None, deadline=None, max_examples=150)
-settings.register_profile("explore", deadline=None, max_examples=5000)
+settings.register_profile("explore", database=None, deadline=None, max_examples=5000)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 _SERVICE_MARKERS = ("integration", "e2e", "benchmark")
