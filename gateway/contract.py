@@ -14,7 +14,9 @@ quantity the meter does not have, or whose value was dropped as implausible, is 
 
 Modbus diagnostics (retained, QoS 1) go to ``<root>/<site>/<meter>/diagnostics`` and
 ``<root>/<site>/gateway/<id>/bus/<bus>/diagnostics``; their payload is defined in
-gateway/diagnostics.py.
+gateway/diagnostics.py. Each meter's metadata (map, channel, identifier, port, the plant
+file's names and descriptions of its registers; retained, QoS 1) goes to
+``<root>/<site>/<meter>/info``; its payload is defined in gateway/meterinfo.py.
 """
 
 from __future__ import annotations
@@ -102,6 +104,27 @@ def meter_diagnostics_topic(root: str, site: str, meter: str) -> str:
 def bus_diagnostics_topic(root: str, site: str, gateway_id: str, bus: str) -> str:
     """Retained Modbus diagnostics of one bus of a gateway (gateway/diagnostics.py)."""
     return f"{root}/{site}/gateway/{gateway_id}/bus/{bus}/diagnostics"
+
+
+def meter_info_topic(root: str, site: str, meter: str) -> str:
+    """Retained metadata of one meter: map, channel, identifier, port, registers
+    (payload: gateway/meterinfo.py)."""
+    return f"{root}/{site}/{meter}/info"
+
+
+def meter_info_subscription(root: str, shared_group: str | None = None) -> str:
+    """Filter matching every meter's info topic (shared when a group is given)."""
+    topic = f"{root}/+/+/info"
+    return f"$share/{check_name('shared group', shared_group)}/{topic}" if shared_group else topic
+
+
+def parse_meter_info_topic(topic: str, root: str) -> tuple[str, str]:
+    """(site, meter) of an info topic under ``root``."""
+    prefix = f"{root}/"
+    rest = topic[len(prefix) :].split("/") if topic.startswith(prefix) else []
+    if len(rest) != 3 or rest[2] != "info":
+        raise ContractError("bad_topic", f"{topic!r} is not {root}/<site>/<meter>/info")
+    return check_name("site", rest[0]), check_name("meter", rest[1])
 
 
 def diagnostics_subscriptions(root: str, shared_group: str | None = None) -> list[str]:

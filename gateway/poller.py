@@ -111,8 +111,10 @@ class BusPoller:
         backoff_max: float = BACKOFF_MAX,
         wall_clock: Callable[[], datetime] = utc_now_ms,
         monotonic: Callable[[], float] = time.monotonic,
+        on_identified: Callable[[MeterState], None] | None = None,
     ) -> None:
         self.site = site
+        self.on_identified = on_identified  # after each detection read (identifier, port)
         self.bus = bus
         self.meters = meters
         self.sink = sink
@@ -237,6 +239,8 @@ class BusPoller:
             meter.identifier,
             extra={"meter": meter.name, "action": "identified"},
         )
+        if self.on_identified is not None:
+            self.on_identified(meter)
 
     async def _poll_meter(self, meter: MeterState) -> None:
         ts = self.wall_clock()

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from gateway import contract, health, paths, timing
+from gateway import contract, health, meterinfo, paths, timing
 from gateway import diagnostics as diag
 from gateway.config import GatewayConfig, RtuBusConfig, TcpBusConfig
 from gateway.discovery import discovery_messages
@@ -25,7 +25,7 @@ from gateway.poller import BusPoller, MeterState, utc_now_ms
 from gateway.publisher import Publisher, PublisherSettings
 from gateway.queue import DiskQueue
 from gateway.registers import map_for
-from gateway.transport import open_bus
+from gateway.transport import ModbusBus, open_bus
 
 log = logging.getLogger(__name__)
 
@@ -134,6 +134,53 @@ def publish_diagnostics(
     return sent
 
 
+class MeterInfos:
+    """Each meter's retained info message (gateway/meterinfo.py): published at start and
+    again when the meter's identifier or port changes; an unchanged one is not resent."""
+
+    def __init__(self, publisher: Publisher, gateway_id: str) -> None:
+        self._publisher = publisher
+        self._gateway_id = gateway_id
+        self._sent: dict[str, bytes] = {}
+
+    def publish(self, meter: MeterState, port: str | None) -> bool:
+        """Publish ``meter``'s info if it changed; True when it was (re)published."""
+        s = self._publisher.settings
+        channel = meter.channel
+        info = meterinfo.build(
+            site=s.site,
+            meter=meter.name,
+            gateway=self._gateway_id,
+            unit=meter.config.unit,
+            regmap=meter.regmap,
+            channel=channel.name if channel is not None else None,
+            identifier=meter.identifier,
+            port=port,
+        )
+        try:
+            payload = meterinfo.encode(info)
+        except contract.ContractError as exc:
+            log.error("meter %s: no info message: %s", meter.name, exc, extra={"meter": meter.name})
+            return False
+        if self._sent.get(meter.name) == payload:
+            return False
+        self._sent[meter.name] = payload
+        self._publisher.publish_latest(
+            contract.meter_info_topic(s.root, s.site, meter.name), payload
+        )
+        return True
+
+    def identified(self, meter: MeterState) -> None:
+        """The poller's hook after a detection read: the identifier and port it found."""
+        self.publish(meter, meter.port)
+
+    def start(self, bus: ModbusBus, meters: list[MeterState]) -> None:
+        """Every meter of ``bus`` as configured (the port of ``port: auto`` is not known yet)."""
+        port = None if getattr(bus, "port", None) == "auto" else bus.where()
+        for m in meters:
+            self.publish(m, m.port or port)
+
+
 async def _report_diagnostics(
     pollers: list[BusPoller],
     publisher: Publisher,
@@ -208,6 +255,7 @@ async def run(
     all_meters = [m for _, meters in per_bus for m in meters]
     publisher = _publisher(config, queue, all_meters, env)
     buses = [open_bus(bus, base_dir=config_dir) for bus, _ in per_bus]
+    infos = MeterInfos(publisher, config.gateway_id)
     pollers = [
         BusPoller(
             site=config.site,
@@ -216,9 +264,12 @@ async def run(
             sink=publisher,
             sequences=queue,
             interval=config.poll_interval,
+            on_identified=infos.identified,
         )
         for handle, (_bus, meters) in zip(buses, per_bus, strict=True)
     ]
+    for handle, (_bus, meters) in zip(buses, per_bus, strict=True):
+        infos.start(handle, meters)
     publisher.start()
     log.info(
         "gateway %s polling %d meters on %d buses every %g s; %d readings waiting in %s",
