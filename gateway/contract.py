@@ -196,6 +196,18 @@ class Reading:
             _check_value(name, value)
 
 
+def _checked_reading(
+    site: str, meter: str, ts: datetime, seq: int, values: Mapping[str, float]
+) -> Reading:
+    """A ``Reading`` of parts :func:`decode_object` has just checked, without checking them
+    a second time in ``__post_init__`` (half the cost of decoding a full reading)."""
+    reading = object.__new__(Reading)
+    for name, value in (("site", site), ("meter", meter), ("ts", ts), ("seq", seq)):
+        object.__setattr__(reading, name, value)
+    object.__setattr__(reading, "values", values)
+    return reading
+
+
 def format_ts(ts: datetime) -> str:
     """RFC 3339 in UTC with milliseconds and a ``Z``."""
     return ts.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
@@ -256,6 +268,8 @@ def _check_value(name: str, value: object) -> float:
     quantity = QUANTITIES.get(name)
     if quantity is None:
         raise ContractError("unknown_quantity", f"values.{name} is not a canonical quantity")
+    if type(value) is float and quantity.low <= value <= quantity.high:
+        return value  # the usual case in one test: NaN and infinities fail the finite range
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ContractError(
             "bad_type", f"values.{name} must be a number, got {type(value).__name__}"
@@ -334,7 +348,7 @@ def decode_object(
     if not isinstance(values, dict) or not values:
         raise ContractError("bad_type", "values must be a non-empty object")
     checked = {str(k): _check_value(str(k), v) for k, v in values.items()}
-    return Reading(site, meter, ts, seq, checked)
+    return _checked_reading(site, meter, ts, seq, checked)
 
 
 def parse_ts(value: object) -> datetime:
