@@ -20,6 +20,7 @@ import hashlib
 import logging
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -29,10 +30,11 @@ from psycopg import sql
 from analytics import rollups
 from analytics.errors import DatabaseError as RollupError
 from gateway.contract import Reading, reading_topic
+from gateway.errors import RegisterMapError
 from gateway.registers import load_aliases
 from ingestor.errors import IngestorError
 from ingestor.legacy_map import ColumnPlan, Tally, document, map_columns
-from ingestor.legacy_source import LegacySource, Row, statements
+from ingestor.legacy_source import LegacySource, Row, prefetched, statements
 from ingestor.legacy_text import t
 from ingestor.progress import Progress
 from ingestor.validate import Policy, Reject, validate_document
@@ -68,7 +70,8 @@ class ImportResult:
     new_meter: bool = False
     rollups: str | None = None  # mechanism used by analytics.rollups.refresh
     rollup_error: str | None = None
-    seconds: float = 0.0
+    seconds: float = 0.0  # the whole import, rollup refresh included
+    rollup_seconds: float = 0.0
 
 
 ProgressFactory = Callable[[int, str], Progress]  # (total rows, label) -> progress
@@ -108,7 +111,10 @@ def run_import(
 ) -> ImportResult:
     """Import ``req``'s range of the old table; the tally accounts for every row read."""
     start = time.perf_counter()
-    plan = map_columns(load_aliases())
+    try:
+        plan = map_columns(load_aliases())
+    except RegisterMapError as exc:
+        raise IngestorError(t("bad_aliases", req.lang, err=exc)) from exc
     columns = [m.column for m in plan.columns]
     with LegacySource(req.source_url, req.table, columns, req.lang) as src:
         result = ImportResult(Tally(), plan, src.table)
@@ -117,37 +123,64 @@ def run_import(
         except psycopg.Error as exc:
             raise IngestorError(t("target_failed", req.lang, err=str(exc).strip())) from exc
         try:
-            with Writer(req.database_url) as writer:
-                run = _Run(
-                    req,
-                    plan=plan,
-                    policy=policy,
-                    now=now,
-                    target=target,
-                    writer=writer,
-                    result=result,
-                )
-                total = src.count(req.since, req.until)
-                bar = progress(total, t("progress", req.lang, table=src.table))
-                try:
-                    for rows in src.pages(req.since, req.until, req.page_rows):
-                        run.page(rows)
-                        bar.update(len(rows))
-                finally:
-                    bar.close()
+            _copy(req, src, target, policy=policy, now=now, progress=progress, result=result)
         except psycopg.Error as exc:
             raise IngestorError(t("target_failed", req.lang, err=str(exc).strip())) from exc
         finally:
             target.close()
-    tally = result.tally
-    if not req.dry_run and tally.imported and tally.first and tally.last:
-        lo, hi = tally.first - _ROLLUP_MARGIN, tally.last + _ROLLUP_MARGIN
-        try:
-            result.rollups = rollups.refresh(req.database_url, lo, hi)
-        except RollupError as exc:
-            result.rollup_error = str(exc)
+    _refresh_rollups(req, result)
     result.seconds = time.perf_counter() - start
     return result
+
+
+def _copy(
+    req: ImportRequest,
+    src: LegacySource,
+    target: _Target,
+    *,
+    policy: Policy,
+    now: datetime,
+    progress: ProgressFactory,
+    result: ImportResult,
+) -> None:
+    """Every page through validation into the writer; reading, validating and writing
+    overlap (a reader thread, the caller, a writer thread)."""
+    with (
+        Writer(req.database_url) as writer,
+        ThreadPoolExecutor(1, thread_name_prefix="import-legacy-writer") as pool,
+    ):
+        run = _Run(
+            req,
+            plan=result.plan,
+            policy=policy,
+            now=now,
+            target=target,
+            writer=writer,
+            pool=pool,
+            result=result,
+        )
+        bar = progress(src.count(req.since, req.until), t("progress", req.lang, table=src.table))
+        try:
+            for rows in prefetched(src.pages(req.since, req.until, req.page_rows)):
+                run.page(rows)
+                bar.update(len(rows))
+            run.finish()
+        finally:
+            bar.close()
+
+
+def _refresh_rollups(req: ImportRequest, result: ImportResult) -> None:
+    tally = result.tally
+    if req.dry_run or not tally.imported or tally.first is None or tally.last is None:
+        return
+    refresh_start = time.perf_counter()
+    try:
+        result.rollups = rollups.refresh(
+            req.database_url, tally.first - _ROLLUP_MARGIN, tally.last + _ROLLUP_MARGIN
+        )
+    except RollupError as exc:
+        result.rollup_error = str(exc)
+    result.rollup_seconds = time.perf_counter() - refresh_start
 
 
 class _Run:
@@ -162,6 +195,7 @@ class _Run:
         now: datetime,
         target: _Target,
         writer: Writer,
+        pool: ThreadPoolExecutor,
         result: ImportResult,
     ) -> None:
         self.req = req
@@ -176,6 +210,8 @@ class _Run:
         result.new_meter = self.meter_id is None
         self.last: datetime | None = None  # instant of the last row kept, across pages
         self.known = target.known_rejects(self.topic)
+        self.pool = pool
+        self.pending: Future[None] | None = None
 
     def page(self, rows: list[Row]) -> None:
         """Validate, de-duplicate and write one page (one transaction)."""
@@ -209,8 +245,22 @@ class _Run:
             tally.rejects_known += len(rejects) - len(new)
             rejects = new
         if fresh or rejects:
-            written = self.writer.write(fresh, rejects)
-            tally.imported += written.inserted
-            tally.already_stored += written.duplicates  # stored meanwhile (live ingestion)
-            if fresh and self.meter_id is None:
-                self.meter_id = self.target.meter_id(req.site, req.meter)
+            # One write in flight: this page is written while the next one is validated
+            # (pages never share an instant, so the next page's check of stored instants
+            # cannot miss this one's).
+            self.finish()
+            self.pending = self.pool.submit(self._write, fresh, rejects)
+
+    def _write(self, fresh: list[Reading], rejects: list[Reject]) -> None:
+        tally = self.result.tally
+        written = self.writer.write(fresh, rejects)
+        tally.imported += written.inserted
+        tally.already_stored += written.duplicates  # stored meanwhile (live ingestion)
+        if fresh and self.meter_id is None:
+            self.meter_id = self.target.meter_id(self.req.site, self.req.meter)
+
+    def finish(self) -> None:
+        """Wait for the write in flight; its error, if any, is raised here."""
+        if self.pending is not None:
+            pending, self.pending = self.pending, None
+            pending.result()

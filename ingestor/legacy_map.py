@@ -94,10 +94,11 @@ def document(
     row: Sequence[Any], site: str, meter: str, columns: Sequence[ColumnMap]
 ) -> dict[str, Any]:
     """The contract v1 reading document of one row ``(id, ts, *values)``; NULLs are absent."""
-    values: dict[str, Any] = {}
-    for m, value in zip(columns, row[2:], strict=True):
-        if value is not None:
-            values[m.quantity] = value * m.scale if m.scale != 1.0 else value
+    values = {
+        m.quantity: value if m.scale == 1.0 else value * m.scale
+        for m, value in zip(columns, row[2:], strict=True)
+        if value is not None
+    }
     ts: datetime = row[1]
     return {
         "v": VERSION,

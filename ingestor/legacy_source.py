@@ -8,10 +8,12 @@ server (never the password), the table and, when columns are missing, which ones
 from __future__ import annotations
 
 import logging
+import queue
+import threading
 from collections.abc import Iterator, Sequence
 from datetime import datetime
 from functools import cache
-from typing import Any
+from typing import Any, cast
 
 import psycopg
 import psycopg.conninfo
@@ -149,3 +151,46 @@ class LegacySource:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+_END = object()
+
+
+def prefetched(pages: Iterator[list[Row]], depth: int = 2) -> Iterator[list[Row]]:
+    """``pages`` read ahead by a thread, so the old server's query and the transfer of the
+    next page overlap the validation and writing of this one. The source's errors are
+    raised here; leaving the loop early stops the reader."""
+    ahead: queue.Queue[object] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(item: object) -> bool:
+        while not stop.is_set():
+            try:
+                ahead.put(item, timeout=0.1)
+            except queue.Full:
+                continue
+            return True
+        return False
+
+    def read() -> None:
+        try:
+            for page in pages:
+                if not put(page):
+                    return
+            put(_END)
+        except BaseException as exc:  # handed to the consumer, raised there
+            put(exc)
+
+    reader = threading.Thread(target=read, name="import-legacy-reader", daemon=True)
+    reader.start()
+    try:
+        while True:
+            item = ahead.get()
+            if item is _END:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield cast("list[Row]", item)
+    finally:
+        stop.set()
+        reader.join()

@@ -47,6 +47,10 @@ _TEXT: Final[dict[str, tuple[str, str]]] = {
         "--since ({since}) precisa ser anterior a --until ({until})",
         "--since ({since}) must be before --until ({until})",
     ),
+    "bad_aliases": (
+        "a tabela de aliases que liga as colunas às grandezas não carrega: {err}",
+        "the alias table mapping the columns onto quantities does not load: {err}",
+    ),
     "target_failed": (
         "o banco do EMUSA recusou a importação: {err}",
         "the EMUSA database refused the import: {err}",
