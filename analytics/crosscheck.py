@@ -7,6 +7,10 @@ median poll interval of the hour), and the single pair whose counter step differ
 from its power (the "step"). :func:`classify` names what the figures show:
 
 * ``counter_reset`` — the counter fell to (near) zero: reset or register rollover;
+* ``counter_scale`` — the counter stepped by a power of ten (x1000, /1000: a register
+  read with the wrong scale, Wh as kWh) and ran on at that scale; the step back (the
+  fix) ends the same event, it is not a reset. The hours between are one event, not
+  factor mismatches;
 * ``counter_jump`` — the counter stepped up, or down to another non-zero value, with
   no matching power: a meter swap, a counter preset;
 * ``counter_mismatch`` — counter and integrated power disagree over the hour by a
@@ -32,7 +36,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -42,7 +46,10 @@ from analytics.rules import SiteInfo
 from analytics.store import Conn, sql_file
 
 HOUR = timedelta(hours=1)
-KINDS = ("counter_reset", "counter_jump", "counter_mismatch", "counter_lost_data")
+STUCK_SLACK = timedelta(minutes=2)  # the catch-up step lands just after a stuck span
+KINDS = ("counter_reset", "counter_jump", "counter_mismatch", "counter_lost_data", "counter_scale")
+# counter steps by these factors (within 3 %) are scale errors, not resets or jumps
+SCALE_FACTORS = ("1000", "1/1000")
 # Factors a misconfiguration typically produces, for the message (ratio within 3 %):
 # line vs phase voltage (√3), one phase vs three (3), a doubled CT ratio (2), W vs kW or
 # Wh vs kWh in a register map (1000).
@@ -170,6 +177,13 @@ def _step(h: HourFigures, limits: CrossCheckLimits) -> str | None:
     """The kind of the hour's step, if the step is a counter discontinuity."""
     if h.step_from is None or h.step_to is None:
         return None
+    if (
+        abs(h.step_kwh) > limits.floor_kwh
+        and h.step_before
+        and h.step_after
+        and known_factor(h.step_after / h.step_before) in SCALE_FACTORS
+    ):
+        return "counter_scale"
     if h.step_kwh < -limits.floor_kwh:
         before, after = h.step_before or 0.0, h.step_after or 0.0
         return "counter_reset" if after <= limits.reset_fraction * before else "counter_jump"
@@ -207,6 +221,8 @@ def classify(
             "at_local": _local(h.step_to, tz),
             "during_gap": not h.step_ok,
         }
+        if step == "counter_scale" and h.step_before and h.step_after:
+            details["factor"] = known_factor(h.step_after / h.step_before)
         # the figures the hour shows, step included (over a gap it is not in counter_kwh)
         shown = h.counter_kwh + (0.0 if h.step_ok else h.step_kwh)
         out.append(
@@ -256,6 +272,9 @@ def episodes(
     rows = sorted(hours, key=lambda h: (h.meter_id, h.hour))
     last_hour = {h.meter_id: h.hour for h in rows}
     findings = [f for h in rows for f in classify(h, limits, tz)]
+    findings, scaled = _scale_spans(findings, last_hour)
+    for worst, run, ongoing in scaled:
+        yield _episode(site_id, worst, run, ongoing=ongoing)
     factor: dict[int, list[Finding]] = {}
     for f in findings:
         if f.kind == "counter_mismatch":
@@ -270,6 +289,37 @@ def episodes(
             yield _episode(site_id, worst, run, ongoing=ongoing)
 
 
+def _scale_spans(
+    findings: list[Finding], last_hour: dict[int, datetime]
+) -> tuple[list[Finding], list[tuple[Finding, list[Finding], bool]]]:
+    """Pair each scale step with the next one back (the fix): one event from the first to
+    the fix, the mismatch hours between absorbed; a step with no fix yet is ongoing.
+    Returns the other findings and (worst, run, ongoing) per scale event."""
+    absorbed_ids: set[int] = set()
+    spans: list[tuple[Finding, list[Finding], bool]] = []
+    steps: dict[int, list[Finding]] = {}
+    for f in findings:
+        if f.kind == "counter_scale":
+            steps.setdefault(f.meter_id, []).append(f)
+    for meter_id, found in steps.items():
+        k = 0
+        while k < len(found):
+            first, fix = found[k], found[k + 1] if k + 1 < len(found) else None
+            end = fix.end if fix is not None else last_hour[meter_id] + HOUR
+            absorbed = [
+                f for f in findings
+                if f.meter_id == meter_id and f.kind == "counter_mismatch"
+                and f.end > first.start and f.start < end
+            ]  # fmt: skip
+            run = [first, *absorbed] + ([fix] if fix is not None else [])
+            last = replace(run[-1], end=end)
+            spans.append((first, [*run[:-1], last], fix is None))
+            absorbed_ids.update(id(f) for f in absorbed)
+            k += 2
+    rest = [f for f in findings if f.kind != "counter_scale" and id(f) not in absorbed_ids]
+    return rest, spans
+
+
 def severity(f: Finding) -> str:
     """critical when every figure built on the counter (or on kW) is wrong while it lasts:
     a factor beyond ±25 % (x√3, x2, a CT ratio), a stuck counter, a counter running with
@@ -277,6 +327,8 @@ def severity(f: Finding) -> str:
     jump down (read as a rollover by the energy views) warn; lost data informs."""
     if f.kind == "counter_lost_data":
         return "info"
+    if f.kind == "counter_scale":
+        return "critical"
     if f.kind == "counter_jump":
         return "critical" if f.details["step_kwh"] > 0 else "warning"
     if f.kind == "counter_mismatch":
@@ -317,3 +369,18 @@ def detect(
     """Cross-check episodes of a site's complete hours in [start, end)."""
     hours = load(conn, site.site_id, start, end, limits)
     return list(episodes(site.site_id, hours, limits, site.timezone))
+
+
+def explained(found: list[Episode], rule_events: list[Episode]) -> list[Episode]:
+    """``found`` without the counter episodes a stuck meter (a ``meter_stuck`` rule
+    episode) explains: a frozen counter against frozen power makes its hours disagree by
+    a factor, and the counter catches up in one step when the meter comes back."""
+    stuck: dict[int | None, list[tuple[datetime, datetime]]] = {}
+    for e in rule_events:
+        if e.kind == "meter_stuck":
+            stuck.setdefault(e.meter_id, []).append((e.start, e.end + STUCK_SLACK))
+    return [
+        e for e in found
+        if e.kind not in ("counter_mismatch", "counter_jump")
+        or not any(e.start < b and e.end > a for a, b in stuck.get(e.meter_id, []))
+    ]  # fmt: skip

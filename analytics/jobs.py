@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 import pandas as pd  # type: ignore[import-untyped]
 
-from analytics import crosscheck, llm, model, rollups, rules, store, summary
+from analytics import crosscheck, extremes, llm, model, rollups, rules, store, summary
 from analytics import events as ev
 from analytics.config import Settings
 from analytics.errors import AnalyticsError, LlmError, PublishError
@@ -123,7 +123,7 @@ def _rule_input(
     conn: store.Conn, site: rules.SiteInfo, start: datetime, end: datetime
 ) -> rules.RuleInput:
     params = {"site": site.site_id, "start": start, "end": end}
-    return rules.RuleInput(
+    inp = rules.RuleInput(
         site=site,
         meters=store.meters(conn, site.site_id),
         start=start,
@@ -133,6 +133,8 @@ def _rule_input(
         demand=store.frame(conn, "demand_rows", params),
         last_before=store.last_before(conn, site.site_id, start),
     )
+    inp.raw = store.raw_voltage(conn, extremes.raw_windows(inp))  # the short events' seconds
+    return inp
 
 
 def _model_episodes(ctx: Context, conn: store.Conn, inp: rules.RuleInput) -> list[ev.Episode]:
@@ -256,9 +258,11 @@ def detect_site(ctx: Context, site: rules.SiteInfo, now: datetime) -> dict[str, 
                 chunk_end = min(end, start + CHUNK)
                 window_start = _floor(start - LOOKBACK, timedelta(hours=1))
                 inp = _rule_input(conn, site, window_start, chunk_end)
-                episodes = rules.evaluate(inp, ctx.limits) + _model_episodes(ctx, conn, inp)
-                episodes += crosscheck.detect(
-                    conn, site, window_start, chunk_end, ctx.crosscheck_limits
+                found = rules.evaluate(inp, ctx.limits)
+                episodes = found + _model_episodes(ctx, conn, inp)
+                episodes += crosscheck.explained(
+                    crosscheck.detect(conn, site, window_start, chunk_end, ctx.crosscheck_limits),
+                    found,
                 )
                 stored = store.open_events(conn, site.site_id, window_start - timedelta(hours=1))
                 keys = {e.key for e in stored}

@@ -22,7 +22,19 @@ KIND_NAMES = {
     "counter_jump": ("salto do contador de energia", "energy counter jump"),
     "counter_mismatch": ("contador de energia e potência divergem", "energy counter and power disagree"),
     "counter_lost_data": ("leituras perdidas (o contador avançou)", "readings lost (the counter advanced)"),
+    "counter_scale": ("erro de escala do contador de energia", "energy counter scale error"),
+    "voltage_sag": ("afundamento de tensão (VTCD, PRODIST)", "voltage sag (short-duration variation, PRODIST)"),
+    "voltage_swell": ("elevação de tensão (VTCD, PRODIST)", "voltage swell (short-duration variation, PRODIST)"),
+    "voltage_interruption": ("interrupção de tensão (VTCD, PRODIST)", "voltage interruption (short-duration variation, PRODIST)"),
+    "meter_stuck": ("medidor travado (leituras idênticas)", "meter stuck (identical readings)"),
+    "demand_implausible": ("demanda do contador fisicamente impossível", "counter demand physically impossible"),
 }  # fmt: skip
+
+# PRODIST duration classes of a short-duration variation
+DURATION_CLASSES = {
+    "momentary": ("momentâneo", "momentary"),
+    "temporary": ("temporário", "temporary"),
+}
 
 SEVERITY_NAMES = {
     "info": ("informativo", "info"),
@@ -121,6 +133,53 @@ def _counter_text(kind: str, where: str, d: dict[str, Any], lang: str) -> str:
     )
 
 
+QUALITY_KINDS = ("voltage_sag", "voltage_swell", "voltage_interruption", "meter_stuck",
+                 "demand_implausible", "counter_scale")  # fmt: skip
+
+
+def _quality_text(
+    kind: str, where: str, lang: str, *, measured: float | None, limit: float | None,
+    details: dict[str, Any],
+) -> str:  # fmt: skip
+    """Short-duration voltage variations, data-quality and counter events."""
+    pt = lang == "pt-BR"
+    name = kind_name(kind, lang)
+    if kind not in QUALITY_KINDS:
+        return _counter_text(kind, where, details, lang)
+    if kind in ("voltage_sag", "voltage_swell", "voltage_interruption"):
+        cls = DURATION_CLASSES.get(details.get("duration_class", ""), ("", ""))
+        secs = _n(details.get("duration_s"), lang, 0)
+        phase = details.get("phase", "")
+        pu = _n(details.get("pu"), lang, 2)
+        text = (
+            f"{where}: {name.split(' (', maxsplit=1)[0]} {cls[0]} na fase {phase}: {_n(measured, lang, 1)} V ({pu} pu) por {secs} s"
+            if pt
+            else f"{where}: {cls[1]} {name.split(' (', maxsplit=1)[0]} on phase {phase}: {_n(measured, lang, 1)} V ({pu} pu) for {secs} s"
+        )
+    elif kind == "meter_stuck":
+        mins = _n(details.get("minutes"), lang, 0)
+        text = (
+            f"{where}: medidor travado: {_n(measured, lang, 0)} leituras idênticas em {mins} min com carga (verifique o medidor e o gateway; os dados do período não são reais)"
+            if pt
+            else f"{where}: meter stuck: {_n(measured, lang, 0)} identical readings over {mins} min under load (check the meter and the gateway; the period's data are not real)"
+        )
+    elif kind == "demand_implausible":
+        text = (
+            f"{where}: demanda de 15 min calculada pelo contador de {_n(measured, lang, 1)} kW é impossível com a potência medida de {_n(limit, lang, 1)} kW (erro do contador, não ultrapassagem)"
+            if pt
+            else f"{where}: 15-min demand of {_n(measured, lang, 1)} kW from the counter is impossible with the measured power of {_n(limit, lang, 1)} kW (a counter error, not an excess)"
+        )
+    else:  # counter_scale
+        f = details.get("factor") or "?"
+        at = _clock(details.get("at_local"), lang)
+        text = (
+            f"{where}: contador de energia lido com escala errada (fator {f}) a partir das {at}, de {_n(details.get('counter_before'), lang, 1)} para {_n(details.get('counter_after'), lang, 1)} kWh; energia e demanda do período calculadas pelo contador estão erradas"
+            if pt
+            else f"{where}: energy counter read with the wrong scale (factor {f}) from {at}, from {_n(details.get('counter_before'), lang, 1)} to {_n(details.get('counter_after'), lang, 1)} kWh; the period's energy and demand from the counter are wrong"
+        )
+    return text
+
+
 def describe(
     kind: str,
     meter: str | None,
@@ -192,8 +251,8 @@ def describe(
                 if pt
                 else f"{where}: no readings for {_n(measured, lang, 0)} min (limit {_n(limit, lang, 0)} min)"
             )
-        elif kind.startswith("counter_") and kind in KIND_NAMES:
-            text = _counter_text(kind, where, details, lang)
+        elif kind in QUALITY_KINDS or (kind.startswith("counter_") and kind in KIND_NAMES):
+            text = _quality_text(kind, where, lang, measured=measured, limit=limit, details=details)
         elif kind == "model_outlier":
             drivers = details.get("drivers", [])
             parts = []

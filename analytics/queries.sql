@@ -9,10 +9,15 @@ SELECT meter_id, name, nominal_voltage_ln, nominal_voltage_ll
 FROM meters WHERE site_id = %(site)s ORDER BY meter_id;
 
 -- name: minute_rows
+-- Averages, and the extremes the rules on short events read (analytics/extremes.py,
+-- analytics/quality.py).
 SELECT r.meter_id, r.bucket, r.samples,
        r.v_l1n_avg, r.v_l2n_avg, r.v_l3n_avg, r.v_l12_avg, r.v_l23_avg, r.v_l31_avg,
        r.i_l1_avg, r.i_l2_avg, r.i_l3_avg, r.freq_avg, r.p_total_avg, r.q_total_avg,
-       r.pf_total_avg
+       r.pf_total_avg,
+       r.v_l1n_min, r.v_l1n_max, r.v_l2n_min, r.v_l2n_max, r.v_l3n_min, r.v_l3n_max,
+       r.i_l1_min, r.i_l1_max, r.i_l2_min, r.i_l2_max, r.i_l3_min, r.i_l3_max,
+       r.p_total_min, r.p_total_max, r.q_total_min, r.q_total_max, r.freq_min, r.freq_max
 FROM rollup.agg_1m r
 JOIN meters m ON m.meter_id = r.meter_id
 WHERE m.site_id = %(site)s AND r.bucket >= %(start)s AND r.bucket < %(end)s
@@ -34,6 +39,14 @@ FROM bi.site_demand_15m b
 JOIN site_demand_15m s ON s.site_id = b.site_id AND s.bucket = b.time_utc
 WHERE b.site_id = %(site)s AND b.time_utc >= %(start)s AND b.time_utc < %(end)s
 ORDER BY b.time_utc;
+
+-- name: raw_voltage
+-- Raw phase voltages of the short windows (meter, start, end) the extremes rules ask for.
+SELECT r.meter_id, r.time, r.v_l1n, r.v_l2n, r.v_l3n
+FROM unnest(%(meters)s::int[], %(starts)s::timestamptz[], %(ends)s::timestamptz[])
+     AS w(meter_id, t0, t1)
+JOIN readings r ON r.meter_id = w.meter_id AND r.time >= w.t0 AND r.time < w.t1
+ORDER BY r.meter_id, r.time;
 
 -- name: last_before
 -- Per meter, the last minute with data before the evaluated range (silence detection).

@@ -1,12 +1,15 @@
 """Power-quality and tariff rules: pandas frames of rollups in, episodes out.
 
-Limits (see /README "Analytics"): PRODIST Módulo 8 steady-state voltage bands on
-10-minute averages, frequency 59.9-60.1 Hz on 1-minute averages, voltage unbalance
-(FD, CIGRÉ formula on line-line voltages) 3% on 10-minute averages, phase loss (a
-phase below 50% of nominal on a 1-minute average), current unbalance (house limit,
-no regulation) 10% when the mean current is at least ``min_current_a``, hourly power
-factor below the site reference (0.92; inductive 06-24 h, capacitive 00-06 h local),
-15-minute site demand above contracted + tolerance, meter silent for 5+ minutes.
+Limits (see docs/detection.md and /README "What is detected"): PRODIST Módulo 8
+steady-state voltage bands on 10-minute averages (minutes of a short-duration variation
+or a phase loss left out, as PRODIST purges them), voltage unbalance (FD, CIGRÉ formula
+on line-line voltages) 3% on 10-minute averages, current unbalance (house limit, no
+regulation) 10% when the mean current is at least ``min_current_a``, hourly power factor
+below the site reference (0.92; inductive 06-24 h, capacitive 00-06 h local), 15-minute
+site demand above contracted + tolerance (counter-based demand bounded by the measured
+power, see :mod:`analytics.quality`), meter silent for 5+ minutes. Frequency, phase loss
+and short-duration voltage variations are judged on extremes (:mod:`analytics.extremes`),
+stuck meters and impossible demand in :mod:`analytics.quality`.
 
 Pure module: no database or network.
 """
@@ -14,198 +17,41 @@ Pure module: no database or network.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
 import pandas as pd  # type: ignore[import-untyped]
 
-from analytics.events import Episode, group_runs
+from analytics import extremes, quality
+from analytics.events import Episode
+from analytics.rulebase import (
+    CURRENTS,
+    HOUR,
+    LINES,
+    MINUTE,
+    PHASES,
+    PRODIST_BANDS,
+    QUARTER,
+    TEN_MIN,
+    Limits,
+    MeterInfo,
+    RuleInput,
+    SiteInfo,
+    Verdict,
+    as_datetime,
+    last_buckets,
+    rule_episodes,
+    voltage_bands,
+    worst_row,
+)
 
-MINUTE = timedelta(minutes=1)
-TEN_MIN = timedelta(minutes=10)
-HOUR = timedelta(hours=1)
-QUARTER = timedelta(minutes=15)
-PHASES = ("v_l1n", "v_l2n", "v_l3n")
-LINES = ("v_l12", "v_l23", "v_l31")
-CURRENTS = ("i_l1", "i_l2", "i_l3")
-
-# PRODIST Módulo 8, steady-state voltage, by nominal line-neutral voltage:
-# (adequate low, adequate high, precarious low, precarious high); critical outside.
-PRODIST_BANDS: dict[float, tuple[float, float, float, float]] = {
-    127.0: (117.0, 133.0, 110.0, 135.0),  # 220/127 V
-    220.0: (202.0, 231.0, 191.0, 233.0),  # 380/220 V
-}
-
-
-def voltage_bands(nominal_ln: float) -> tuple[float, float, float, float]:
-    """The PRODIST bands for a nominal line-neutral voltage (others: the 220 V ratios)."""
-    if nominal_ln in PRODIST_BANDS:
-        return PRODIST_BANDS[nominal_ln]
-    return tuple(b / 220.0 * nominal_ln for b in PRODIST_BANDS[220.0])  # type: ignore[return-value]
-
-
-@dataclass(frozen=True)
-class Limits:
-    freq_low: float = 59.9
-    freq_high: float = 60.1
-    freq_critical_low: float = 59.5
-    freq_critical_high: float = 60.5
-    voltage_unbalance_pct: float = 3.0
-    current_unbalance_pct: float = 10.0
-    min_current_a: float = 5.0
-    phase_loss_fraction: float = 0.5
-    silent_after: timedelta = timedelta(minutes=5)
-    gaps: dict[str, timedelta] = field(
-        default_factory=lambda: {
-            "voltage_band": timedelta(minutes=10),
-            "frequency": timedelta(minutes=5),
-            "voltage_unbalance": timedelta(minutes=10),
-            "current_unbalance": timedelta(minutes=10),
-            "phase_loss": timedelta(minutes=5),
-            "power_factor": timedelta(0),
-            "demand_exceeded": timedelta(minutes=15),
-            "meter_silent": timedelta(0),
-            "model_outlier": timedelta(minutes=5),
-        }
-    )
-
-
-@dataclass(frozen=True)
-class MeterInfo:
-    meter_id: int
-    name: str
-    nominal_ln: float = 127.0
-    nominal_ll: float = 220.0
-
-
-@dataclass(frozen=True)
-class SiteInfo:
-    site_id: str
-    timezone: str = "America/Sao_Paulo"
-    pf_reference: float = 0.92
-
-
-@dataclass
-class RuleInput:
-    """Rollups of one site over the evaluated range [start, end).
-
-    ``minute``: readings_1m rows (meter_id, bucket, samples, ``<q>_avg``);
-    ``hourly``: readings_1h rows (meter_id, bucket, p_total_avg, q_total_avg);
-    ``demand``: bi.site_demand_15m rows (bucket, demand_kw, limit_kw, exceeds_limit);
-    ``last_before``: per meter, the last minute bucket with data before ``start``.
-    """
-
-    site: SiteInfo
-    meters: dict[int, MeterInfo]
-    start: datetime
-    end: datetime
-    minute: pd.DataFrame
-    hourly: pd.DataFrame
-    demand: pd.DataFrame
-    last_before: dict[int, datetime] = field(default_factory=dict)
-
-
-def _ts(value: Any) -> datetime:
-    out: datetime = pd.Timestamp(value).to_pydatetime()
-    return out
-
-
-# What ``describe`` says of a run of violating rows:
-# (severity, quantity, worst measured value, limit, details).
-Verdict = tuple[str, str | None, float | None, float | None, dict[str, Any]]
-
-
-def _episodes(
-    inp: RuleInput,
-    kind: str,
-    *,
-    rows: pd.DataFrame,
-    last_bucket: dict[int | None, datetime],
-    width: timedelta,
-    gap: timedelta,
-    describe: Callable[[pd.DataFrame], Verdict],
-) -> Iterator[Episode]:
-    """Group violating ``rows`` (meter_id, bucket, badness, ...) per meter into episodes.
-
-    ``describe(run_rows)`` gives (severity, quantity, measured, limit, details) of a run.
-    """
-    if rows.empty:
-        return
-    for meter_id, group in rows.groupby("meter_id", dropna=False, sort=True):
-        g = group.sort_values("bucket")
-        times = [_ts(t) for t in g["bucket"]]
-        mid = None if pd.isna(meter_id) else int(meter_id)
-        for i, j in group_runs(times, width, gap):
-            run = g.iloc[i : j + 1]
-            severity, quantity, measured, limit, details = describe(run)
-            end = times[j] + width
-            ongoing = last_bucket.get(mid) is not None and times[j] >= last_bucket[mid]
-            yield Episode(
-                inp.site.site_id, mid, kind, "rule", severity, times[i], end, ongoing,
-                quantity, measured, limit, float(run["badness"].max()), details,
-            )  # fmt: skip
-
-
-def _worst(run: pd.DataFrame) -> pd.Series:
-    return run.loc[run["badness"].idxmax()]
-
-
-def _last_buckets(frame: pd.DataFrame, key: str = "meter_id") -> dict[int | None, datetime]:
-    if frame.empty:
-        return {}
-    last = frame.groupby(key)["bucket"].max()
-    return {int(k): _ts(v) for k, v in last.items()}
-
-
-def phase_loss_mask(inp: RuleInput, limits: Limits) -> pd.Series:
-    """Per minute row: True where a phase is below ``phase_loss_fraction`` of nominal."""
-    m = inp.minute
-    if m.empty:
-        return pd.Series(dtype=bool)
-    nominal = m["meter_id"].map(lambda k: inp.meters[int(k)].nominal_ln).astype(float)
-    volts = m[[f"{p}_avg" for p in PHASES]].astype(float)
-    low = volts.lt(limits.phase_loss_fraction * nominal, axis=0)
-    alive = volts.gt(0.8 * nominal, axis=0).any(axis=1)
-    return low.any(axis=1) & alive
-
-
-def phase_loss(inp: RuleInput, limits: Limits, mask: pd.Series) -> Iterator[Episode]:
-    m = inp.minute
-    if m.empty or not mask.any():
-        return
-    rows = m[mask].copy()
-    cols = [f"{p}_avg" for p in PHASES]
-    nominal = rows["meter_id"].map(lambda k: inp.meters[int(k)].nominal_ln).astype(float)
-    rows["badness"] = (nominal - rows[cols].min(axis=1)).astype(float)
-
-    def describe(run: pd.DataFrame) -> Verdict:
-        w = _worst(run)
-        info = inp.meters[int(w["meter_id"])]
-        lost = sorted(
-            {p.removesuffix("n").upper()[2:] for p in PHASES for _, r in run.iterrows()
-             if r[f"{p}_avg"] < limits.phase_loss_fraction * info.nominal_ln}
-        )  # fmt: skip
-        worst_phase = min(PHASES, key=lambda p: float(w[f"{p}_avg"]))
-        return (
-            "critical",
-            worst_phase,
-            float(w[f"{worst_phase}_avg"]),
-            limits.phase_loss_fraction * info.nominal_ln,
-            {"phases": lost},
-        )
-
-    yield from _episodes(
-        inp,
-        "phase_loss",
-        rows=rows,
-        last_bucket=_last_buckets(m),
-        width=MINUTE,
-        gap=limits.gaps["phase_loss"],
-        describe=describe,
-    )
+# re-exported: the rules' common ground lives in analytics.rulebase
+__all__ = [
+    "CURRENTS", "LINES", "PHASES", "PRODIST_BANDS", "Limits", "MeterInfo", "RuleInput",
+    "SiteInfo", "current_unbalance", "evaluate", "unbalance_fd", "voltage_bands",
+]  # fmt: skip
 
 
 def _ten_minute(inp: RuleInput, columns: list[str], mask: pd.Series) -> pd.DataFrame:
@@ -247,7 +93,7 @@ def voltage_band(inp: RuleInput, limits: Limits, mask: pd.Series) -> Iterator[Ep
     rows = ten[ten["viol"]]
 
     def describe(run: pd.DataFrame) -> Verdict:
-        w = _worst(run)
+        w = worst_row(run)
         lo_, hi_, _, _ = voltage_bands(inp.meters[int(w["meter_id"])].nominal_ln)
         crit = bool(run["is_critical"].any())
         v = float(w["worst_v"])
@@ -260,11 +106,11 @@ def voltage_band(inp: RuleInput, limits: Limits, mask: pd.Series) -> Iterator[Ep
              "adequate_low": lo_, "adequate_high": hi_},
         )  # fmt: skip
 
-    yield from _episodes(
+    yield from rule_episodes(
         inp,
         "voltage_band",
         rows=rows,
-        last_bucket=_last_buckets(ten),
+        last_bucket=last_buckets(ten),
         width=TEN_MIN,
         gap=limits.gaps["voltage_band"],
         describe=describe,
@@ -306,11 +152,11 @@ def _unbalance_episodes(
         v = float(run["badness"].max())
         return ("critical" if v > 2 * limit else "warning"), quantity, v, limit, {}
 
-    yield from _episodes(
+    yield from rule_episodes(
         inp,
         kind,
         rows=rows,
-        last_bucket=_last_buckets(ten),
+        last_bucket=last_buckets(ten),
         width=TEN_MIN,
         gap=gap,
         describe=describe,
@@ -352,31 +198,6 @@ def current_unbalance_rule(inp: RuleInput, limits: Limits, mask: pd.Series) -> I
     )
 
 
-def frequency(inp: RuleInput, limits: Limits) -> Iterator[Episode]:
-    m = inp.minute.dropna(subset=["freq_avg"]) if not inp.minute.empty else inp.minute
-    if m.empty:
-        return
-    f = m["freq_avg"].astype(float)
-    low, high = f < limits.freq_low, f > limits.freq_high
-    rows = m.assign(badness=(f - 60.0).abs())[low | high]
-
-    def describe(run: pd.DataFrame) -> Verdict:
-        v = float(_worst(run)["freq_avg"])
-        crit = v < limits.freq_critical_low or v > limits.freq_critical_high
-        lim = limits.freq_low if v < 60 else limits.freq_high
-        return ("critical" if crit else "warning"), "freq", v, lim, {}
-
-    yield from _episodes(
-        inp,
-        "frequency",
-        rows=rows,
-        last_bucket=_last_buckets(m),
-        width=MINUTE,
-        gap=limits.gaps["frequency"],
-        describe=describe,
-    )
-
-
 def power_factor(inp: RuleInput, limits: Limits) -> Iterator[Episode]:
     """Hourly PF from average P and Q; inductive counted 06-24 h, capacitive 00-06 h."""
     h = (
@@ -403,7 +224,7 @@ def power_factor(inp: RuleInput, limits: Limits) -> Iterator[Episode]:
     rows = h[counted & (pf < ref)]
 
     def describe(run: pd.DataFrame) -> Verdict:
-        w = _worst(run)
+        w = worst_row(run)
         return (
             "warning",
             "pf_total",
@@ -412,11 +233,11 @@ def power_factor(inp: RuleInput, limits: Limits) -> Iterator[Episode]:
             {"nature": str(w["nature"]), "hours": len(run)},
         )
 
-    yield from _episodes(
+    yield from rule_episodes(
         inp,
         "power_factor",
         rows=rows,
-        last_bucket=_last_buckets(h),
+        last_bucket=last_buckets(h),
         width=HOUR,
         gap=limits.gaps["power_factor"],
         describe=describe,
@@ -431,21 +252,26 @@ def demand(inp: RuleInput, limits: Limits) -> Iterator[Episode]:
     d = d.dropna(subset=["limit_kw", "demand_kw"])
     if d.empty:
         return
+    # a counter-based demand physics rules out is a counter error (its own data-quality
+    # event): judged on the measured average power instead, never alerted as such
+    implausible = quality.implausible_demand(d, limits)
+    kw = d["demand_kw"].astype(float).where(~implausible, d.get("p_total_avg"))
+    d = d.assign(demand_kw=kw).dropna(subset=["demand_kw"])
     d = d.assign(badness=d["demand_kw"].astype(float) - d["limit_kw"].astype(float))
     rows = d[d["badness"] > 0]
-    last: dict[int | None, datetime] = {None: _ts(d["bucket"].max())}
+    last: dict[int | None, datetime] = {None: as_datetime(d["bucket"].max())}
 
     def describe(run: pd.DataFrame) -> Verdict:
-        w = _worst(run)
+        w = worst_row(run)
         return (
             "critical",
             "demand_kw",
             float(w["demand_kw"]),
             float(w["limit_kw"]),
-            {"intervals": len(run), "peak_at": _ts(w["bucket"]).isoformat()},
+            {"intervals": len(run), "peak_at": as_datetime(w["bucket"]).isoformat()},
         )
 
-    yield from _episodes(
+    yield from rule_episodes(
         inp,
         "demand_exceeded",
         rows=rows,
@@ -463,7 +289,7 @@ def meter_silent(inp: RuleInput, limits: Limits) -> Iterator[Episode]:
     if not m.empty:
         with_data = m[m["samples"] > 0]
         for k, g in with_data.groupby("meter_id"):
-            by_meter[int(k)] = sorted(_ts(t) for t in g["bucket"])
+            by_meter[int(k)] = sorted(as_datetime(t) for t in g["bucket"])
     for meter_id in inp.meters:
         times = by_meter.get(meter_id, [])
         before = inp.last_before.get(meter_id)
@@ -484,16 +310,18 @@ def meter_silent(inp: RuleInput, limits: Limits) -> Iterator[Episode]:
 
 
 def evaluate(inp: RuleInput, limits: Limits | None = None) -> list[Episode]:
-    """Every rule over ``inp``; phase loss masks the voltage and current rules it explains."""
+    """Every rule over ``inp``; phase loss and short-duration variations mask the
+    minutes they explain from the voltage and current rules on 10-minute averages."""
     limits = limits or Limits()
-    mask = phase_loss_mask(inp, limits)
-    out: list[Episode] = []
-    out += phase_loss(inp, limits, mask)
+    found, mask = extremes.voltage_events(inp, limits)
+    out: list[Episode] = list(found)
     out += voltage_band(inp, limits, mask)
     out += voltage_unbalance(inp, limits, mask)
     out += current_unbalance_rule(inp, limits, mask)
-    out += frequency(inp, limits)
+    out += extremes.frequency(inp, limits)
     out += power_factor(inp, limits)
     out += demand(inp, limits)
+    out += quality.demand_implausible(inp, limits)
     out += meter_silent(inp, limits)
+    out += quality.meter_stuck(inp, limits)
     return [e for e in out if not math.isnan(e.badness)]

@@ -94,12 +94,22 @@ def frame(conn: Conn, name: str, params: dict[str, Any]) -> pd.DataFrame:
         cur.execute(q(name), params)
         cols = [d.name for d in cur.description or []]
         df = pd.DataFrame.from_records(cur.fetchall(), columns=cols)
-    if "bucket" in df:
-        df["bucket"] = pd.to_datetime(df["bucket"], utc=True)
+    for col in ("bucket", "time"):
+        if col in df:
+            df[col] = pd.to_datetime(df[col], utc=True)
     for col in cols:
-        if col.endswith(("_avg", "_kw", "_kwh")):
+        if col.endswith(("_avg", "_min", "_max", "_kw", "_kwh")) or col.startswith("v_l"):
             df[col] = pd.to_numeric(df[col], errors="coerce").astype(float)
     return df
+
+
+def raw_voltage(conn: Conn, windows: list[tuple[int, datetime, datetime]]) -> pd.DataFrame:
+    """Raw phase voltages of (meter_id, start, end) windows (analytics.extremes)."""
+    params = {
+        "meters": [w[0] for w in windows], "starts": [w[1] for w in windows],
+        "ends": [w[2] for w in windows],
+    }  # fmt: skip
+    return frame(conn, "raw_voltage", params)
 
 
 def last_before(conn: Conn, site: str, start: datetime) -> dict[int, datetime]:

@@ -58,9 +58,12 @@ def samples(
 def minute_frame(meter_id: int, rows: list[tuple[datetime, dict[str, float]]]) -> pd.DataFrame:
     raw = pd.DataFrame([{"bucket": t, **{q: v[q] for q in GAUGES}} for t, v in rows])
     raw["bucket"] = pd.to_datetime(raw["bucket"], utc=True).dt.floor("1min")
-    out = raw.groupby("bucket", as_index=False).agg(
-        samples=("p_total", "size"), **{f"{q}_avg": (q, "mean") for q in GAUGES}
-    )
+    stats = {
+        f"{q}_{s}": (q, f)
+        for q in GAUGES
+        for s, f in (("avg", "mean"), ("min", "min"), ("max", "max"))
+    }
+    out = raw.groupby("bucket", as_index=False).agg(samples=("p_total", "size"), **stats)
     out.insert(0, "meter_id", meter_id)
     return out
 

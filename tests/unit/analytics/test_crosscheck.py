@@ -313,3 +313,53 @@ def test_fault_rejects_unknown_kind_and_bad_span() -> None:
         Fault("counter_scale", T0, T0, factor=2.0)
     with pytest.raises(ValueError, match="factor must be > 0"):
         Fault("power_scale", T0, factor=0.0)
+
+
+def test_counter_read_x1000_then_fixed_is_one_scale_event_not_a_reset() -> None:
+    per_s = 250.0 / 3600
+    up = hour(
+        250.0, 125.0 + 125_000.0 + E0 * 999, step_kwh=E0 * 999, step_trap_kwh=per_s,
+        step_after=E0 * 1000, at=H,
+    )  # fmt: skip
+    during = hour(250.0, 250_000.0, at=H + timedelta(hours=1), step_before=E0 * 1000)
+    fix = hour(
+        250.0, 125.0 + 125_000.0 - (E0 + 500) * 999, step_kwh=-(E0 + 500) * 999,
+        step_before=(E0 + 500) * 1000, step_after=E0 + 500, at=H + timedelta(hours=2),
+    )  # fmt: skip
+    assert "counter_scale" in kinds(up) and "counter_scale" in kinds(fix)
+    assert "counter_reset" not in kinds(fix)
+    eps = list(cc.episodes("plant", [up, during, fix]))
+    assert [e.kind for e in eps] == ["counter_scale"]
+    (ep,) = eps
+    assert ep.severity == "critical" and not ep.ongoing
+    assert ep.start == up.step_from and ep.end == fix.step_to
+    assert ep.details["factor"] == "1000"
+    pt, en = describe("counter_scale", "m1", ep.measured, ep.limit, ep.details)
+    assert "escala" in pt and "scale" in en and "1000" in en
+
+
+def test_scale_error_not_fixed_yet_is_ongoing() -> None:
+    up = hour(250.0, E0 * 999 + 250.0, step_kwh=E0 * 999, step_after=E0 * 1000)
+    later = hour(250.0, 250_000.0, at=H + timedelta(hours=1))
+    (ep,) = cc.episodes("plant", [up, later])
+    assert ep.kind == "counter_scale" and ep.ongoing and ep.end == H + timedelta(hours=2)
+
+
+def test_counter_episodes_a_stuck_meter_explains_are_dropped() -> None:
+    from analytics.events import Episode
+
+    stuck = Episode("plant", 1, "meter_stuck", "rule", "warning", H, H + timedelta(minutes=30),
+                    False, "samples", 1800.0, 20.0)  # fmt: skip
+    half = hour(250.0, 125.0)
+    catch_up = hour(
+        250.0, 250.0 + 125.0, step_kwh=125.07, step_trap_kwh=0.07,
+        step_from=H + timedelta(minutes=30), step_to=H + timedelta(minutes=30, seconds=1),
+    )  # fmt: skip
+    jumped = list(cc.episodes("plant", [catch_up]))
+    assert [e.kind for e in jumped] == ["counter_jump"]
+    assert cc.explained(jumped, [stuck]) == []
+    found = list(cc.episodes("plant", [half]))
+    assert [e.kind for e in found] == ["counter_mismatch"]
+    assert cc.explained(found, [stuck]) == []
+    other = list(cc.episodes("plant", [replace(half, meter_id=2)]))
+    assert cc.explained(other, [stuck]) == other
