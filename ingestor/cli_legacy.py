@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from gateway.contract import DEFAULT_ROOT, ContractError, check_name, check_root
 from ingestor import config as ingest_config
+from ingestor.bounds import Limits
 from ingestor.errors import ConfigError
 from ingestor.legacy_import import PAGE_ROWS, ImportRequest, ImportResult, run_import
 from ingestor.legacy_text import LANGS, summary, t, when
@@ -24,6 +25,9 @@ _POLICY_VARS = {
     "retention_days": ingest_config.ENV["retention_days"],
     "max_future_s": ingest_config.ENV["max_future_s"],
     "reject_keep_bytes": ingest_config.ENV["reject_keep_bytes"],
+    "max_sites": ingest_config.ENV["max_sites"],
+    "max_meters": ingest_config.ENV["max_meters"],
+    "rejects_per_reason": ingest_config.ENV["rejects_per_reason"],
 }
 
 
@@ -80,10 +84,24 @@ def _int_var(env: Mapping[str, str], var: str, default: int) -> int:
     return value
 
 
+def _settings(env: Mapping[str, str]) -> dict[str, int]:
+    fields = ingest_config.IngestorConfig.model_fields
+    return {k: _int_var(env, var, int(fields[k].default)) for k, var in _POLICY_VARS.items()}
+
+
+def limits_from_env(env: Mapping[str, str]) -> Limits:
+    """The live ingestor's registration and dead-letter limits (same variables)."""
+    values = _settings(env)
+    return Limits(
+        max_sites=values["max_sites"],
+        max_meters=values["max_meters"],
+        rejects_per_reason=values["rejects_per_reason"],
+    )
+
+
 def policy_from_env(env: Mapping[str, str]) -> Policy:
     """The live ingestor's validation policy, from the same variables and defaults."""
-    fields = ingest_config.IngestorConfig.model_fields
-    values = {k: _int_var(env, var, int(fields[k].default)) for k, var in _POLICY_VARS.items()}
+    values = _settings(env)
     root = env.get(ingest_config.TOPIC_ROOT) or DEFAULT_ROOT
     try:
         check_root(root)
@@ -170,6 +188,7 @@ def run(
     result = run_import(
         req,
         policy=policy_from_env(env),
+        limits=limits_from_env(env),
         now=now or datetime.now(UTC),
         progress=lambda total, label: progress(total, label=label, lang=req.lang),
     )

@@ -32,6 +32,7 @@ from analytics.errors import DatabaseError as RollupError
 from gateway.contract import Reading, reading_topic
 from gateway.errors import RegisterMapError
 from gateway.registers import load_aliases
+from ingestor.bounds import Limits
 from ingestor.errors import IngestorError
 from ingestor.legacy_map import ColumnPlan, Tally, document, map_columns
 from ingestor.legacy_source import LegacySource, Row, prefetched, statements
@@ -107,7 +108,12 @@ def _digest(payload: bytes) -> bytes:
 
 
 def run_import(
-    req: ImportRequest, *, policy: Policy, now: datetime, progress: ProgressFactory
+    req: ImportRequest,
+    *,
+    policy: Policy,
+    now: datetime,
+    progress: ProgressFactory,
+    limits: Limits | None = None,
 ) -> ImportResult:
     """Import ``req``'s range of the old table; the tally accounts for every row read."""
     start = time.perf_counter()
@@ -123,7 +129,16 @@ def run_import(
         except psycopg.Error as exc:
             raise IngestorError(t("target_failed", req.lang, err=str(exc).strip())) from exc
         try:
-            _copy(req, src, target, policy=policy, now=now, progress=progress, result=result)
+            _copy(
+                req,
+                src,
+                target,
+                policy=policy,
+                now=now,
+                progress=progress,
+                result=result,
+                limits=limits,
+            )
         except psycopg.Error as exc:
             raise IngestorError(t("target_failed", req.lang, err=str(exc).strip())) from exc
         finally:
@@ -142,11 +157,12 @@ def _copy(
     now: datetime,
     progress: ProgressFactory,
     result: ImportResult,
+    limits: Limits | None,
 ) -> None:
     """Every page through validation into the writer; reading, validating and writing
     overlap (a reader thread, the caller, a writer thread)."""
     with (
-        Writer(req.database_url) as writer,
+        Writer(req.database_url, limits=limits, keep_bytes=policy.keep_bytes) as writer,
         ThreadPoolExecutor(1, thread_name_prefix="import-legacy-writer") as pool,
     ):
         run = _Run(
@@ -254,6 +270,10 @@ class _Run:
     def _write(self, fresh: list[Reading], rejects: list[Reject]) -> None:
         tally = self.result.tally
         written = self.writer.write(fresh, rejects)
+        if written.rejected > len(rejects):  # the registration limits refused this meter
+            raise IngestorError(
+                t("meter_refused", self.req.lang, site=self.req.site, meter=self.req.meter)
+            )
         tally.imported += written.inserted
         tally.already_stored += written.duplicates  # stored meanwhile (live ingestion)
         if fresh and self.meter_id is None:

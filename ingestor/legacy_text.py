@@ -51,6 +51,14 @@ _TEXT: Final[dict[str, tuple[str, str]]] = {
         "a tabela de aliases que liga as colunas às grandezas não carrega: {err}",
         "the alias table mapping the columns onto quantities does not load: {err}",
     ),
+    "meter_refused": (
+        "o medidor {site}/{meter} é desconhecido e o limite de sites/medidores novos"
+        " (EMUSA_INGESTOR_MAX_SITES, EMUSA_INGESTOR_MAX_METERS) foi atingido: admita-o com"
+        " `emusa-ingestor admit-meter {site} {meter}` ou aumente o limite, e rode de novo",
+        "meter {site}/{meter} is unknown and the limit on new sites/meters"
+        " (EMUSA_INGESTOR_MAX_SITES, EMUSA_INGESTOR_MAX_METERS) is reached: admit it with"
+        " `emusa-ingestor admit-meter {site} {meter}` or raise the limit, and run again",
+    ),
     "target_failed": (
         "o banco do EMUSA recusou a importação: {err}",
         "the EMUSA database refused the import: {err}",

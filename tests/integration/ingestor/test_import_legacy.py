@@ -20,7 +20,7 @@ import pytest
 
 from ingestor.__main__ import _parser
 from ingestor.cli_legacy import run
-from ingestor.errors import ConfigError, LegacySourceError
+from ingestor.errors import ConfigError, IngestorError, LegacySourceError
 from tests.conftest import PgServer
 
 pytestmark = pytest.mark.integration
@@ -329,3 +329,16 @@ def test_cli_prints_the_error_and_exits_2(
     )
     assert code == 2
     assert "cannot connect to the old app's database" in capsys.readouterr().err
+
+
+def test_an_unknown_meter_over_the_registration_limit_is_an_error_naming_it(
+    old_db: str, db: str
+) -> None:
+    with psycopg.connect(db) as conn:
+        conn.execute("INSERT INTO sites (site_id, name) VALUES ('plant', 'plant')")
+        conn.execute("INSERT INTO meters (site_id, name) VALUES ('plant', 'other')")
+    env = {**ENV, "EMUSA_INGESTOR_MAX_METERS": "1"}
+    with pytest.raises(IngestorError, match="admit-meter plant kron1"):
+        run(args(old_db, db), env, now=NOW)
+    assert one(db, "SELECT count(*) FROM readings") == 0
+    assert one(db, "SELECT count(*) FROM meters WHERE name = 'kron1'") == 0
