@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import psycopg
 from psycopg import sql
@@ -44,9 +44,6 @@ from ingestor.writer import Writer, queries
 log = logging.getLogger(__name__)
 
 PAGE_ROWS = 5000
-# Continuous aggregates refresh only buckets wholly inside the window: widen it to whole
-# days around the imported range so the daily rollup is redone too.
-_ROLLUP_MARGIN = timedelta(days=1)
 
 
 @dataclass(frozen=True)
@@ -191,9 +188,8 @@ def _refresh_rollups(req: ImportRequest, result: ImportResult) -> None:
         return
     refresh_start = time.perf_counter()
     try:
-        result.rollups = rollups.refresh(
-            req.database_url, tally.first - _ROLLUP_MARGIN, tally.last + _ROLLUP_MARGIN
-        )
+        # Widened by refresh() itself to whole buckets of every rollup (the local day too).
+        result.rollups = rollups.refresh(req.database_url, tally.first, tally.last)
     except RollupError as exc:
         result.rollup_error = str(exc)
     result.rollup_seconds = time.perf_counter() - refresh_start

@@ -211,12 +211,14 @@ def test_rollups_hold_the_imported_range(old_db: str, db: str) -> None:
             " FROM readings_1m ORDER BY bucket"
         ).fetchall()
         hours = conn.execute("SELECT bucket, samples FROM readings_1h").fetchall()
+        days = conn.execute("SELECT bucket, samples FROM readings_1d").fetchall()
     assert minutes == [
         # rows 1, 2, 4, 7, 8; the counter reset (row 7) is in the data as read
         (T0, 5, pytest.approx(15.375 + (1 + 2 + 4 + 7 + 8) / 5), 0.5, True),
         (T0 + timedelta(minutes=2), 2, pytest.approx(15.375 + 11.5), 1.25, True),
     ]
     assert hours == [(T0, 7)]
+    assert days == [(datetime(2026, 3, 2, 3, 0, tzinfo=UTC), 7)]  # the local day
 
 
 def test_since_until_select_a_half_open_range(old_db: str, db: str) -> None:
