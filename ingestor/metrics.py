@@ -1,7 +1,7 @@
 """Counters of the running ingestor (pure).
 
-Every committed message is counted once, as ``written``, ``duplicates``, ``rejected`` or
-``diagnostics``: once nothing is pending, ``received`` = their sum (plus the messages of a
+Every committed message is counted once, as ``written``, ``duplicates``, ``rejected``,
+``diagnostics`` or ``infos``: once nothing is pending, ``received`` = their sum (plus the messages of a
 batch abandoned at stop, which the broker delivers again).
 
 Each counter has one writer thread (``received`` the MQTT thread, the others the pipeline
@@ -22,6 +22,7 @@ class Counters:
     rejected: int = 0  # messages refused (stored in ingest_rejects, or over its budget)
     rejects_unstored: int = 0  # refused messages over the per-reason budget: not stored
     diagnostics: int = 0  # gateways' Modbus diagnostics messages stored (new rows)
+    infos: int = 0  # meters' info messages stored (gateway/meterinfo.py)
     batches: int = 0  # committed transactions
     acked: int = 0  # messages acknowledged to the broker after their commit
     retries: int = 0  # failed batch attempts retried (database down or busy)

@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 
 from gateway.contract import Reading
 from gateway.diagnostics import Diagnostics
+from gateway.meterinfo import MeterInfo
 from ingestor.batcher import Batcher
 from ingestor.config import IngestorConfig
 from ingestor.errors import BatchError, DatabaseError, DatabaseUnavailable
@@ -30,7 +31,7 @@ from ingestor.writer import Message, Writer, WriteResult
 
 log = logging.getLogger(__name__)
 
-Item = tuple[Delivery, Reading | Diagnostics | Reject]
+Item = tuple[Delivery, Reading | Diagnostics | MeterInfo | Reject]
 CommitHook = Callable[[Sequence[Reading], float], None]
 
 
@@ -186,13 +187,14 @@ class Service:
     ) -> None:
         readings = [o for _, o in items if isinstance(o, Reading)]
         diagnostics = [o for _, o in items if isinstance(o, Diagnostics)]
+        infos = [o for _, o in items if isinstance(o, MeterInfo)]
         rejects = [o for _, o in items if isinstance(o, Reject)]
         delay = 0.25
         tried = 0
         while True:
             tried += 1
             try:
-                result = self._write(items, readings, rejects, diagnostics)
+                result = self._write(items, readings, rejects, diagnostics, infos)
                 break
             except DatabaseError as exc:
                 self.counters.retries += 1
@@ -219,12 +221,15 @@ class Service:
         readings: list[Reading],
         rejects: list[Reject],
         diagnostics: list[Diagnostics],
+        infos: list[MeterInfo],
     ) -> WriteResult:
         messages = [
-            Message(o, d.topic, d.payload) for d, o in items if isinstance(o, Reading | Diagnostics)
+            Message(o, d.topic, d.payload)
+            for d, o in items
+            if isinstance(o, Reading | Diagnostics | MeterInfo)
         ]
         try:
-            return self._writer.write(readings, rejects, diagnostics, sources=messages)
+            return self._writer.write(readings, rejects, diagnostics, infos=infos, sources=messages)
         except BatchError as exc:
             log.error(
                 "database refused a batch, writing its messages one by one: %s",
@@ -259,8 +264,11 @@ class Service:
         c.rejected += result.rejected
         c.rejects_unstored += result.rejects_unstored
         c.diagnostics += result.diagnostics
+        c.infos += result.infos
         # the rest was stored before: readings and diagnostics (whose redelivery is skipped)
-        c.duplicates += len(items) - result.inserted - result.rejected - result.diagnostics
+        c.duplicates += (
+            len(items) - result.inserted - result.rejected - result.diagnostics - result.infos
+        )
         c.commit_ms = result.seconds * 1000
         self._last_commit = done
         if readings:

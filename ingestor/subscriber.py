@@ -11,9 +11,10 @@
   belong to a connection: after a reconnect the broker resends what was not acknowledged
   (same session), and may reuse a packet id, so an old delivery is never acknowledged on a
   new connection; its redelivered copy is (a harmless duplicate write in between).
-* Besides the readings, the gateways' Modbus diagnostics topics (retained) are subscribed
-  to. A broker whose ACL refuses those (an older ACL file) costs the diagnostics history
-  only: the ingestor counts as subscribed once the readings filter is granted.
+* Besides the readings, the gateways' Modbus diagnostics and meter info topics (retained)
+  are subscribed to. A broker whose ACL refuses those (an older ACL file) costs the
+  diagnostics history and meter metadata only: the ingestor counts as subscribed once the
+  readings filter is granted.
 """
 
 from __future__ import annotations
@@ -31,7 +32,11 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
-from gateway.contract import diagnostics_subscriptions, reading_subscription
+from gateway.contract import (
+    diagnostics_subscriptions,
+    meter_info_subscription,
+    reading_subscription,
+)
 from gateway.mqtt_url import MqttEndpoint
 from ingestor.errors import IngestorError
 
@@ -66,7 +71,11 @@ class Subscriber:
         keepalive: int = 30,
     ) -> None:
         self.topic_filter = reading_subscription(root, shared_group)
-        self.topic_filters = [self.topic_filter, *diagnostics_subscriptions(root, shared_group)]
+        self.topic_filters = [
+            self.topic_filter,
+            *diagnostics_subscriptions(root, shared_group),
+            meter_info_subscription(root, shared_group),
+        ]
         self._endpoint = endpoint
         self._on_delivery = on_delivery
         self._session_expiry = session_expiry
@@ -194,8 +203,8 @@ class Subscriber:
         ]
         if refused:
             log.warning(
-                "broker refused the diagnostics subscriptions %s: no Modbus diagnostics history"
-                " (allow them in the broker ACL)",
+                "broker refused the subscriptions %s: no Modbus diagnostics history or meter"
+                " metadata (allow them in the broker ACL)",
                 ", ".join(refused),
                 extra={"action": "mqtt_subscribe_refused"},
             )

@@ -1,8 +1,8 @@
-"""Turn one MQTT message into a reading, Modbus diagnostics or a reject record (pure: no
-paho, no psycopg).
+"""Turn one MQTT message into a reading, Modbus diagnostics, a meter's info or a reject
+record (pure: no paho, no psycopg).
 
 Everything about what a valid reading is lives in ``gateway.contract`` (diagnostics:
-``gateway.diagnostics``); this module only adds the ingestor's policy (retention window,
+``gateway.diagnostics``, meter info: ``gateway.meterinfo``); this module only adds the ingestor's policy (retention window,
 future tolerance, size limit) and builds the dead letter kept in ``ingest_rejects`` when
 the contract refuses a message.
 
@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from gateway import diagnostics
+from gateway import diagnostics, meterinfo
 from gateway.contract import (
     MAX_PAYLOAD_BYTES,
     ContractError,
@@ -28,13 +28,16 @@ from gateway.contract import (
     decode,
     decode_object,
     parse_diagnostics_topic,
+    parse_meter_info_topic,
     parse_reading_topic,
 )
 from gateway.diagnostics import Diagnostics
+from gateway.meterinfo import MeterInfo
 
 log = logging.getLogger(__name__)
 
 DIAGNOSTICS_SUFFIX = "/diagnostics"
+INFO_SUFFIX = "/info"
 UNPARSEABLE = "unparseable"
 
 
@@ -66,9 +69,12 @@ def make_reject(topic: str, payload: bytes, reason: str, detail: str, keep_bytes
 
 def validate(
     topic: str, payload: bytes, policy: Policy, now: datetime
-) -> Reading | Diagnostics | Reject:
-    """The reading (or diagnostics) carried by ``payload`` on ``topic``, or why it is refused."""
+) -> Reading | Diagnostics | MeterInfo | Reject:
+    """The reading (diagnostics, meter info) carried by ``payload`` on ``topic``, or why it
+    is refused."""
     try:
+        if topic.endswith(INFO_SUFFIX):
+            return meterinfo.decode(payload, topic=parse_meter_info_topic(topic, policy.root))
         if topic.endswith(DIAGNOSTICS_SUFFIX):
             kind, names = parse_diagnostics_topic(topic, policy.root)
             return diagnostics.decode(

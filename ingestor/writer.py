@@ -5,7 +5,8 @@ the readings of a meter over them are dead-lettered), binary COPY the readings s
 ``readings`` (inside a savepoint; when a duplicate aborts it, through a temporary staging
 table and ``INSERT … SELECT … ON CONFLICT DO NOTHING`` instead, so a redelivered reading
 is harmless), store the gateways' Modbus diagnostics (``modbus_meter_diagnostics``,
-``modbus_bus_diagnostics``; a redelivery is skipped), store the rejects, and log the
+``modbus_bus_diagnostics``; a redelivery is skipped), store the meters' info messages
+(``meters``, ``meter_registers``: ingestor/meter_info.py), store the rejects, and log the
 batch's time ranges in ``rollup.invalidations`` for the rollups (those starting before
 ``rollup.late_before()``: all on the Apache-only build, on Community the ones its refresh
 policies no longer reach) — all committed together or not at all.
@@ -30,8 +31,10 @@ from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from gateway.contract import Reading
-from gateway.diagnostics import Diagnostics
+from gateway.diagnostics import OPTIONAL, Diagnostics
+from gateway.meterinfo import MeterInfo
 from gateway.quantities import QUANTITIES
+from ingestor import meter_info
 from ingestor.bounds import Key, Limits, Registrar, Registration, RejectBudget
 from ingestor.errors import BatchError, DatabaseError, DatabaseUnavailable
 from ingestor.ranges import time_ranges
@@ -45,7 +48,13 @@ COPY_TYPES: tuple[str, ...] = ("timestamptz", "int4", "int8", *("float8",) * len
 _TRANSIENT_CLASSES = frozenset({"08", "40", "53", "55", "57", "58"})
 _HEADER = re.compile(r"^-- name: (\w+)\s*$", re.MULTILINE)
 
+_CHANNEL = (
+    sql.SQL(", channel, port, identifier"),
+    sql.SQL(", %(channel)s, %(port)s, %(identifier)s"),
+)
+
 Row = tuple[Any, ...]
+Record = Reading | Diagnostics | MeterInfo
 Conn = psycopg.Connection[tuple[Any, ...]]
 
 
@@ -77,6 +86,11 @@ def queries() -> dict[str, sql.Composed | sql.SQL]:
         query = sql.SQL(statement)  # the text of our own file, never a value
         if "{columns}" in statement:
             out[name] = query.format(columns=columns, placeholders=placeholders)
+        elif "{channel_columns}" in statement:  # migration 0022's columns
+            out[name] = query.format(channel_columns=_CHANNEL[0], channel_values=_CHANNEL[1])
+            out[f"{name}_before_0022"] = query.format(
+                channel_columns=sql.SQL(""), channel_values=sql.SQL("")
+            )
         else:
             out[name] = query
     return out
@@ -89,7 +103,7 @@ def reading_row(reading: Reading, meter_id: int) -> Row:
 
 def diagnostics_params(d: Diagnostics, meter_id: int | None) -> dict[str, Any]:
     """Parameters of ``insert_meter_diagnostics`` / ``insert_bus_diagnostics``."""
-    params: dict[str, Any] = dict(d.fields)
+    params: dict[str, Any] = dict.fromkeys(OPTIONAL) | dict(d.fields)
     params["exception_codes"] = Jsonb(dict(params["exception_codes"]))
     params.update(time=d.ts, site=d.site, gateway=d.gateway, bus=d.bus, meter_id=meter_id)
     return params
@@ -114,15 +128,16 @@ class WriteResult:
     rejected: int = 0  # messages refused (validation, database, registration limits)
     rejects_unstored: int = 0  # of those, dead letters over the per-reason budget (not stored)
     diagnostics: int = 0  # diagnostics rows stored (redeliveries skipped)
+    infos: int = 0  # meter info messages stored (an unchanged one changes no row)
     new_meters: list[tuple[str, str]] = field(default_factory=list)
     seconds: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
 class Message:
-    """A reading or diagnostics with where it came from, to dead-letter it if refused."""
+    """A reading, diagnostics or meter info with where it came from, to dead-letter it."""
 
-    record: Reading | Diagnostics
+    record: Record
     topic: str
     payload: bytes
 
@@ -145,6 +160,8 @@ class Writer:
         self._meters: dict[tuple[str, str], int] = {}
         self._sites: set[str] = set()
         self._invalidations = False
+        self._meter_info = False  # migration 0022 applied
+        self._warned_info = False
         self._registrar = Registrar(limits or Limits())
         self._budget = RejectBudget(limits or Limits(), clock)
         self._keep_bytes = keep_bytes
@@ -168,6 +185,8 @@ class Writer:
         try:
             row = conn.execute(q["has_invalidations"]).fetchone()
             self._invalidations = bool(row and row[0])
+            row = conn.execute(q["has_meter_info"]).fetchone()
+            self._meter_info = bool(row and row[0])
             self._meters = {(s, n): int(i) for s, n, i in conn.execute(q["load_meters"])}
             self._sites = {s for s, _ in self._meters}
             conn.execute(q["create_staging"])
@@ -204,6 +223,7 @@ class Writer:
         rejects: Sequence[Reject] = (),
         diagnostics: Sequence[Diagnostics] = (),
         *,
+        infos: Sequence[MeterInfo] = (),
         sources: Sequence[Message] = (),
     ) -> WriteResult:
         """Store a batch atomically; redelivered readings are counted as duplicates.
@@ -217,7 +237,7 @@ class Writer:
         origin = {id(m.record): m for m in sources}
         try:
             with conn.transaction():
-                records: list[Reading | Diagnostics] = [*readings, *diagnostics]
+                records: list[Record] = [*readings, *diagnostics, *infos]
                 reg = self._register(conn, records)
                 refused = [
                     self._refusal(r, reason, origin)
@@ -226,6 +246,7 @@ class Writer:
                 ]
                 readings = [r for r in readings if _key(r) not in reg.refused]
                 diagnostics = [d for d in diagnostics if _key(d) not in reg.refused]
+                infos = [i for i in infos if _key(i) not in reg.refused]
                 meters = {**self._meters, **reg.meters}
                 result = WriteResult(rejected=len(rejects) + len(refused))
                 if readings:
@@ -234,6 +255,9 @@ class Writer:
                     self._log_range(conn, readings)
                 for d in diagnostics:
                     result.diagnostics += self._store_diagnostics(conn, d, meters)
+                for i in infos:
+                    self._store_info(conn, i, meters)
+                result.infos = len(infos)
                 result.rejects_unstored = self._store_rejects(conn, [*rejects, *refused])
         except psycopg.Error as exc:
             self._after_error()
@@ -267,6 +291,11 @@ class Writer:
                             meters = {**self._meters, **known.meters, **reg.meters}
                             if isinstance(record, Diagnostics):
                                 result.diagnostics += self._store_diagnostics(conn, record, meters)
+                                _merge(known, reg)
+                                continue
+                            if isinstance(record, MeterInfo):
+                                self._store_info(conn, record, meters)
+                                result.infos += 1
                                 _merge(known, reg)
                                 continue
                             cur = conn.execute(
@@ -303,7 +332,7 @@ class Writer:
     def _register(
         self,
         conn: Conn,
-        records: Iterable[Reading | Diagnostics],
+        records: Iterable[Record],
         known: Registration | None = None,
     ) -> Registration:
         """Meters and sites of ``records`` unknown to the cache (and to ``known``), found
@@ -323,9 +352,7 @@ class Writer:
             return Registration()
         return self._registrar.register(conn, bound_queries(), list(meters), sites)
 
-    def _refusal(
-        self, record: Reading | Diagnostics, reason: str, origin: dict[int, Message]
-    ) -> Reject:
+    def _refusal(self, record: Record, reason: str, origin: dict[int, Message]) -> Reject:
         m = origin.get(id(record))
         topic = m.topic if m else "/".join(_key(record))
         payload = m.payload if m else b""
@@ -374,8 +401,23 @@ class Writer:
             cur = conn.execute(q["insert_bus_diagnostics"], diagnostics_params(d, None))
         else:
             meter_id = meters[(d.site, d.meter)]
-            cur = conn.execute(q["insert_meter_diagnostics"], diagnostics_params(d, meter_id))
+            name = "insert_meter_diagnostics" + ("" if self._meter_info else "_before_0022")
+            cur = conn.execute(q[name], diagnostics_params(d, meter_id))
         return max(cur.rowcount, 0)
+
+    def _store_info(self, conn: Conn, info: MeterInfo, meters: dict[tuple[str, str], int]) -> None:
+        """Store a meter's info message (its meter is registered) if migration 0022 is in."""
+        if self._meter_info:
+            meter_info.store(conn, queries(), info, meters[(info.site, info.meter)])
+        elif not self._warned_info:
+            self._warned_info = True
+            log.warning(
+                "meter info of %s/%s not stored: the database lacks migration 0022"
+                " (run emusa-ingestor migrate)",
+                info.site,
+                info.meter,
+                extra={"action": "info_not_stored", "meter": info.meter},
+            )
 
     def _log_range(self, conn: Conn, readings: Sequence[Reading]) -> None:
         if self._invalidations and readings:
@@ -399,7 +441,7 @@ class Writer:
             self.close()
 
 
-def _key(record: Reading | Diagnostics) -> Key:
+def _key(record: Record) -> Key:
     return (record.site, record.meter or "")
 
 
