@@ -25,7 +25,16 @@ from tests.benchmarks.results import git_commit, machine  # noqa: E402
 
 REPORT = "report"
 #: every benchmark of tests/benchmarks, in the order of the report
-EXPECTED = ("modbus", "ingest", "scale", "dashboards", "detection", "rollup_refresh", "reports")
+EXPECTED = (
+    "modbus",
+    "ingest",
+    "scale",
+    "dashboards",
+    "detection",
+    "detection_eval",
+    "rollup_refresh",
+    "reports",
+)
 NOISE_NOTE = (
     "Measured on a shared 2-core machine where other jobs ran at the same time (see each"
     " benchmark's load average): read the figures as orders of magnitude. Every ratio"
