@@ -66,6 +66,10 @@ PUBLISH = [
     ("gateway", "homeassistant/sensor/{s}_p_total/config", True),
     ("gateway", "emusa/plant/{s}/diagnostics", True),
     ("gateway", "emusa/plant/gateway/e2e/bus/{s}/diagnostics", True),
+    ("gateway", "emusa/plant/{s}/info", True),
+    ("ingestor", "emusa/plant/{s}/info", False),
+    ("analytics", "emusa/plant/{s}/info", False),
+    ("reader", "emusa/plant/{s}/info", False),
     ("gateway", "emusa/{s}/alerts", False),
     ("gateway", "emusa/{s}/summaries", False),
     ("gateway", "other/{s}", False),
@@ -98,6 +102,11 @@ SUBSCRIBE = [
         "gateway",
         True,
     ),
+    ("ingestor", "emusa/+/+/info", "emusa/plant/{s}/info", "gateway", True),
+    ("ingestor", "$share/ingestors/emusa/+/+/info", "emusa/plant/{s}/info", "gateway", True),
+    ("analytics", "emusa/+/+/info", "emusa/plant/{s}/info", "gateway", True),
+    ("reader", "emusa/plant/+/info", "emusa/plant/{s}/info", "gateway", True),
+    ("gateway", "emusa/+/+/info", "emusa/plant/{s}/info", "gateway", False),
     ("ingestor", "emusa/#", "emusa/plant/{s}/status", "gateway", False),
     ("ingestor", "emusa/#", "emusa/{s}/alerts", "analytics", False),
     ("ingestor", "emusa/+/alerts", "emusa/{s}/alerts", "analytics", False),
@@ -238,6 +247,9 @@ def test_init_script_writes_one_account_per_gateway_ingestor_and_reader(tmp_path
                      "ingestor-2", "ingestor-3", "analytics", "reader", "nodered"]  # fmt: skip
     acl = (tmp_path / "acl").read_text()
     assert "user gw-annex-tcp-2\ntopic write emusa/annex/+/reading\n" in acl
+    assert acl.count("topic write emusa/annex/+/info\n") == 2  # each annex gateway
+    assert acl.count("topic write emusa/plant/+/info\n") == 1
+    assert acl.count("topic read emusa/+/+/info\n") == 3  # each ingestor replica
     assert "topic write emusa/annex/gateway/tcp-2/status\n" in acl
     assert "user reader\ntopic read emusa/annex/#\ntopic read homeassistant/#\n" in acl
     assert "user nodered\ntopic read emusa/plant/#\ntopic read emusa/annex/#\n" in acl

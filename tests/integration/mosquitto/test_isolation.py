@@ -144,6 +144,9 @@ GATEWAY_PUBLISH = [
     ("gateway", "emusa/annex/kron1/status", False),
     ("gateway", "emusa/annex/kron1/state/p_total", False),
     ("gateway", "emusa/annex/kron1/diagnostics", False),
+    ("gateway", "emusa/annex/kron1/info", False),
+    ("gw-annex-gw1", "emusa/annex/kron1/info", True),
+    ("gw-annex-gw1", "emusa/plant/kron1/info", False),
     ("gateway", "emusa/plant/gateway/gw1/status", False),
     ("gateway", "emusa/plant/gateway/gw1/bus/rs485/diagnostics", False),
     ("gateway", "emusa/annex/gateway/e2e/status", False),
@@ -184,8 +187,11 @@ def test_a_reader_limited_to_one_site_reads_no_other(broker: ShippedMosquitto) -
         assert reader.subscribe("#") in OK
         assert annex.publish(f"emusa/annex/{meter}/reading") in OK
         assert annex.publish(f"emusa/annex/{meter}/state/p_total") in OK
+        assert annex.publish(f"emusa/annex/{meter}/info") in OK
         assert plant.publish(f"emusa/plant/{meter}/state/p_total") in OK
+        assert plant.publish(f"emusa/plant/{meter}/info") in OK
         assert reader.received(f"emusa/plant/{meter}/state/p_total")
+        assert reader.received(f"emusa/plant/{meter}/info")
         assert not reader.received(f"emusa/annex/{meter}/state/p_total", timeout=1.0)
         assert [t for t, _ in reader.messages if "/annex/" in t] == []
     finally:
