@@ -42,8 +42,11 @@ class Service:
         *,
         on_committed: CommitHook | None = None,
         status_interval: float = 1.0,
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
+        """``clock``: "now" of the future and retention checks (tests pass their instant)."""
         self.config = config
+        self._clock = clock or (lambda: datetime.now(UTC))
         self.counters = Counters()
         self._on_committed = on_committed
         self._status_interval = status_interval
@@ -154,7 +157,7 @@ class Service:
             except queue.Empty:
                 delivery = None
             if delivery is not None:
-                now = datetime.now(UTC)
+                now = self._clock()
                 mono = time.monotonic()
                 full = batcher.add(self._classify(delivery, policy, now), mono)
                 while not full:  # drain what is already queued without waiting

@@ -131,7 +131,9 @@ def test_late_readings_through_mqtt_reach_every_rollup_in_the_worker_cycle(
         for meter in ("m1", "m2")
     ]  # fmt: skip
     cfg = make_config(roles["ingestor"], mqtt_broker, topic_root, tmp_path)
-    with running(cfg) as service:
+    # the ingestor's clock too (on the wall clock these readings would be refused as older
+    # than the 400-day retention from late December 2027, as future before 20 Nov 2026)
+    with running(cfg, clock=lambda: NOW) as service:
         with publisher(mqtt_broker) as pub:
             pub.publish_readings(topic_root, items)
             pub.wait_all(30)
