@@ -61,3 +61,16 @@ def timed(fn, *args, **kwargs):  # type: ignore[no-untyped-def]
     t0 = time.perf_counter()
     out = fn(*args, **kwargs)
     return out, time.perf_counter() - t0
+
+
+def insert_anomaly(dsn: str, meter: str, kind: str, severity: str, start: datetime) -> int:
+    """One anomaly of ``meter`` (by name) at ``start``; messages name the kind and meter."""
+    with psycopg.connect(dsn) as conn:
+        row = conn.execute(
+            "INSERT INTO anomalies (site_id, meter_id, kind, severity, started_at, message_pt,"
+            " message_en) SELECT %s, meter_id, %s, %s, %s, %s, %s FROM meters WHERE name = %s"
+            " RETURNING anomaly_id",
+            (SITE, kind, severity, start, f"{kind} em {meter}", f"{kind} on {meter}", meter),
+        ).fetchone()
+    assert row is not None
+    return int(row[0])

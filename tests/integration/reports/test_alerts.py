@@ -12,7 +12,7 @@ from psycopg.types.json import Jsonb
 from analytics.alerts import deliver_alerts
 from analytics.delivery_config import Alerts, DeliveryConfig
 from tests.integration.reports.conftest import TZ, Hook, SmtpServer
-from tests.integration.reports.plant import SITE
+from tests.integration.reports.plant import SITE, insert_anomaly
 
 pytestmark = pytest.mark.integration
 
@@ -21,16 +21,7 @@ def _at(h: int, m: int) -> datetime:
     return datetime(2026, 11, 10, h, m, tzinfo=TZ)
 
 
-def _anomaly(dsn: str, meter: str, kind: str, severity: str, start: datetime) -> int:
-    with psycopg.connect(dsn) as conn:
-        row = conn.execute(
-            "INSERT INTO anomalies (site_id, meter_id, kind, severity, started_at, message_pt,"
-            " message_en) SELECT %s, meter_id, %s, %s, %s, %s, %s FROM meters WHERE name = %s"
-            " RETURNING anomaly_id",
-            (SITE, kind, severity, start, f"{kind} em {meter}", f"{kind} on {meter}", meter),
-        ).fetchone()
-    assert row is not None
-    return int(row[0])
+_anomaly = insert_anomaly
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ from analytics.delivery_config import (
 )
 from tests.harness.whatsapp import PHONE_NUMBER_ID, Graph, error, graph_server
 from tests.integration.reports.conftest import TZ
-from tests.integration.reports.plant import SITE
+from tests.integration.reports.plant import SITE, insert_anomaly
 
 pytestmark = pytest.mark.integration
 
@@ -194,16 +194,7 @@ def _at(h: int, m: int) -> datetime:
     return datetime(2026, 11, 10, h, m, tzinfo=TZ)
 
 
-def _anomaly(dsn: str, meter: str, kind: str, severity: str, start: datetime) -> int:
-    with psycopg.connect(dsn) as conn:
-        row = conn.execute(
-            "INSERT INTO anomalies (site_id, meter_id, kind, severity, started_at, message_pt,"
-            " message_en) SELECT %s, meter_id, %s, %s, %s, %s, %s FROM meters WHERE name = %s"
-            " RETURNING anomaly_id",
-            (SITE, kind, severity, start, f"Evento {kind} em {meter}", f"{kind} on {meter}", meter),
-        ).fetchone()
-    assert row is not None
-    return int(row[0])
+_anomaly = insert_anomaly
 
 
 def _wa_config(config: DeliveryConfig, graph: Graph, token: str) -> DeliveryConfig:
