@@ -7,6 +7,8 @@ between them, adding seeded per-second noise to the gauges; the energy counters 
 interpolated (they stay monotonic). Rows go to ``readings`` as one binary COPY stream
 built by numpy (no per-row Python), then the rollups are refreshed over the range.
 
+Both end at the session's test instant (``tests/harness/clock.py``) unless told otherwise.
+
 Two shapes:
 
 * ``Shape.full(days)`` — every second of ``days`` days (the benchmark: 30 days, 2
@@ -30,6 +32,7 @@ import psycopg
 
 from analytics.rollups import refresh
 from gateway.simulator.model import PlantModel
+from tests.harness.clock import session_now
 
 PG_EPOCH = 946_684_800  # 2000-01-01 UTC in Unix seconds
 SITE = "plant"
@@ -67,12 +70,12 @@ class Shape:
 
     @classmethod
     def full(cls, days: int, end: int | None = None) -> Shape:
-        end = end or int(time.time())
+        end = end or int(session_now().timestamp())
         return cls(end, [Segment(end - days * 86_400, end, 1, 120)])
 
     @classmethod
     def tests(cls, end: int | None = None) -> Shape:
-        end = end or int(time.time())
+        end = end or int(session_now().timestamp())
         recent = end - 2 * 86_400
         return cls(
             end,
@@ -102,6 +105,13 @@ class Dataset:
     @property
     def start(self) -> datetime:
         return datetime.fromtimestamp(self.shape.start, UTC)
+
+    @property
+    def newest(self) -> datetime:
+        """Time of the newest raw reading (the data set holds [start, end))."""
+        last = self.shape.segments[-1]
+        steps = (last.end - last.start - 1) // last.step_s
+        return datetime.fromtimestamp(last.start + steps * last.step_s, UTC)
 
 
 def _columns(conn: psycopg.Connection[Any]) -> list[str]:

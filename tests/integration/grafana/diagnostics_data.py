@@ -2,8 +2,9 @@
 
 One row per meter and per minute over the data set's 30 days, as a gateway reporting every
 60 s would store: the first meter answers every poll; the second loses a few frames to
-timeouts, CRC errors and an exception 2 every hour, and was silent (backed off) from 3 h
-to 2 h before the end.
+timeouts, CRC errors and an exception 2 every hour, and was silent (backed off) from 3.5 h
+to 2.5 h before the end (so a whole clock hour of flaky minutes follows the silence inside
+the data set, whatever minute it ends at).
 """
 
 from __future__ import annotations
@@ -86,8 +87,8 @@ def seed(
 
 
 def silent_window(data: Dataset) -> tuple[datetime, datetime]:
-    """When the second meter was silent: from 3 h to 2 h before the end of the data set."""
-    return data.end - timedelta(hours=3), data.end - timedelta(hours=2)
+    """When the second meter was silent: from 3.5 h to 2.5 h before the end of the data set."""
+    return data.end - timedelta(hours=3, minutes=30), data.end - timedelta(hours=2, minutes=30)
 
 
 def seed_diagnostics(data: Dataset) -> None:

@@ -58,7 +58,10 @@ def test_failure_rates_and_latency_history(
     conn: psycopg.Connection[tuple[Any, ...]], dashboard_data: Dataset
 ) -> None:
     _silent_from, silent_to = silent_window(dashboard_data)
-    start, end = silent_to + timedelta(minutes=5), silent_to + timedelta(minutes=65)
+    # the first whole clock hour at least 5 minutes after the silence: it holds each flaky
+    # minute (:07, :08, :09) exactly once, whatever minute the data set ends at
+    start = (silent_to + timedelta(minutes=64)).replace(minute=0, second=0, microsecond=0)
+    end = start + timedelta(hours=1)
     rates = panel(conn, "Falhas Modbus por minuto", start, end)
     per_meter: dict[str, list[tuple[float, float, float]]] = {}
     for _t, meter, timeouts, crc, exc in rates.rows:
