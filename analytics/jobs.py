@@ -25,7 +25,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -137,6 +137,44 @@ def _rule_input(
     return inp
 
 
+MODEL_JOB = "model_fit"  # analytics_job_runs rows: the model's state at each fit
+
+
+def _off_days(conn: store.Conn, site: str, start: datetime, end: datetime) -> list[date]:
+    """National and site holidays between ``start`` and ``end`` (the model's day groups)."""
+    params = {"site": site, "y0": start.year - 1, "y1": end.year + 1}
+    return [r["day"] for r in store.execute(conn, "off_days", params)]
+
+
+def _refit(ctx: Context, conn: store.Conn, inp: rules.RuleInput, stale: list[int]) -> None:
+    """Refit the stale meters' models; log and record which day groups still warm up."""
+    site = inp.site
+    train_start = inp.start - ctx.settings.train_window
+    params = {"site": site.site_id, "start": train_start, "end": inp.start}
+    holidays = _off_days(conn, site.site_id, train_start, inp.end)
+    train = model.features(
+        store.frame(conn, "minute_rows", params), inp.meters, site.timezone,
+        ctx.model_params.min_current_a, holidays,
+    )  # fmt: skip
+    statuses = {}
+    for mid in stale:
+        fitted = model.fit(train, mid, inp.start, ctx.model_params)
+        ctx.models[(site.site_id, mid)] = fitted
+        status = statuses[inp.meters[mid].name] = fitted.status()
+        if status["warming_up"]:
+            log.info(
+                "meter %s: not enough history for the model on %s yet (days %s, %d needed);"
+                " those minutes are not scored",
+                inp.meters[mid].name, ", ".join(status["warming_up"]), status["days"],
+                status["min_days"], extra={"meter": mid, "action": "fit"},
+            )  # fmt: skip
+    end = inp.start + ctx.settings.refit_every
+    if store.claim_period(
+        conn, MODEL_JOB, site.site_id, start=inp.start, end=end, worker=ctx.settings.worker
+    ):
+        store.finish_period(conn, MODEL_JOB, site.site_id, inp.start, {"meters": statuses})
+
+
 def _model_episodes(ctx: Context, conn: store.Conn, inp: rules.RuleInput) -> list[ev.Episode]:
     if not ctx.settings.model_enabled or inp.minute.empty:
         return []
@@ -147,21 +185,11 @@ def _model_episodes(ctx: Context, conn: store.Conn, inp: rules.RuleInput) -> lis
         or m.fitted_at < inp.start - ctx.settings.refit_every
     ]  # fmt: skip
     if stale:
-        train_start = inp.start - ctx.settings.train_window
-        params = {"site": site.site_id, "start": train_start, "end": inp.start}
-        train = model.features(store.frame(conn, "minute_rows", params), inp.meters, site.timezone)
-        for mid in stale:
-            fitted = model.fit(train, mid, inp.start, ctx.model_params)
-            if fitted is None:
-                ctx.models.pop((site.site_id, mid), None)
-                log.info(
-                    "meter %s: not enough history for the model yet",
-                    mid,
-                    extra={"meter": mid, "action": "fit"},
-                )
-            else:
-                ctx.models[(site.site_id, mid)] = fitted
-    feats = model.features(inp.minute, inp.meters, site.timezone, ctx.model_params.min_current_a)
+        _refit(ctx, conn, inp, stale)
+    holidays = _off_days(conn, site.site_id, inp.start, inp.end)
+    feats = model.features(
+        inp.minute, inp.meters, site.timezone, ctx.model_params.min_current_a, holidays
+    )
     out: list[ev.Episode] = []
     for mid in inp.meters:
         fitted = ctx.models.get((site.site_id, mid))
@@ -259,7 +287,7 @@ def detect_site(ctx: Context, site: rules.SiteInfo, now: datetime) -> dict[str, 
                 window_start = _floor(start - LOOKBACK, timedelta(hours=1))
                 inp = _rule_input(conn, site, window_start, chunk_end)
                 found = rules.evaluate(inp, ctx.limits)
-                episodes = found + _model_episodes(ctx, conn, inp)
+                episodes = found + model.unexplained(_model_episodes(ctx, conn, inp), found)
                 episodes += crosscheck.explained(
                     crosscheck.detect(conn, site, window_start, chunk_end, ctx.crosscheck_limits),
                     found,
@@ -352,6 +380,9 @@ def summary_metrics(
     for r in rows:
         by_kind[r["kind"]] = by_kind.get(r["kind"], 0) + 1
         by_sev[r["severity"]] = by_sev.get(r["severity"], 0) + 1
+    fit = store.execute(conn, "model_status", {"site": site.site_id, "end": end})
+    if fit:
+        metrics["model"] = fit[0]["details"]
     metrics["anomalies"] = {
         "total": len(rows), "by_kind": by_kind, "by_severity": by_sev,
         "top": [{"kind": r["kind"], "meter": r["meter"], "severity": r["severity"],

@@ -1,40 +1,50 @@
-"""Statistical detection: a seasonal robust baseline per meter, scored in z units.
+"""Statistical detection: a seasonal baseline per meter, calibrated out of sample.
 
 Features (one row per meter and minute, from readings_1m): active and reactive power,
 power factor, mean phase voltage in % of nominal, voltage unbalance (FD %), current
 unbalance (%) and frequency. For each meter the model learns, on a trailing window
-(default 7 days, refitted daily), the typical value of each feature at each local
-minute of the day for each day type (weekday, Saturday, Sunday/holiday-like), and a
-robust scale (MAD of the residuals, floored at a physically meaningful minimum). A
-minute is unusual when some feature sits more than ``z_threshold`` robust standard
-deviations from what is typical for that meter at that time; unusual minutes are
-grouped into episodes (at least ``min_minutes``), explained by the features with the
-largest deviations ("active power 410 kW, typical 95 kW at this time").
+(``train_window``, refitted every ``refit_every``):
 
-Why not an IsolationForest alone: evaluated on the same simulator scenarios
-(tests/unit/analytics/model_eval.py), an IsolationForest fitted on the same features
-(or on the residuals) cannot rank a point beyond the training range higher than the
-training's own extremes, and found 3-30% of the minutes of 20% voltage sags, swells
-and demand peaks at a 0.2% training false-alarm rate; the baseline finds all of them
-with fewer false minutes. ``method="isolation_forest"`` keeps the scikit-learn forest
-(on the residual z-scores) available for comparison.
+* **day groups** from the site's calendar: working days; Saturdays; Sundays and holidays
+  (national ones from ``emusa_br_national_holidays`` and the site's ``holidays`` rows).
+  Saturdays and Sundays/holidays are pooled into one "weekend/holiday" group until each
+  has ``min_days`` days of history;
+* the **typical** value of each feature at each minute of the day, per group: the median
+  of the group's days over ±``half_window`` minutes (a constant for frequency and the
+  unbalances, which have no daily shape);
+* a **spread** per group, feature and hour of the day from *leave-one-day-out*
+  residuals (:mod:`analytics.baseline`): every training day is compared with the typical
+  computed without it, so the spread is what a day the fit has not seen looks like, and
+  it cannot collapse because a slot has one or few samples;
+* a **threshold** per day group on the minute score (the largest standardized deviation
+  over the features) chosen from the group's out-of-sample scores so that a clean meter
+  exceeds it on at most ``false_events_per_week`` minutes per week (default 0.3, the
+  model's share of the ≤ 1 false event per meter-week budget; an event holds at least
+  one such minute, so this bounds the events too).
 
-Fitted models are not persisted: refitting from the database takes well under a
-second per meter, the database stays the only state, and no pickle ties a deployment
-to one library version. Pure module: no database or network. scikit-learn is imported
-only when ``method="isolation_forest"`` fits a forest, so a worker running the baseline
-never loads it (nor SciPy, ~90 MiB of resident memory).
+Warm-up: a minute is scored only when at least ``min_days`` days of its group support
+its slot; otherwise its score is NaN ("not enough history": no event, and the worker
+logs and records it, see analytics/jobs.py). Unusual minutes are grouped into episodes,
+each labelled by the feature that drives most of its minutes (the largest standardized
+deviation of each minute), with the typical value at those minutes.
+
+``method="isolation_forest"`` keeps a scikit-learn forest on the standardized residuals
+for comparison; scikit-learn is imported only then. Fitted models are not persisted:
+refitting from the database takes a fraction of a second per meter. Pure module: no
+database or network.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd  # type: ignore[import-untyped]
 
+from analytics import baseline
 from analytics.events import Episode, group_runs
 from analytics.rules import MeterInfo, current_unbalance, unbalance_fd
 
@@ -42,9 +52,11 @@ if TYPE_CHECKING:  # scikit-learn (with SciPy, ~90 MiB) loads only when a forest
     from sklearn.ensemble import IsolationForest
 
 MINUTE = timedelta(minutes=1)
+MINUTES_PER_WEEK = 7 * 1440
+EPOCH = date(2000, 1, 1)
 FEATURES = ("p_kw", "q_kvar", "pf", "v_pct", "v_unb", "i_unb", "freq")
 SEASONAL = ("p_kw", "q_kvar", "pf", "v_pct")  # depend on the time of day and day type
-# smallest robust scale per feature (None: 2% of the feature's median magnitude)
+# smallest spread per feature (None: 2% of the feature's median magnitude)
 FLOORS: dict[str, float | None] = {
     "p_kw": None, "q_kvar": None, "pf": 0.01, "v_pct": 0.5, "v_unb": 0.2, "i_unb": 0.5, "freq": 0.02,
 }  # fmt: skip
@@ -58,14 +70,36 @@ LABELS: dict[str, tuple[str, str, int]] = {
     "i_unb": ("desequilíbrio de corrente (%)", "current unbalance (%)", 1),
     "freq": ("frequência (Hz)", "frequency (Hz)", 2),
 }
+DAY_TYPES = ("working", "saturday", "sunday_holiday")
+POOLED = "weekend_holiday"
+# rule kinds that already name a deviation of each feature (a model episode labelled by
+# the feature and overlapping such a rule event on its meter adds nothing; a site-level
+# demand_exceeded does not say which meter, so a meter's power episode stays)
+EXPLAINED_BY: dict[str, frozenset[str]] = {
+    "p_kw": frozenset({"voltage_interruption", "phase_loss"}),
+    "q_kvar": frozenset({"power_factor", "voltage_interruption", "phase_loss"}),
+    "pf": frozenset({"power_factor", "voltage_interruption", "phase_loss"}),
+    "v_pct": frozenset({"voltage_sag", "voltage_swell", "voltage_interruption", "voltage_band",
+                        "phase_loss"}),
+    "v_unb": frozenset({"voltage_unbalance", "voltage_sag", "voltage_swell",
+                        "voltage_interruption", "phase_loss"}),
+    "i_unb": frozenset({"current_unbalance", "voltage_interruption", "phase_loss"}),
+    "freq": frozenset({"frequency"}),
+}  # fmt: skip
+DATA_KINDS = frozenset({"meter_stuck", "meter_silent"})  # a model episode then is the data's
 
 
 @dataclass(frozen=True)
 class ModelParams:
-    z_threshold: float = 8.0
-    min_minutes: int = 3
+    false_events_per_week: float = 0.3  # the model's budget on a clean meter
+    min_days: int = 2  # days of a group supporting a slot before it is scored
+    half_window: int = 5  # minutes either side pooled into a slot's typical value
+    min_spread_count: int = 30  # out-of-sample residuals needed for an hour's spread
+    tail_fraction: float = 0.01  # scores above this quantile fit the extrapolated tail
+    min_threshold: float = 4.0  # never flag a minute less than this many spreads away
+    warning_factor: float = 2.0  # score / threshold from which an episode is a warning
+    min_minutes: int = 1
     gap: timedelta = timedelta(minutes=5)
-    min_train_rows: int = 24 * 60
     min_current_a: float = 5.0
     method: str = "baseline"  # or "isolation_forest"
     contamination: float = 0.002  # isolation_forest: training false-alarm rate
@@ -75,23 +109,51 @@ class ModelParams:
 @dataclass
 class MeterModel:
     meter_id: int
-    slot_typical: pd.DataFrame  # index slot (day_type * 1440 + minute of day)
-    hour_typical: pd.DataFrame  # index hour of day: fallback for unseen slots
-    median: pd.Series
-    scale: pd.Series
+    group_of: np.ndarray  # day type (0 working, 1 saturday, 2 sunday/holiday) -> group index
+    groups: list[str]
+    group_days: list[int]
+    typical: np.ndarray  # (groups, features, 1440)
+    spread: np.ndarray  # (groups, features, 24)
+    supported: np.ndarray  # (groups, 1440): enough days of history for the slot
+    threshold: np.ndarray  # per group, on the minute score (largest |z| over the features)
     fitted_at: datetime
     train_rows: int
     params: ModelParams
     forest: IsolationForest | None = None
     forest_threshold: float = 0.0
 
+    def status(self) -> dict[str, Any]:
+        """What an operator needs to know: which day groups are scored, on how many days."""
+        days = dict(zip(self.groups, self.group_days, strict=True))
+        ready = [g for g, n in days.items() if n >= self.params.min_days]
+        return {
+            "ready": ready,
+            "warming_up": [g for g in days if g not in ready],
+            "days": days,
+            "min_days": self.params.min_days,
+            "threshold_z": {
+                g: round(float(t), 2)
+                for g, t in zip(self.groups, self.threshold, strict=True)
+                if np.isfinite(t)
+            },
+            "fitted_at": self.fitted_at.isoformat(),
+        }
+
+
+def day_number(day: date) -> int:
+    return (day - EPOCH).days
+
 
 def features(
-    minute: pd.DataFrame, meters: dict[int, MeterInfo], tz: str, min_current_a: float = 5.0
+    minute: pd.DataFrame,
+    meters: dict[int, MeterInfo],
+    tz: str,
+    min_current_a: float = 5.0,
+    holidays: Collection[date] = (),
 ) -> pd.DataFrame:
-    """Feature rows (meter_id, bucket, FEATURES, slot, hour) from readings_1m rows."""
+    """Feature rows (meter_id, bucket, FEATURES, day, day_type, minute) from readings_1m rows."""
     if minute.empty:
-        return pd.DataFrame(columns=["meter_id", "bucket", *FEATURES, "slot", "hour"])
+        return pd.DataFrame(columns=["meter_id", "bucket", *FEATURES, "day", "day_type", "minute"])
     m = minute
     nominal = m["meter_id"].map(lambda k: meters[int(k)].nominal_ln).astype(float)
     volts = m[["v_l1n_avg", "v_l2n_avg", "v_l3n_avg"]].astype(float)
@@ -101,9 +163,10 @@ def features(
     loaded = np.vstack(cur).mean(axis=0) >= min_current_a
     p = m["p_total_avg"].astype(float)
     q = m["q_total_avg"].astype(float)
-    local = m["bucket"].dt.tz_convert(tz)
+    local = m["bucket"].dt.tz_convert(tz).dt.tz_localize(None)
+    day = (local.dt.normalize() - pd.Timestamp(EPOCH)).dt.days
     dow = local.dt.day_of_week
-    day_type = np.where(dow < 5, 0, np.where(dow == 5, 1, 2))
+    off = day.isin([day_number(h) for h in holidays]) | (dow == 6)
     out = pd.DataFrame(
         {
             "meter_id": m["meter_id"].astype(int),
@@ -115,102 +178,177 @@ def features(
             "v_unb": unbalance_fd(*ll),
             "i_unb": np.where(loaded, np.nan_to_num(i_unb), 0.0),
             "freq": m["freq_avg"].astype(float),
-            "slot": day_type * 1440 + local.dt.hour * 60 + local.dt.minute,
-            "hour": local.dt.hour,
+            "day": day,
+            "day_type": np.where(off, 2, np.where(dow == 5, 1, 0)),
+            "minute": local.dt.hour * 60 + local.dt.minute,
         },
         index=m.index,
     )
     return out.dropna(subset=list(FEATURES))
 
 
-def _typical(model: MeterModel, feats: pd.DataFrame) -> pd.DataFrame:
-    """The typical value of every feature for each row's time slot."""
-    typ = model.slot_typical.reindex(feats["slot"].to_numpy())
-    fallback = model.hour_typical.reindex(feats["hour"].to_numpy())
-    typ = typ.fillna(pd.DataFrame(fallback.to_numpy(), index=typ.index, columns=typ.columns))
-    typ = typ.fillna(model.median)
-    typ.index = feats.index
-    return typ
+def _grouping(day_types: np.ndarray, min_days: int) -> tuple[np.ndarray, list[str]]:
+    """Day type -> group: Saturdays apart from Sundays/holidays once both have the days."""
+    counts = np.bincount(day_types, minlength=3)
+    if counts[1] >= min_days and counts[2] >= min_days:
+        return np.array([0, 1, 2]), list(DAY_TYPES)
+    return np.array([0, 1, 1]), [DAY_TYPES[0], POOLED]
 
 
-def zscores(model: MeterModel, feats: pd.DataFrame) -> pd.DataFrame:
-    """Robust z-scores of each feature against the typical value for its time slot."""
-    return (feats[list(FEATURES)] - _typical(model, feats)) / model.scale
+def _floors(train: pd.DataFrame) -> np.ndarray:
+    out = []
+    for col in FEATURES:
+        floor = FLOORS[col]
+        if floor is None:
+            floor = 0.02 * abs(float(train[col].median())) if len(train) else 0.0
+        out.append(max(floor, 1e-6))
+    return np.asarray(out)
 
 
 def fit(
     feats: pd.DataFrame, meter_id: int, fitted_at: datetime, params: ModelParams | None = None
-) -> MeterModel | None:
-    """Learn one meter's baseline from its training rows; None when there are too few."""
+) -> MeterModel:
+    """Learn one meter's baseline and calibrate its threshold out of sample.
+
+    Always returns a model; where the history does not support a slot, the model scores
+    nothing there (see :meth:`MeterModel.status` and :func:`score`).
+    """
     params = params or ModelParams()
     train = feats[feats["meter_id"] == meter_id]
-    if len(train) < params.min_train_rows:
-        return None
-    cols = list(FEATURES)
-    median = train[cols].median()
-    slot_typical = train.groupby("slot")[cols].median()
-    hour_typical = train.groupby("hour")[cols].median()
-    for col in cols:  # features without a daily pattern: one typical value
-        if col not in SEASONAL:
-            slot_typical[col] = median[col]
-            hour_typical[col] = median[col]
+    codes, days = pd.factorize(train["day"], sort=True)
+    minute = train["minute"].to_numpy(dtype=int)
+    cubes = np.full((len(FEATURES), len(days), 1440), np.nan)
+    cubes[:, codes, minute] = train[list(FEATURES)].to_numpy(dtype=float).T
+    type_of_day = np.zeros(len(days), dtype=int)
+    type_of_day[codes] = train["day_type"].to_numpy(dtype=int)
+    group_of, groups = _grouping(type_of_day, params.min_days)
+    floors = _floors(train)
+    hw = params.half_window
+    typical = np.full((len(groups), len(FEATURES), 1440), np.nan)
+    spread = np.full((len(groups), len(FEATURES), 24), np.nan)
+    supported = np.zeros((len(groups), 1440), dtype=bool)
+    group_days = []
+    threshold = np.full(len(groups), np.inf)
+    loo_z = []
+    rate = params.false_events_per_week / MINUTES_PER_WEEK
+    for g in range(len(groups)):
+        idx = np.flatnonzero(group_of[type_of_day] == g)
+        group_days.append(len(idx))
+        if len(idx) < params.min_days:
+            continue
+        zs = np.full((len(FEATURES), len(idx), 1440), np.nan)
+        for f, name in enumerate(FEATURES):
+            cube = cubes[f, idx]
+            seasonal = name in SEASONAL
+            typical[g, f] = baseline.typical(cube, hw, seasonal)
+            resid = baseline.loo_residuals(cube, hw, seasonal)
+            hourly = baseline.hourly_spread(resid, params.min_spread_count)
+            spread[g, f] = np.where(np.isnan(hourly), np.nan, np.fmax(hourly, floors[f]))
+            zs[f] = resid / np.repeat(spread[g, f], 60)
+        supported[g] = (baseline.support(cubes[0, idx], hw) >= params.min_days) & ~np.isnan(
+            np.repeat(spread[g, 0], 60)
+        )
+        zs[:, :, ~supported[g]] = np.nan
+        z = zs.reshape(len(FEATURES), -1).T
+        t = baseline.tail_threshold(_max_abs(z), rate, tail_fraction=params.tail_fraction)
+        if np.isfinite(t):
+            threshold[g] = max(t, params.min_threshold)
+            loo_z.append(z)
+        else:  # too few out-of-sample scores to calibrate: still warming up
+            supported[g] = False
     model = MeterModel(
-        meter_id, slot_typical, hour_typical, median, pd.Series(1.0, index=cols),
+        meter_id, group_of, groups, group_days, typical, spread, supported, threshold,
         fitted_at, len(train), params,
     )  # fmt: skip
-    resid = train[cols] - _typical(model, train)
-    mad = (resid - resid.median()).abs().median() * 1.4826
-    floors = pd.Series(
-        {c: FLOORS[c] if FLOORS[c] is not None else 0.02 * abs(float(median[c])) for c in cols}
-    )
-    model.scale = np.maximum(mad, floors.clip(lower=1e-6))
-    if params.method == "isolation_forest":
+    z_all = np.vstack(loo_z) if loo_z else np.zeros((0, len(FEATURES)))
+    s_all = _max_abs(z_all)
+    if params.method == "isolation_forest" and model.supported.any():
         from sklearn.ensemble import IsolationForest  # noqa: PLC0415 - only this option needs it
 
-        z = zscores(model, train).to_numpy(dtype=float)
+        rows = np.nan_to_num(z_all[~np.isnan(s_all)])
         forest = IsolationForest(
-            n_estimators=200, max_samples=2048, random_state=params.random_state
+            n_estimators=200, max_samples=min(2048, len(rows)), random_state=params.random_state
         )
-        forest.fit(z)
+        forest.fit(rows)
         model.forest = forest
         model.forest_threshold = float(
-            np.quantile(-forest.score_samples(z), 1 - params.contamination)
+            np.quantile(-forest.score_samples(rows), 1 - params.contamination)
         )
     return model
 
 
+def _max_abs(z: np.ndarray) -> np.ndarray:
+    """Largest |z| per row; NaN where the row has no value."""
+    a = np.abs(z)
+    out = np.where(np.isnan(a).all(axis=1), np.nan, np.nanmax(np.nan_to_num(a, nan=-1.0), axis=1))
+    return np.asarray(out)
+
+
+def _groups_of(model: MeterModel, feats: pd.DataFrame) -> np.ndarray:
+    out: np.ndarray = model.group_of[feats["day_type"].to_numpy(dtype=int)]
+    return out
+
+
+def _lookup(model: MeterModel, feats: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per row: typical values and spreads (rows x features), and whether it is supported."""
+    g = _groups_of(model, feats)
+    minute = feats["minute"].to_numpy(dtype=int)
+    typ = model.typical[g, :, minute]
+    spr = model.spread[g, :, minute // 60]
+    return typ, spr, model.supported[g, minute]
+
+
+def zscores(model: MeterModel, feats: pd.DataFrame) -> pd.DataFrame:
+    """Standardized deviation of each feature from its typical value (NaN: not scored)."""
+    typ, spr, ok = _lookup(model, feats)
+    z = (feats[list(FEATURES)].to_numpy(dtype=float) - typ) / spr
+    z[~ok] = np.nan
+    return pd.DataFrame(z, index=feats.index, columns=list(FEATURES))
+
+
 def score(model: MeterModel, feats: pd.DataFrame) -> np.ndarray:
-    """Per row: how unusual, in units of the threshold (> 1 = unusual)."""
+    """Per row: how unusual, in units of the threshold (> 1 unusual; NaN not enough history)."""
     if feats.empty:
         return np.zeros(0)
     z = zscores(model, feats).to_numpy(dtype=float)
+    s = _max_abs(z)
     if model.forest is not None:
-        out: np.ndarray = -model.forest.score_samples(z) / model.forest_threshold
-        return out
-    return np.asarray(np.nanmax(np.abs(z), axis=1) / model.params.z_threshold)
+        forest = -model.forest.score_samples(np.nan_to_num(z)) / model.forest_threshold
+        return np.asarray(np.where(np.isnan(s), np.nan, forest))
+    return np.asarray(s / model.threshold[_groups_of(model, feats)])
+
+
+def unscored(scores: np.ndarray) -> int:
+    """Minutes the model could not score for lack of history."""
+    return int(np.isnan(scores).sum())
 
 
 def _drivers(model: MeterModel, run: pd.DataFrame) -> list[dict[str, Any]]:
+    """Features by the number of the run's minutes each drives (largest |z| of the minute)."""
     z = zscores(model, run)
-    typical = _typical(model, run)
-    strength = z.abs().mean()
-    out = []
-    for name in strength.sort_values(ascending=False).index[:3]:
-        if float(strength[name]) < 3:
-            break
-        pt, en, decimals = LABELS[str(name)]
+    typ, _, _ = _lookup(model, run)
+    absz = z.abs().fillna(0.0).to_numpy()
+    lead = absz.argmax(axis=1)
+    out: list[dict[str, Any]] = []
+    for f in np.unique(lead):
+        rows = lead == f
+        name = FEATURES[int(f)]
+        pt, en, decimals = LABELS[name]
+        peak = int(np.argmax(np.where(rows, absz[:, f], -1.0)))
         out.append(
             {
-                "feature": str(name),
+                "feature": name,
                 "label_pt": pt,
                 "label_en": en,
-                "value": float(run[name].mean()),
-                "typical": float(typical[name].mean()),
-                "z": round(float(z[name].mean()), 1),
+                "minutes": int(rows.sum()),
+                "value": float(run[name].to_numpy(dtype=float)[rows].mean()),
+                "typical": float(typ[rows, f].mean()),
+                "z": round(float(z[name].iloc[peak]), 1),
                 "decimals": decimals,
             }
         )
-    return out
+    out.sort(key=lambda d: (-d["minutes"], -abs(d["z"])))
+    return out[:3]
 
 
 def episodes(
@@ -221,9 +359,9 @@ def episodes(
     *,
     last_bucket: datetime | None,
 ) -> list[Episode]:
-    """Group unusual minutes (score > 1) into explained episodes."""
+    """Group unusual minutes (score > 1) into episodes labelled by their driving feature."""
     params = model.params
-    flagged = feats.assign(score=scores)[scores > 1.0].sort_values("bucket")
+    flagged = feats.assign(score=scores)[np.nan_to_num(scores) > 1.0].sort_values("bucket")
     if flagged.empty:
         return []
     times = [pd.Timestamp(t).to_pydatetime() for t in flagged["bucket"]]
@@ -233,28 +371,33 @@ def episodes(
         if len(run) < params.min_minutes:
             continue
         worst = float(run["score"].max())
+        worst_t = model.threshold[_groups_of(model, run)].max()
         drivers = _drivers(model, run)
         out.append(
             Episode(
-                site_id,
-                model.meter_id,
-                "model_outlier",
-                "model",
-                "warning" if worst >= 2 else "info",
-                times[i],
-                times[j] + MINUTE,
-                last_bucket is not None and times[j] >= last_bucket,
-                drivers[0]["feature"] if drivers else None,
-                worst,
-                1.0,
-                worst,
+                site_id, model.meter_id, "model_outlier", "model",
+                "warning" if worst >= params.warning_factor else "info",
+                times[i], times[j] + MINUTE, last_bucket is not None and times[j] >= last_bucket,
+                drivers[0]["feature"], worst, 1.0, worst,
                 {
-                    "drivers": drivers,
-                    "minutes": len(run),
-                    "method": params.method,
-                    "fitted_at": model.fitted_at.isoformat(),
-                    "train_rows": model.train_rows,
+                    "drivers": drivers, "minutes": len(run), "method": params.method,
+                    "fitted_at": model.fitted_at.isoformat(), "train_rows": model.train_rows,
+                    "threshold_z": round(float(worst_t), 2),
                 },
             )
-        )
+        )  # fmt: skip
+    return out
+
+
+def unexplained(found: list[Episode], rule_events: list[Episode]) -> list[Episode]:
+    """Model episodes a concurrent rule event on the same meter does not already name."""
+    out = []
+    for e in found:
+        kinds = EXPLAINED_BY.get(e.quantity or "", frozenset()) | DATA_KINDS
+        if not any(
+            r.kind in kinds and r.meter_id == e.meter_id
+            and r.start < e.end + MINUTE and r.end > e.start - MINUTE
+            for r in rule_events
+        ):  # fmt: skip
+            out.append(e)
     return out

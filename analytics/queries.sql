@@ -152,6 +152,21 @@ RETURNING 1;
 UPDATE analytics_job_runs SET details = %(details)s, finished_at = now()
 WHERE job = %(job)s AND site_id = %(site)s AND period_start = %(start)s;
 
+-- name: off_days
+-- National holidays and the site's own (the statistical model's day groups).
+SELECT h.day FROM generate_series(%(y0)s::int, %(y1)s::int) AS y,
+     LATERAL emusa_br_national_holidays(y) AS h
+UNION
+SELECT day FROM holidays WHERE site_id = %(site)s;
+
+-- name: model_status
+-- The statistical model's state (day groups scored or still warming up) at its latest
+-- fit before a summary window's end (written by analytics/jobs.py as job 'model_fit').
+SELECT details FROM analytics_job_runs
+WHERE job = 'model_fit' AND site_id = %(site)s AND period_start < %(end)s
+ORDER BY period_start DESC
+LIMIT 1;
+
 -- name: insert_summary
 INSERT INTO summaries (site_id, period_start, period_end, text_pt, text_en, source, metrics)
 VALUES (%(site)s, %(start)s, %(end)s, %(text_pt)s, %(text_en)s, %(source)s, %(metrics)s)

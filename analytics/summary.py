@@ -123,7 +123,44 @@ def render(metrics: Metrics, lang: str = "pt-BR") -> str:
             f"{number(volt['critical_pct'], lang, 1)}% critical."
         )
     lines.append(_anomalies(metrics.get("anomalies") or {}, lang))
+    warming = _model_warmup(metrics.get("model") or {}, lang)
+    if warming:
+        lines.append(warming)
     return "\n".join(lines)
+
+
+# the statistical model's day groups (analytics/model.py DAY_TYPES and POOLED)
+GROUP_NAMES = {
+    "working": ("dias úteis", "working days"),
+    "saturday": ("sábados", "Saturdays"),
+    "sunday_holiday": ("domingos/feriados", "Sundays/holidays"),
+    "weekend_holiday": ("fins de semana/feriados", "weekends/holidays"),
+}
+
+
+def _model_warmup(model: dict[str, Any], lang: str) -> str | None:
+    """The meters whose day groups the statistical model cannot score yet, if any."""
+    pt = lang == "pt-BR"
+    parts = []
+    for meter, status in sorted((model.get("meters") or {}).items()):
+        groups = [
+            f"{GROUP_NAMES.get(g, (g, g))[0 if pt else 1]}: {status['days'].get(g, 0)}"
+            f" {'de' if pt else 'of'} {status['min_days']} {'dias' if pt else 'days'}"
+            for g in status.get("warming_up", [])
+        ]
+        if groups:
+            parts.append(f"{meter} ({', '.join(groups)})")
+    if not parts:
+        return None
+    return (
+        "Modelo estatístico: histórico ainda insuficiente em "
+        + "; ".join(parts)
+        + " - esses horários não são avaliados pelo modelo."
+        if pt
+        else "Statistical model: not enough history yet for "
+        + "; ".join(parts)
+        + " - those hours are not scored by the model."
+    )
 
 
 def _anomalies(a: dict[str, Any], lang: str) -> str:

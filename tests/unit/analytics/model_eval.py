@@ -72,9 +72,7 @@ def _history(
 
 def train(seed: int, params: model.ModelParams | None = None) -> model.MeterModel:
     feats = model.features(_history(seed, TRAIN_START, TEST_DAY - timedelta(days=1)), METERS, TZ)
-    fitted = model.fit(feats, 1, TEST_DAY, params)
-    assert fitted is not None
-    return fitted
+    return model.fit(feats, 1, TEST_DAY, params)
 
 
 def evaluate(seed: int, scenario: str, fitted: model.MeterModel) -> Score:

@@ -13,6 +13,7 @@ import subprocess
 import sys
 from datetime import timedelta
 
+import numpy as np
 import pytest
 
 from analytics import model
@@ -51,15 +52,17 @@ def test_explanation_names_the_driving_feature() -> None:
     assert ep.detector == "model" and ep.kind == "model_outlier"
     assert ep.start == at and ep.end == at + timedelta(hours=1)
     top = ep.details["drivers"][0]
-    assert top["feature"] in {"pf", "q_kvar"}
-    features = {d["feature"] for d in ep.details["drivers"]}
-    assert {"pf", "q_kvar"} <= features and "v_pct" not in features
+    assert ep.quantity == top["feature"] in {"pf", "q_kvar"}
+    assert top["minutes"] >= 50  # it drives (nearly) every minute of the hour
+    assert "v_pct" not in {d["feature"] for d in ep.details["drivers"]}
 
 
-def test_too_little_history_means_no_model() -> None:
+def test_too_little_history_scores_nothing() -> None:
     frame = model_eval._history(1, model_eval.TEST_DAY, model_eval.TEST_DAY + timedelta(hours=6))
     feats = model.features(frame, model_eval.METERS, model_eval.TZ)
-    assert model.fit(feats, 1, model_eval.TEST_DAY) is None
+    fitted = model.fit(feats, 1, model_eval.TEST_DAY)
+    assert fitted.status()["ready"] == [] and fitted.status()["warming_up"]
+    assert np.isnan(model.score(fitted, feats)).all()
 
 
 def test_the_worker_loads_scikit_learn_only_for_the_isolation_forest() -> None:
@@ -74,7 +77,7 @@ def test_the_worker_loads_scikit_learn_only_for_the_isolation_forest() -> None:
 
 def test_isolation_forest_option_fits_and_scores() -> None:
     fitted = model_eval.train(1, model.ModelParams(method="isolation_forest"))
-    assert fitted is not None and fitted.forest is not None and fitted.forest_threshold > 0
+    assert fitted.forest is not None and fitted.forest_threshold > 0
     at = model_eval.TEST_DAY + timedelta(hours=10)
     clean, pf_drop = (
         model.features(
@@ -89,4 +92,7 @@ def test_isolation_forest_option_fits_and_scores() -> None:
     clean_scores, drop_scores = model.score(fitted, clean), model.score(fitted, pf_drop)
     assert len(clean_scores) == len(clean) == 1440
     assert (clean_scores > 1).mean() < 0.05  # near the training false-alarm rate
-    assert (drop_scores > 1).sum() > (clean_scores > 1).sum() + 30  # the hour stands out
+    # the hour stands out (its threshold is a training quantile, not calibrated out of
+    # sample like the baseline's: on this week's pooled weekend it sits high, see docs)
+    hour = drop_scores[600:660]
+    assert np.median(hour) > np.quantile(clean_scores, 0.99)
