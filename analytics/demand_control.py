@@ -142,11 +142,26 @@ def current_kw(times: Sequence[datetime], kw: Sequence[float], span: timedelta) 
     return sum(recent) / len(recent)
 
 
+def _counter_implausible(m: MeterWindow) -> bool:
+    """The counter's average rate is above what the power readings allow (see estimate)."""
+    if m.counter_kwh is None or m.counter_from is None or m.counter_to is None or not m.kw:
+        return False
+    hours = (m.counter_to - m.counter_from).total_seconds() / 3600
+    return hours > 0 and m.counter_kwh / hours > 1.5 * max(*m.kw, 0.0) + 1.0
+
+
 def estimate(
     m: MeterWindow, start: datetime, end: datetime, params: DemandParams
 ) -> MeterEstimate | None:
-    """One meter's energy in the interval [start, end), projected; None without data."""
-    if m.counter_kwh is not None and m.counter_from is not None and m.counter_to is not None:
+    """One meter's energy in the interval [start, end), projected; None without data.
+    A counter advancing faster than physics allows (above 1.5 x the highest power read
+    plus 1 kW: a counter read x1000, a preset) is ignored for the power readings."""
+    if (
+        m.counter_kwh is not None
+        and m.counter_from is not None
+        and m.counter_to is not None
+        and not _counter_implausible(m)
+    ):
         # a base in the previous interval: its few seconds before ``start`` come off below
         covered_from, covered_to = m.counter_from, m.counter_to
         measured = max(m.counter_kwh, 0.0)

@@ -190,3 +190,13 @@ def test_settings_from_the_environment_name_the_variable() -> None:
 @pytest.mark.parametrize(("lang", "name"), [("pt-BR", "previsão"), ("en", "forecast")])
 def test_the_event_kind_has_a_name_in_summaries_and_reports(lang: str, name: str) -> None:
     assert name in kind_name(dc.KIND, lang)
+
+
+def test_counter_read_x1000_is_not_projected_as_an_ultrapassagem() -> None:
+    base = flat(250.0, 6)
+    good = dc.MeterWindow(1, "m1", base.times, base.kw, 25.0, W0, at(6))
+    assert dc.project("plant", [good], at(6), LIMIT).energy_kwh == pytest.approx(25.0)
+    scaled = dc.MeterWindow(1, "m1", base.times, base.kw, 25.0 * 1000, W0, at(6))
+    p = dc.project("plant", [scaled], at(6), LIMIT)
+    assert p.energy_kwh == pytest.approx(25.0)  # the power readings, not the counter
+    assert p.projected_kw == pytest.approx(250.0) and not p.alert
