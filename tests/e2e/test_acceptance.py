@@ -301,10 +301,10 @@ def test_services_recovered_by_themselves_and_stop_cleanly(run: Run) -> None:
 
 def test_each_service_logged_in_to_the_shipped_broker_as_its_own_user(run: Run) -> None:
     # mosquitto.conf: connection_messages true -> "New client connected ... u'<user>')"
-    users = {
-        u for u in ("gateway", "ingestor", "analytics", "reader") if f"u'{u}'" in run.broker_log
-    }
-    assert users == {"gateway", "ingestor", "analytics", "reader"}, (
+    # the gateway logs in with its own account, gw-<site>-<gateway_id> (mosquitto/acl)
+    expected = {f"gw-{SITE}-{GATEWAY_ID}", "ingestor", "analytics", "reader"}
+    users = {u for u in expected if f"u'{u}'" in run.broker_log}
+    assert users == expected, (
         f"logins seen by the broker: {users}\n{run.broker_log[-3000:]}"
     )
     refused = [ln for ln in run.broker_log.splitlines() if "not authori" in ln.lower()]
