@@ -128,7 +128,7 @@ def _rule_input(
         meters=store.meters(conn, site.site_id),
         start=start,
         end=end,
-        minute=store.frame(conn, "minute_rows", params),
+        minute=store.frame(conn, "minute_rows_extremes", params),
         hourly=store.frame(conn, "hourly_rows", params),
         demand=store.frame(conn, "demand_rows", params),
         last_before=store.last_before(conn, site.site_id, start),

@@ -43,32 +43,28 @@ STUCK_QUANTITIES = (
 
 
 def _frozen_runs(g: pd.DataFrame, limits: Limits) -> Iterator[pd.DataFrame]:
-    """Runs of one meter's minutes that repeat the same readings."""
+    """Runs of one meter's minutes (sorted) that repeat the same readings under load."""
     qs = [q for q in STUCK_QUANTITIES if f"{q}_min" in g and g[f"{q}_min"].notna().any()]
-    if len(qs) < 3:
+    if len(qs) < 3 or "p_total" not in qs:
         return
     lo = g[[f"{q}_min" for q in qs]].to_numpy(dtype=float)
     hi = g[[f"{q}_max" for q in qs]].to_numpy(dtype=float)
-    frozen = (np.nan_to_num(lo - hi, nan=0.0) == 0).all(axis=1) & ~np.isnan(lo).all(axis=1)
-    loaded = np.nan_to_num(np.abs(lo)).max(axis=1) > 0
-    p = qs.index("p_total") if "p_total" in qs else None
-    if p is not None:
-        loaded = np.nan_to_num(np.abs(lo[:, p])) > 0
-    times = [as_datetime(t) for t in g["bucket"]]
-    start = None
-    for k in range(len(g) + 1):
-        ok = k < len(g) and bool(frozen[k] and loaded[k])
-        same = (
-            ok
-            and start is not None
-            and times[k] - times[k - 1] <= limits.silent_after
-            and bool(np.array_equal(lo[k], lo[k - 1], equal_nan=True))
-        )
-        if start is not None and not same:
-            yield g.iloc[start:k]
-            start = None
-        if ok and start is None:
-            start = k
+    frozen = (np.nan_to_num(lo - hi, nan=0.0) == 0).all(axis=1)
+    loaded = np.nan_to_num(np.abs(lo[:, qs.index("p_total")])) > 0
+    ok = frozen & loaded
+    if not ok.any():
+        return
+    # a minute continues the run before it when it holds the same values, soon after
+    same = np.zeros(len(g), dtype=bool)
+    steps = np.diff(g["bucket"].to_numpy()) <= np.timedelta64(limits.silent_after)
+    equal = ((lo[1:] == lo[:-1]) | (np.isnan(lo[1:]) & np.isnan(lo[:-1]))).all(axis=1)
+    same[1:] = ok[1:] & ok[:-1] & steps & equal
+    starts = np.flatnonzero(ok & ~same)
+    for k in starts:
+        end = k + 1
+        while end < len(g) and same[end]:
+            end += 1
+        yield g.iloc[k:end]
 
 
 def meter_stuck(inp: RuleInput, limits: Limits) -> Iterator[Episode]:

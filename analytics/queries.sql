@@ -9,8 +9,18 @@ SELECT meter_id, name, nominal_voltage_ln, nominal_voltage_ll
 FROM meters WHERE site_id = %(site)s ORDER BY meter_id;
 
 -- name: minute_rows
--- Averages, and the extremes the rules on short events read (analytics/extremes.py,
--- analytics/quality.py).
+SELECT r.meter_id, r.bucket, r.samples,
+       r.v_l1n_avg, r.v_l2n_avg, r.v_l3n_avg, r.v_l12_avg, r.v_l23_avg, r.v_l31_avg,
+       r.i_l1_avg, r.i_l2_avg, r.i_l3_avg, r.freq_avg, r.p_total_avg, r.q_total_avg,
+       r.pf_total_avg
+FROM rollup.agg_1m r
+JOIN meters m ON m.meter_id = r.meter_id
+WHERE m.site_id = %(site)s AND r.bucket >= %(start)s AND r.bucket < %(end)s
+ORDER BY r.meter_id, r.bucket;
+
+-- name: minute_rows_extremes
+-- minute_rows with the extremes the rules on short events read (analytics/extremes.py,
+-- analytics/quality.py); the model and the summaries read minute_rows.
 SELECT r.meter_id, r.bucket, r.samples,
        r.v_l1n_avg, r.v_l2n_avg, r.v_l3n_avg, r.v_l12_avg, r.v_l23_avg, r.v_l31_avg,
        r.i_l1_avg, r.i_l2_avg, r.i_l3_avg, r.freq_avg, r.p_total_avg, r.q_total_avg,
@@ -22,23 +32,6 @@ FROM rollup.agg_1m r
 JOIN meters m ON m.meter_id = r.meter_id
 WHERE m.site_id = %(site)s AND r.bucket >= %(start)s AND r.bucket < %(end)s
 ORDER BY r.meter_id, r.bucket;
-
--- name: hourly_rows
-SELECT r.meter_id, r.bucket, r.samples, r.p_total_avg, r.q_total_avg
-FROM rollup.agg_1h r
-JOIN meters m ON m.meter_id = r.meter_id
-WHERE m.site_id = %(site)s AND r.bucket >= %(start)s AND r.bucket < %(end)s
-ORDER BY r.meter_id, r.bucket;
-
--- name: demand_rows
--- Site demand per 15-minute interval against contracted + tolerance (bi view), with
--- the average powers of the interval for the power factor.
-SELECT b.time_utc AS bucket, b.demand_kw, b.limit_kw, b.exceeds_limit, b.energy_kwh,
-       s.p_total_avg, s.q_total_avg
-FROM bi.site_demand_15m b
-JOIN site_demand_15m s ON s.site_id = b.site_id AND s.bucket = b.time_utc
-WHERE b.site_id = %(site)s AND b.time_utc >= %(start)s AND b.time_utc < %(end)s
-ORDER BY b.time_utc;
 
 -- name: raw_voltage
 -- Raw phase voltages of the short windows (meter, start, end) the extremes rules ask for.
