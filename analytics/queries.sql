@@ -33,6 +33,23 @@ JOIN meters m ON m.meter_id = r.meter_id
 WHERE m.site_id = %(site)s AND r.bucket >= %(start)s AND r.bucket < %(end)s
 ORDER BY r.meter_id, r.bucket;
 
+-- name: hourly_rows
+SELECT r.meter_id, r.bucket, r.samples, r.p_total_avg, r.q_total_avg
+FROM rollup.agg_1h r
+JOIN meters m ON m.meter_id = r.meter_id
+WHERE m.site_id = %(site)s AND r.bucket >= %(start)s AND r.bucket < %(end)s
+ORDER BY r.meter_id, r.bucket;
+
+-- name: demand_rows
+-- Site demand per 15-minute interval against contracted + tolerance (bi view), with
+-- the average powers of the interval for the power factor.
+SELECT b.time_utc AS bucket, b.demand_kw, b.limit_kw, b.exceeds_limit, b.energy_kwh,
+       s.p_total_avg, s.q_total_avg
+FROM bi.site_demand_15m b
+JOIN site_demand_15m s ON s.site_id = b.site_id AND s.bucket = b.time_utc
+WHERE b.site_id = %(site)s AND b.time_utc >= %(start)s AND b.time_utc < %(end)s
+ORDER BY b.time_utc;
+
 -- name: raw_voltage
 -- Raw phase voltages of the short windows (meter, start, end) the extremes rules ask for.
 SELECT r.meter_id, r.time, r.v_l1n, r.v_l2n, r.v_l3n
