@@ -6,7 +6,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: test setup venv lint format typecheck unit integration e2e bench lock clean run-native
+.PHONY: test setup venv lint format typecheck unit integration e2e bench bench-history lock clean run-native
 
 test: setup venv lint  ## the README's test command; fails when a required service is missing
 	EMUSA_REQUIRE_SERVICES=1 $(BIN)/pytest
@@ -42,8 +42,12 @@ e2e: setup venv  ## the end-to-end acceptance run alone (also part of `make test
 
 bench: setup venv  ## every benchmark; one report in bench-results/report.{md,json} (details in bench-results/*.json)
 	rm -rf bench-results
-	EMUSA_REQUIRE_SERVICES=1 $(BIN)/pytest -m benchmark tests/benchmarks -s -p no:cacheprovider; \
+	EMUSA_REQUIRE_SERVICES=1 $(BIN)/pytest -m 'benchmark and not history' tests/benchmarks -s -p no:cacheprovider; \
 	  status=$$?; $(BIN)/python scripts/bench_report.py && exit $$status
+
+bench-history: setup venv  ## history-scale benchmark (30/180/365 days): bench-results/history.json, merged report, docs/bench-history.png
+	EMUSA_REQUIRE_SERVICES=1 $(BIN)/pytest -m history tests/benchmarks/test_history.py -s -p no:cacheprovider; \
+	  status=$$?; $(BIN)/python scripts/bench_report.py && $(BIN)/python scripts/plot_history.py && exit $$status
 
 run-native: setup venv  ## the stack without Docker (TimescaleDB, Mosquitto, simulator, services, Grafana if installed); Ctrl-C stops it
 	$(BIN)/python scripts/run_native.py $(ARGS)
