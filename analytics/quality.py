@@ -59,12 +59,12 @@ def _frozen_runs(g: pd.DataFrame, limits: Limits) -> Iterator[pd.DataFrame]:
     steps = np.diff(g["bucket"].to_numpy()) <= np.timedelta64(limits.silent_after)
     equal = ((lo[1:] == lo[:-1]) | (np.isnan(lo[1:]) & np.isnan(lo[:-1]))).all(axis=1)
     same[1:] = ok[1:] & ok[:-1] & steps & equal
-    starts = np.flatnonzero(ok & ~same)
-    for k in starts:
-        end = k + 1
-        while end < len(g) and same[end]:
-            end += 1
-        yield g.iloc[k:end]
+    run = np.cumsum(ok & ~same)  # run number of each ok minute (from 1)
+    run[~ok] = 0
+    polls = np.bincount(run, weights=g["samples"].to_numpy(dtype=float))
+    for r in np.flatnonzero(polls >= limits.stuck_polls):
+        if r:
+            yield g[run == r]
 
 
 def meter_stuck(inp: RuleInput, limits: Limits) -> Iterator[Episode]:
