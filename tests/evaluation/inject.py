@@ -79,13 +79,13 @@ def physical(q: dict[str, np.ndarray], name: str, placed: Placed, poll: float) -
             )
         elif sc.what == "v_drift":
             frac = np.clip((t[w] - start) / 7200, 0, 1)
-            for ph in ("v1", "v2", "v3"):
-                q[ph][w] *= 1 - (1 - p["pu"] / 0.985) * frac
+            for ph in ("v1", "v2", "v3"):  # from where the phase was to pu of nominal
+                base = float(np.median(q[ph][w][: int(600 / poll)]))
+                q[ph][w] *= 1 - (1 - p["pu"] / base) * frac
         elif sc.what == "demand_peak":
             q["p"][w] += p["kw"]
         elif sc.what == "night_load":
             q["p"][w] *= p["factor"]
-    del poll
 
 
 def data(

@@ -60,6 +60,7 @@ class Score:
     meter_weeks_history: float = 0.0
     missed: list[str] = field(default_factory=list)
     forbidden: list[str] = field(default_factory=list)
+    unexplained: list[str] = field(default_factory=list)  # rule events matching no label
     events: list[Event] = field(default_factory=list)
 
     def false_per_meter_week(self, period: str = "clean") -> float:
@@ -80,6 +81,7 @@ class Score:
             "false_per_meter_week_history": round(self.false_per_meter_week("history"), 2),
             "missed": self.missed,
             "forbidden": self.forbidden,
+            "unexplained_rule_events": self.unexplained[:40],
         }  # fmt: skip
 
 
@@ -144,6 +146,11 @@ def score_events(events: list[Event], data: Dataset) -> Score:
             good = any(_matches(e, lb) or _overlaps(e, lb, lb.also) for lb in labels)
             g, n = out.precision.get(e.kind, (0, 0))
             out.precision[e.kind] = (g + good, n + 1)
+            if not good and e.detector == "rule":
+                out.unexplained.append(
+                    f"{e.kind} {e.severity} on {e.meter or 'site'} {e.start.isoformat()}"
+                    f" measured {e.measured}"
+                )
             total += 1
             causal += any(_overlaps(e, lb) for lb in labels)
         for period, counts in (("clean", out.false_clean), ("history", out.false_history)):
