@@ -1055,6 +1055,57 @@ def demanda() -> dict[str, Any]:
     )
 
 
+def monitored_registers(lay: Layout) -> dict[str, Any]:
+    """ "Registros monitorados": per meter, one row per register with the plant file's own
+    name and description (the gateway's info message, meter_registers, migration 0022), the
+    latest value, unit and IA flag, and the meter's identifier and port, as the old Dash app
+    showed them. A meter without metadata (a built-in map, an older gateway) gets one row
+    per quantity of its latest reading, described by the quantity registry's pt-BR label."""
+    labels = ",\n    ".join(
+        f"({i}, '{q.name}', '{q.label_pt.replace(chr(39), chr(39) * 2)}', '{q.unit}')"
+        for i, q in enumerate(QUANTITIES.values())
+    )
+    sql = (
+        'SELECT m.name AS "Medidor", m.identifier AS "Identificador", m.port AS "Porta",\n'
+        '       x.name AS "Registro", x.description AS "Descrição",\n'
+        '       (to_jsonb(r) ->> x.quantity)::float8 AS "Valor", x.unit AS "Unidade",\n'
+        '       x.ai AS "IA", r.time AS "Horário"\n'
+        "FROM meters m\nLEFT JOIN LATERAL (\n  SELECT * FROM readings r\n"
+        "  WHERE r.meter_id = m.meter_id AND r.time <= $__timeTo()\n"
+        f"    AND r.time > $__timeTo()::timestamptz - interval '{LIVE_WINDOW}'\n"
+        "  ORDER BY r.time DESC LIMIT 1\n) r ON true\nCROSS JOIN LATERAL (\n"
+        "  SELECT g.position, g.quantity, coalesce(g.name, g.quantity) AS name,\n"
+        "         coalesce(g.description, q.label) AS description, g.unit, g.ai\n"
+        "  FROM meter_registers g LEFT JOIN registry q USING (quantity)\n"
+        "  WHERE g.meter_id = m.meter_id\n"
+        "  UNION ALL\n"
+        "  SELECT q.position, q.quantity, q.quantity, q.label, q.unit, NULL\n"
+        "  FROM registry q\n"
+        "  WHERE NOT EXISTS (SELECT FROM meter_registers g WHERE g.meter_id = m.meter_id)\n"
+        "    AND to_jsonb(r) ->> q.quantity IS NOT NULL\n"
+        ") x\n"
+        "WHERE m.site_id = '$site' AND m.name IN ($meter)\nORDER BY m.name, x.position"
+    )
+    sql = f"WITH registry (position, quantity, label, unit) AS (VALUES\n    {labels}\n)\n{sql}"
+    return table(
+        lay,
+        "Registros monitorados (últimas leituras)",
+        sql,
+        h=12,
+        description=(
+            "Por medidor, cada registro lido: o nome e a descrição do arquivo de registros da"
+            " planta (registers_kron03_real.json), o último valor (últimos 5 min até o fim do"
+            " intervalo), a unidade e se o valor alimenta a IA; com o identificador lido do"
+            " medidor (CH30-…) e a porta. Medidores sem essa descrição mostram o nome da grandeza."
+        ),
+        overrides=[
+            override("IA", {"mappings": [value_map(("true", "sim", "green"), ("false", "não", "text"))]}),
+            override("Descrição", {"custom.width": 320}),
+            override("Valor", {"decimals": 3}),
+        ],
+    )  # fmt: skip
+
+
 def ia_diagnostico() -> dict[str, Any]:
     lay = Layout()
     p: list[dict[str, Any]] = []
@@ -1126,16 +1177,7 @@ def ia_diagnostico() -> dict[str, Any]:
                         thresholds=HZ_STEPS, threshold_style="line", decimals=2))  # fmt: skip
     p.append(timeseries(lay, "Comportamento: fator de potência", [switched({"FP": q("pf_total")})], "none", w=8,
                         thresholds=PF_STEPS, threshold_style="line", decimals=3))  # fmt: skip
-    recent = (
-        'SELECT r.time AS "Horário", m.name AS "Medidor", (r.v_l12 + r.v_l23 + r.v_l31) / 3 AS "V LL",\n'
-        '       r.p_total AS "kW", r.pf_total AS "FP", r.freq AS "Hz", r.e_imp_kwh AS "kWh (contador)"\n'
-        "FROM meters m\nCROSS JOIN LATERAL (\n  SELECT * FROM readings r\n"
-        "  WHERE r.meter_id = m.meter_id AND r.time <= $__timeTo()\n"
-        f"    AND r.time > $__timeTo()::timestamptz - interval '{LIVE_WINDOW}'\n"
-        "  ORDER BY r.time DESC LIMIT 10\n) r\n"
-        "WHERE m.site_id = '$site' AND m.name IN ($meter)\nORDER BY r.time DESC, m.name"
-    )
-    p.append(table(lay, "Registros monitorados (últimas leituras)", recent, h=8))
+    p.append(monitored_registers(lay))
     return dashboard(
         "emusa-ia-diagnostico",
         "EMUSA — IA & diagnóstico",

@@ -10,6 +10,7 @@ import pytest
 from tests.conftest import PgServer
 from tests.integration.grafana.dataset import Dataset, Shape, generate
 from tests.integration.grafana.diagnostics_data import seed_diagnostics
+from tests.integration.grafana.meter_info_data import seed_meter_info
 
 
 @pytest.fixture(scope="session")
@@ -20,6 +21,7 @@ def dashboard_data(pg_server: PgServer, template_db: str) -> Iterator[Dataset]:
         t0 = time.perf_counter()
         data = generate(pg_server.dsn(name), Shape.tests())
         seed_diagnostics(data)
+        seed_meter_info(data)
         data.seconds["total_s"] = time.perf_counter() - t0
         yield data
     finally:
