@@ -12,13 +12,18 @@ Sundays/holidays). From them:
 * :func:`loo_residuals` — leave-one-day-out residuals: each day against the typical
   computed *without* it, so no residual is zero because the day fitted itself (the
   in-sample MAD collapsed to its floor when 43 % of the residuals were exactly 0);
-* :func:`hourly_spread` — a robust spread (1.4826 MAD) of those residuals per hour of
-  the day, NaN where an hour has too few residuals;
+* :func:`day_spreads`, :func:`pooled_spread` — a robust spread of those residuals
+  around each minute of the day, widened toward the day-wide spread while there are few
+  days; :func:`loo_spreads` — the same without the day scored, so that the calibration
+  scores (residual / spread) are out of sample for the spread too;
 * :func:`tail_threshold` — the score whose exceedance probability per minute, on the
   out-of-sample scores, is ``rate``: the empirical quantile when the data hold enough
   exceedances, else an exponential tail fitted above the ``1 - tail_fraction`` quantile
   (scale: the mean excess, so a block of large out-of-sample deviations, such as a
-  Saturday shift pooled with Sundays, raises the threshold rather than being ignored).
+  Saturday shift pooled with Sundays, raises the threshold rather than being ignored);
+* :func:`daily_max_threshold` — the score a clean day's largest minute exceeds with
+  probability ``day_rate``, from a Gumbel fit to the days' largest out-of-sample scores
+  (events are counted per day, however clustered their minutes are).
 """
 
 from __future__ import annotations
@@ -81,14 +86,44 @@ def loo_residuals(cube: np.ndarray, half_window: int, seasonal: bool = True) -> 
     return out
 
 
-def hourly_spread(resid: np.ndarray, min_count: int) -> np.ndarray:
-    """Robust spread of the residuals per hour of the day (24 values; NaN: too few)."""
-    by_hour = resid.reshape(resid.shape[0], 24, MINUTES // 24).transpose(1, 0, 2).reshape(24, -1)
-    out = np.full(24, np.nan)
-    for h, row in enumerate(by_hour):
-        r = row[~np.isnan(row)]
-        if len(r) >= min_count:
-            out[h] = MAD_TO_SIGMA * float(np.median(np.abs(r - np.median(r))))
+def day_spreads(resid: np.ndarray, half_window: int) -> np.ndarray:
+    """Each day's robust spread around each minute: 1.4826 x the median |residual| within
+    ±``half_window`` minutes (a ramp at the end of a shift gets its own, wider spread)."""
+    win = _windowed(np.abs(resid), half_window)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        out: np.ndarray = MAD_TO_SIGMA * np.nanmedian(win, axis=1)
+    return out
+
+
+def pooled_spread(
+    days: np.ndarray, prior_days: float, weight: np.ndarray | None = None
+) -> np.ndarray:
+    """The spread at each minute from some days' :func:`day_spreads` (NaN: no day).
+
+    The median over the days, widened while there are few of them toward the day-wide
+    spread, as if ``prior_days`` more days had shown that (``s² = (n·local² +
+    prior·day²) / (n + prior)``, never narrower than the local one): a slot where the few
+    days happened to agree (a capacitor bank on the same stage) does not get a spread
+    the next day disproves. ``weight`` replaces the number of days per minute (the
+    leave-one-day-out spreads widen as much as the spread that scores new days).
+    """
+    local = _nanmedian(days)
+    n = (~np.isnan(days)).sum(axis=0) if weight is None else weight
+    if np.isnan(local).all():
+        return local
+    day_wide = float(np.nanmedian(local))
+    shrunk = np.sqrt((n * local**2 + prior_days * day_wide**2) / (n + prior_days))
+    out: np.ndarray = np.fmax(local, shrunk)
+    return out
+
+
+def loo_spreads(days: np.ndarray, prior_days: float) -> np.ndarray:
+    """For each day, the spread pooled from the other days (scores its residuals honestly)."""
+    out = np.full(days.shape, np.nan)
+    n = (~np.isnan(days)).sum(axis=0)
+    for d in range(days.shape[0]):
+        out[d] = pooled_spread(np.delete(days, d, axis=0), prior_days, n)
     return out
 
 
@@ -106,3 +141,25 @@ def tail_threshold(
     excess = s[s > u] - u
     beta = float(excess.mean()) if len(excess) else 0.0
     return u + beta * math.log(tail_fraction / rate)
+
+
+GUMBEL_MEDIAN, GUMBEL_MAD = 0.3659, 0.7668  # of the standard Gumbel distribution
+
+
+def daily_max_threshold(day_max: np.ndarray, day_rate: float) -> float:
+    """The score a clean day's largest minute exceeds with probability ``day_rate``.
+
+    Each training day's largest out-of-sample score is one draw of a day's maximum; a
+    Gumbel distribution fitted to them robustly (median and MAD, so one day holding a
+    real event does not set it) gives the quantile. This counts days with at least one
+    flagged minute, whatever the minutes' clustering (a compressor cycling all night
+    puts many correlated minutes near the same score: a per-minute rate misjudges it).
+    NaN with fewer than 3 days (or a rate that is not a probability).
+    """
+    m = day_max[~np.isnan(day_max)]
+    if len(m) < 3 or not 0 < day_rate < 1:
+        return math.nan
+    med = float(np.median(m))
+    beta = float(np.median(np.abs(m - med))) / GUMBEL_MAD
+    mu = med - GUMBEL_MEDIAN * beta
+    return mu - beta * math.log(-math.log1p(-day_rate))

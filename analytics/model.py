@@ -12,15 +12,19 @@ unbalance (%) and frequency. For each meter the model learns, on a trailing wind
 * the **typical** value of each feature at each minute of the day, per group: the median
   of the group's days over ±``half_window`` minutes (a constant for frequency and the
   unbalances, which have no daily shape);
-* a **spread** per group, feature and hour of the day from *leave-one-day-out*
-  residuals (:mod:`analytics.baseline`): every training day is compared with the typical
-  computed without it, so the spread is what a day the fit has not seen looks like, and
-  it cannot collapse because a slot has one or few samples;
+* a **spread** per group, feature and minute of the day (±``spread_window`` minutes)
+  from *leave-one-day-out* residuals (:mod:`analytics.baseline`): every training day is
+  compared with the typical computed without it, so the spread is what a day the fit has
+  not seen looks like, and it cannot collapse because a slot has one or few samples;
+  while there are few days it is shrunk toward the group's day-wide spread;
 * a **threshold** per day group on the minute score (the largest standardized deviation
-  over the features) chosen from the group's out-of-sample scores so that a clean meter
-  exceeds it on at most ``false_events_per_week`` minutes per week (default 0.3, the
-  model's share of the ≤ 1 false event per meter-week budget; an event holds at least
-  one such minute, so this bounds the events too).
+  over the features) chosen from the group's out-of-sample scores for
+  ``false_events_per_week`` (default 0.3, the model's share of the ≤ 1 false event per
+  meter-week budget): the score a clean day's largest minute exceeds on that many days
+  a week (a robust Gumbel fit to the training days' largest out-of-sample scores, so
+  clustered minutes count once and a day holding a real event does not set it; the
+  extrapolated tail of the minute scores while there are fewer than 3 whole days),
+  times ``1 + few_days_margin / days`` for the calibration's own uncertainty.
 
 Warm-up: a minute is scored only when at least ``min_days`` days of its group support
 its slot; otherwise its score is NaN ("not enough history": no event, and the worker
@@ -36,6 +40,7 @@ database or network.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -56,7 +61,7 @@ MINUTES_PER_WEEK = 7 * 1440
 EPOCH = date(2000, 1, 1)
 FEATURES = ("p_kw", "q_kvar", "pf", "v_pct", "v_unb", "i_unb", "freq")
 SEASONAL = ("p_kw", "q_kvar", "pf", "v_pct")  # depend on the time of day and day type
-# smallest spread per feature (None: 2% of the feature's median magnitude)
+# smallest spread per feature (None: 2% of the median apparent power, a meter's class)
 FLOORS: dict[str, float | None] = {
     "p_kw": None, "q_kvar": None, "pf": 0.01, "v_pct": 0.5, "v_unb": 0.2, "i_unb": 0.5, "freq": 0.02,
 }  # fmt: skip
@@ -92,11 +97,13 @@ DATA_KINDS = frozenset({"meter_stuck", "meter_silent"})  # a model episode then 
 @dataclass(frozen=True)
 class ModelParams:
     false_events_per_week: float = 0.3  # the model's budget on a clean meter
-    min_days: int = 2  # days of a group supporting a slot before it is scored
+    min_days: int = 3  # days of a group supporting a slot before it is scored (>= 3: see docs)
     half_window: int = 5  # minutes either side pooled into a slot's typical value
-    min_spread_count: int = 30  # out-of-sample residuals needed for an hour's spread
+    spread_window: int = 15  # minutes either side pooled into a slot's spread
+    prior_days: float = 3.0  # weight of the day-wide spread while there are few days
     tail_fraction: float = 0.01  # scores above this quantile fit the extrapolated tail
     min_threshold: float = 4.0  # never flag a minute less than this many spreads away
+    few_days_margin: float = 1.0  # threshold x (1 + this / days of the group)
     warning_factor: float = 2.0  # score / threshold from which an episode is a warning
     min_minutes: int = 1
     gap: timedelta = timedelta(minutes=5)
@@ -113,7 +120,7 @@ class MeterModel:
     groups: list[str]
     group_days: list[int]
     typical: np.ndarray  # (groups, features, 1440)
-    spread: np.ndarray  # (groups, features, 24)
+    spread: np.ndarray  # (groups, features, 1440)
     supported: np.ndarray  # (groups, 1440): enough days of history for the slot
     threshold: np.ndarray  # per group, on the minute score (largest |z| over the features)
     fitted_at: datetime
@@ -197,12 +204,53 @@ def _grouping(day_types: np.ndarray, min_days: int) -> tuple[np.ndarray, list[st
 
 def _floors(train: pd.DataFrame) -> np.ndarray:
     out = []
+    apparent = float(np.hypot(train["p_kw"], train["q_kvar"]).median()) if len(train) else 0.0
     for col in FEATURES:
         floor = FLOORS[col]
-        if floor is None:
-            floor = 0.02 * abs(float(train[col].median())) if len(train) else 0.0
-        out.append(max(floor, 1e-6))
+        out.append(max(0.02 * apparent if floor is None else floor, 1e-6))
     return np.asarray(out)
+
+
+def _threshold(per_minute: np.ndarray, days: int, params: ModelParams) -> float:
+    """A day group's threshold from its out-of-sample minute scores (days x 1440).
+
+    From the days' largest scores (robust Gumbel fit: a day or two holding real events
+    do not set it); with fewer than 3 whole days, or a budget of a day or more, from the
+    tail of the minute scores. Never under ``min_threshold``; widened while the days
+    are few.
+    """
+    by_day = per_minute.reshape(days, 1440)
+    whole = (~np.isnan(by_day)).mean(axis=1) >= 0.9  # partial days have smaller maxima
+    day_max = np.nanmax(np.where(np.isnan(by_day), -np.inf, by_day), axis=1)[whole]
+    t = baseline.daily_max_threshold(day_max, params.false_events_per_week / 7)
+    if not np.isfinite(t):
+        rate = params.false_events_per_week / MINUTES_PER_WEEK
+        t = baseline.tail_threshold(per_minute, rate, tail_fraction=params.tail_fraction)
+    if not np.isfinite(t):
+        return math.inf
+    # a margin for the calibration's own uncertainty while there are few days
+    return max(t, params.min_threshold) * (1 + params.few_days_margin / days)
+
+
+def _fit_group(
+    cubes: np.ndarray, floors: np.ndarray, params: ModelParams
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Typical values, spreads, supported slots and out-of-sample z of one day group."""
+    hw = params.half_window
+    days = cubes.shape[1]
+    typical = np.full((len(FEATURES), 1440), np.nan)
+    spread = np.full((len(FEATURES), 1440), np.nan)
+    zs = np.full((len(FEATURES), days, 1440), np.nan)
+    for f, name in enumerate(FEATURES):
+        seasonal = name in SEASONAL
+        typical[f] = baseline.typical(cubes[f], hw, seasonal)
+        resid = baseline.loo_residuals(cubes[f], hw, seasonal)
+        day_spread = baseline.day_spreads(resid, params.spread_window)
+        spread[f] = np.fmax(baseline.pooled_spread(day_spread, params.prior_days), floors[f])
+        zs[f] = resid / np.fmax(baseline.loo_spreads(day_spread, params.prior_days), floors[f])
+    supported = (baseline.support(cubes[0], hw) >= params.min_days) & ~np.isnan(spread[0])
+    zs[:, :, ~supported] = np.nan
+    return typical, spread, supported, zs.reshape(len(FEATURES), -1).T
 
 
 def fit(
@@ -216,65 +264,52 @@ def fit(
     params = params or ModelParams()
     train = feats[feats["meter_id"] == meter_id]
     codes, days = pd.factorize(train["day"], sort=True)
-    minute = train["minute"].to_numpy(dtype=int)
     cubes = np.full((len(FEATURES), len(days), 1440), np.nan)
-    cubes[:, codes, minute] = train[list(FEATURES)].to_numpy(dtype=float).T
+    cubes[:, codes, train["minute"].to_numpy(dtype=int)] = (
+        train[list(FEATURES)].to_numpy(dtype=float).T
+    )
     type_of_day = np.zeros(len(days), dtype=int)
     type_of_day[codes] = train["day_type"].to_numpy(dtype=int)
     group_of, groups = _grouping(type_of_day, params.min_days)
     floors = _floors(train)
-    hw = params.half_window
-    typical = np.full((len(groups), len(FEATURES), 1440), np.nan)
-    spread = np.full((len(groups), len(FEATURES), 24), np.nan)
-    supported = np.zeros((len(groups), 1440), dtype=bool)
-    group_days = []
-    threshold = np.full(len(groups), np.inf)
-    loo_z = []
-    rate = params.false_events_per_week / MINUTES_PER_WEEK
-    for g in range(len(groups)):
-        idx = np.flatnonzero(group_of[type_of_day] == g)
-        group_days.append(len(idx))
-        if len(idx) < params.min_days:
-            continue
-        zs = np.full((len(FEATURES), len(idx), 1440), np.nan)
-        for f, name in enumerate(FEATURES):
-            cube = cubes[f, idx]
-            seasonal = name in SEASONAL
-            typical[g, f] = baseline.typical(cube, hw, seasonal)
-            resid = baseline.loo_residuals(cube, hw, seasonal)
-            hourly = baseline.hourly_spread(resid, params.min_spread_count)
-            spread[g, f] = np.where(np.isnan(hourly), np.nan, np.fmax(hourly, floors[f]))
-            zs[f] = resid / np.repeat(spread[g, f], 60)
-        supported[g] = (baseline.support(cubes[0, idx], hw) >= params.min_days) & ~np.isnan(
-            np.repeat(spread[g, 0], 60)
-        )
-        zs[:, :, ~supported[g]] = np.nan
-        z = zs.reshape(len(FEATURES), -1).T
-        t = baseline.tail_threshold(_max_abs(z), rate, tail_fraction=params.tail_fraction)
-        if np.isfinite(t):
-            threshold[g] = max(t, params.min_threshold)
-            loo_z.append(z)
-        else:  # too few out-of-sample scores to calibrate: still warming up
-            supported[g] = False
     model = MeterModel(
-        meter_id, group_of, groups, group_days, typical, spread, supported, threshold,
+        meter_id, group_of, groups, [], np.full((len(groups), len(FEATURES), 1440), np.nan),
+        np.full((len(groups), len(FEATURES), 1440), np.nan),
+        np.zeros((len(groups), 1440), dtype=bool), np.full(len(groups), np.inf),
         fitted_at, len(train), params,
     )  # fmt: skip
-    z_all = np.vstack(loo_z) if loo_z else np.zeros((0, len(FEATURES)))
-    s_all = _max_abs(z_all)
+    loo_z = []
+    for g in range(len(groups)):
+        idx = np.flatnonzero(group_of[type_of_day] == g)
+        model.group_days.append(len(idx))
+        if len(idx) < params.min_days:
+            continue
+        model.typical[g], model.spread[g], model.supported[g], z = _fit_group(
+            cubes[:, idx], floors, params
+        )
+        model.threshold[g] = _threshold(_max_abs(z), len(idx), params)
+        if np.isfinite(model.threshold[g]):
+            loo_z.append(z)
+        else:  # too few out-of-sample scores to calibrate: still warming up
+            model.supported[g] = False
     if params.method == "isolation_forest" and model.supported.any():
-        from sklearn.ensemble import IsolationForest  # noqa: PLC0415 - only this option needs it
-
-        rows = np.nan_to_num(z_all[~np.isnan(s_all)])
-        forest = IsolationForest(
-            n_estimators=200, max_samples=min(2048, len(rows)), random_state=params.random_state
-        )
-        forest.fit(rows)
-        model.forest = forest
-        model.forest_threshold = float(
-            np.quantile(-forest.score_samples(rows), 1 - params.contamination)
-        )
+        _fit_forest(model, np.vstack(loo_z))
     return model
+
+
+def _fit_forest(model: MeterModel, z: np.ndarray) -> None:
+    from sklearn.ensemble import IsolationForest  # noqa: PLC0415 - only this option needs it
+
+    params = model.params
+    rows = np.nan_to_num(z[~np.isnan(_max_abs(z))])
+    forest = IsolationForest(
+        n_estimators=200, max_samples=min(2048, len(rows)), random_state=params.random_state
+    )
+    forest.fit(rows)
+    model.forest = forest
+    model.forest_threshold = float(
+        np.quantile(-forest.score_samples(rows), 1 - params.contamination)
+    )
 
 
 def _max_abs(z: np.ndarray) -> np.ndarray:
@@ -294,7 +329,7 @@ def _lookup(model: MeterModel, feats: pd.DataFrame) -> tuple[np.ndarray, np.ndar
     g = _groups_of(model, feats)
     minute = feats["minute"].to_numpy(dtype=int)
     typ = model.typical[g, :, minute]
-    spr = model.spread[g, :, minute // 60]
+    spr = model.spread[g, :, minute]
     return typ, spr, model.supported[g, minute]
 
 

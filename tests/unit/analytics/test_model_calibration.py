@@ -78,9 +78,24 @@ def test_tail_threshold_meets_the_rate_on_known_noise() -> None:
     assert 1e-5 <= (fresh > t).mean() <= 1e-4
 
 
+def test_daily_max_threshold_meets_the_day_rate_and_ignores_one_bad_day() -> None:
+    rng = np.random.default_rng(11)
+    fresh = rng.gumbel(5.0, 0.5, 200_000)  # a day's largest score, known distribution
+    t = baseline.daily_max_threshold(rng.gumbel(5.0, 0.5, 400), 0.05)
+    assert 0.025 <= (fresh > t).mean() <= 0.075
+    ten = rng.gumbel(5.0, 0.5, 10)
+    with_event = np.append(ten, 300.0)  # a training day that held a real event
+    assert baseline.daily_max_threshold(with_event, 0.05) < 1.5 * baseline.daily_max_threshold(
+        ten, 0.05
+    )
+    assert np.isnan(baseline.daily_max_threshold(ten[:2], 0.05))
+
+
 def test_realized_out_of_sample_rate_is_the_target() -> None:
     budget = 2.0 * model.MINUTES_PER_WEEK / 1000  # 1 minute in 500: measurable on 3 weeks
-    params = model.ModelParams(false_events_per_week=budget, min_threshold=0.0)
+    params = model.ModelParams(
+        false_events_per_week=budget, min_threshold=0.0, few_days_margin=0.0
+    )  # the calibration alone, without the floor and the few-days margin
     fitted = fitted_on(28, params)
     fresh = synthetic(MONDAY + timedelta(days=28), 21, seed=2)
     rate = float((model.score(fitted, fresh) > 1).mean())
@@ -97,23 +112,25 @@ def test_clean_weeks_stay_within_the_model_budget() -> None:
 
 
 def test_few_samples_per_slot_cannot_collapse_the_spread() -> None:
-    # 7 days: 5 working days, one Saturday and one Sunday pooled (weekend/holiday group)
-    fitted = fitted_on(7)
+    # 13 days: two Saturdays and one Sunday pooled (weekend/holiday group): one sample
+    # per Sunday slot, two per Saturday slot, and still a spread from days not fitted
+    fitted = fitted_on(13)
     assert fitted.groups == ["working", "weekend_holiday"]
     p = model.FEATURES.index("p_kw")
     for g in range(2):
         spread = fitted.spread[g, p][~np.isnan(fitted.spread[g, p])]
-        assert len(spread) == 24
+        assert len(spread) == 1440
         assert (spread > 0.6 * SIGMA["p_kw"]).all(), spread  # never near zero or its floor
     assert np.isfinite(fitted.threshold).all() and (fitted.threshold < 8).all()
 
 
-def test_one_day_of_a_group_is_not_enough_history() -> None:
-    fitted = fitted_on(6)  # Monday to Saturday: one weekend day
+def test_two_days_of_a_group_are_not_enough_history() -> None:
+    # a leave-one-day-out spread from one other day is that day's own difference again
+    fitted = fitted_on(7)  # Monday to Sunday: two weekend days
     status = fitted.status()
     assert status["ready"] == ["working"] and status["warming_up"] == ["weekend_holiday"]
-    assert status["days"] == {"working": 5, "weekend_holiday": 1}
-    sunday = synthetic(MONDAY + timedelta(days=6), 1, seed=4)
+    assert status["days"] == {"working": 5, "weekend_holiday": 2}
+    sunday = synthetic(MONDAY + timedelta(days=12), 1, seed=4)  # the next Saturday
     sunday["p_kw"] += 500  # a deviation the model cannot judge yet: no event, no guess
     scores = model.score(fitted, sunday)
     assert np.isnan(scores).all() and model.unscored(scores) == 1440
@@ -121,7 +138,8 @@ def test_one_day_of_a_group_is_not_enough_history() -> None:
 
 
 def test_saturdays_get_their_own_group_once_there_are_enough() -> None:
-    assert fitted_on(14).groups == ["working", "saturday", "sunday_holiday"]
+    assert fitted_on(20).groups == ["working", "weekend_holiday"]  # 3 Saturdays, 2 Sundays
+    assert fitted_on(21).groups == ["working", "saturday", "sunday_holiday"]
 
 
 def test_a_holiday_is_scored_as_a_sunday() -> None:
