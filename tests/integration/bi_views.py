@@ -10,4 +10,5 @@ BI_VIEWS = (
     "anomalies",
     "summaries",
     "modbus_diagnostics",
+    "meter_registers",
 )
