@@ -108,7 +108,7 @@ def labels_of(placed: list[tuple[Scenario, datetime]]) -> list[Label]:
             start = at + sc.onset
             out.append(
                 Label(sc.name, meter, sc.kind, sc.severity, start, at + sc.duration,
-                      sc.tolerance, sc.also)
+                      sc.tolerance, sc.also, at)
             )  # fmt: skip
     return out
 

@@ -49,6 +49,7 @@ class Label:
     end: datetime
     tolerance: timedelta
     also: tuple[str, ...] = ()
+    injected_at: datetime | None = None  # when the disturbance begins (before ``start``)
 
 
 def s(seconds: float) -> timedelta:

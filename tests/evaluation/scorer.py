@@ -122,7 +122,7 @@ def _matches(e: Event, label: Label) -> bool:
 
 def _overlaps(e: Event, label: Label, kinds: tuple[str, ...] | None = None) -> bool:
     same_place = e.meter == label.meter or label.meter is None or e.meter is None
-    lo = label.start - label.tolerance - SLACK
+    lo = min(label.start - label.tolerance, label.injected_at or label.start) - SLACK
     hi = label.end + label.tolerance + SLACK
     return same_place and e.start <= hi and e.end >= lo and (kinds is None or e.kind in kinds)
 
