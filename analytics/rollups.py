@@ -56,8 +56,11 @@ def _refresh_caggs(conn: Conn, windows: list[tuple[object, ...]]) -> None:
     """Community build: refresh each (aggregate, start, end) window, whole buckets already.
 
     ``refresh_continuous_aggregate`` is a procedure that cannot run inside a transaction
-    block: the connection is in autocommit mode, one call per window.
+    block: the connection is in autocommit mode, one call per window. JIT is off: over a
+    long window PostgreSQL JIT-compiled the ~130-aggregate query for minutes, a compile
+    that does not answer cancellation (issue 17).
     """
+    conn.execute("SET jit = off")
     for cagg, lo, hi in windows:
         log.debug("refreshing %s over [%s, %s)", cagg, lo, hi, extra={"action": "refresh"})
         conn.execute("CALL refresh_continuous_aggregate(%s::regclass, %s, %s)", (cagg, lo, hi))
