@@ -267,8 +267,11 @@ def test_daily_pdf_is_emailed_with_the_numbers_of_the_database(run: Run) -> None
             " WHERE meter = %s AND day = %s",
             meter, day,
         )  # fmt: skip
+        if e_ponta is None:  # yesterday had no ponta (weekend, holiday): all of it fora ponta
+            assert e_fora == pytest.approx(energy), f"{meter}: {e_fora} != {energy} kWh"
         for what, value in (("energy", energy), ("ponta", e_ponta), ("fora ponta", e_fora)):
-            assert _pt(value) in text, f"{meter}: {what} {_pt(value)} kWh not in the PDF"
+            if value is not None:
+                assert _pt(value) in text, f"{meter}: {what} {_pt(value)} kWh not in the PDF"
     ((sag_message,),) = run.query(
         "SELECT message_pt FROM anomalies WHERE kind = 'voltage_band' AND severity = 'critical'"
     )
@@ -304,9 +307,7 @@ def test_each_service_logged_in_to_the_shipped_broker_as_its_own_user(run: Run) 
     # the gateway logs in with its own account, gw-<site>-<gateway_id> (mosquitto/acl)
     expected = {f"gw-{SITE}-{GATEWAY_ID}", "ingestor", "analytics", "reader"}
     users = {u for u in expected if f"u'{u}'" in run.broker_log}
-    assert users == expected, (
-        f"logins seen by the broker: {users}\n{run.broker_log[-3000:]}"
-    )
+    assert users == expected, f"logins seen by the broker: {users}\n{run.broker_log[-3000:]}"
     refused = [ln for ln in run.broker_log.splitlines() if "not authori" in ln.lower()]
     assert not refused, f"the broker refused a login: {refused}"
 
