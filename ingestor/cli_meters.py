@@ -24,6 +24,7 @@ from gateway.contract import (
     ContractError,
     check_name,
     parse_diagnostics_topic,
+    parse_meter_info_topic,
     parse_reading_topic,
 )
 from ingestor.bounds import SITE_LIMIT
@@ -149,11 +150,13 @@ def refused(conninfo: str, root: str, limit: int) -> list[Refused]:
 
 
 def _names(topic: str, root: str) -> tuple[str, str]:
-    """(site, meter) of a reading or diagnostics topic; the topic itself when foreign."""
+    """(site, meter) of a reading, diagnostics or info topic; the topic itself when foreign."""
     try:
         if topic.endswith("/diagnostics"):
             kind, names = parse_diagnostics_topic(topic, root)
             return names[0], names[1] if kind == "meter" else ""
+        if topic.endswith("/info"):
+            return parse_meter_info_topic(topic, root)
         return parse_reading_topic(topic, root)
     except ContractError:
         return topic, ""

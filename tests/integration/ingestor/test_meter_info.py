@@ -14,6 +14,8 @@ import pytest
 
 from gateway import contract, meterinfo
 from gateway.registers import MAPS_DIR, load_map
+from ingestor.__main__ import main
+from ingestor.bounds import METER_LIMIT, Limits
 from ingestor.writer import Message, Writer
 from tests.harness.services import Broker
 from tests.integration.ingestor.conftest import (
@@ -233,3 +235,19 @@ def test_before_migration_0022_readings_and_diagnostics_are_still_stored(
     assert (result.inserted, result.diagnostics, result.infos, result.rejected) == (2, 1, 2, 0)
     warned = [r for r in caplog.records if getattr(r, "action", "") == "info_not_stored"]
     assert len(warned) == 1 and "migration 0022" in warned[0].getMessage()
+
+
+def test_info_of_a_meter_over_the_limit_is_refused_and_listed_by_its_meter(
+    db: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    info = plant_info("ch30_canal_2", 2)
+    topic = contract.meter_info_topic("emusa", "plant", "ch30_canal_2")
+    with Writer(db, limits=Limits(max_meters=1)) as writer:
+        writer.write(readings(1, meters=1), [])  # m0 takes the only place
+        result = writer.write([], infos=[info], sources=[Message(info, topic, b"{}")])
+    assert (result.infos, result.rejected) == (0, 1)
+    assert registers(db, "ch30_canal_2") == []
+    assert rows(db, "SELECT topic, reason FROM ingest_rejects") == [(topic, METER_LIMIT)]
+    assert main(["refused-meters", "--database-url", db, "--lang", "en"]) == 0
+    listed = capsys.readouterr().out.splitlines()
+    assert listed[1].split()[:3] == ["plant", "ch30_canal_2", METER_LIMIT]
