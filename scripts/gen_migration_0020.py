@@ -67,29 +67,25 @@ def _view(g: Grain, body: str, source: str) -> str:
     return f"CREATE OR REPLACE VIEW readings_{g.name} AS\nSELECT\n    {body}\n{source};\n"
 
 
-def _link(g: Grain, where: str) -> str:
-    """UPDATE setting every <counter>_prev of ``rollup.agg_<grain>`` rows matching ``where``."""
-    prev = ", ".join(_prev_cols())
-    last = ", ".join(f"p.{q.name}_last" for q in counters())
-    return (
-        f"UPDATE rollup.agg_{g.name} a SET ({prev}) = (\n"
-        f"    SELECT {last} FROM rollup.agg_{g.name} p\n"
-        f"    WHERE p.meter_id = a.meter_id AND p.bucket = {g.previous('a.bucket')})\n"
-        f"WHERE {where};\n"
-    )
-
-
-def _backfill(g: Grain) -> str:
-    """Set-based fill of existing rows: lag() over the table, kept where it is the previous bucket."""
+def _link(g: Grain, window: bool) -> str:
+    """UPDATE setting every <counter>_prev of ``rollup.agg_<grain>``: one scan with lag(),
+    kept where the row before is the adjacent bucket (else NULL). ``window``: only the
+    buckets in [lo, hi] (plpgsql variables), reading from two buckets before lo."""
     qs: list[Quantity] = list(counters())
     lags = ", ".join(f"lag({q.name}_last) OVER w AS {q.name}_last" for q in qs)
-    sets = ", ".join(f"{q.name}_prev = p.{q.name}_last" for q in qs)
+    adjacent = f"p.prev_bucket = {g.previous('a.bucket')}"
+    sets = ",\n    ".join(
+        f"{q.name}_prev = CASE WHEN {adjacent} THEN p.{q.name}_last END" for q in qs
+    )
+    width = f"INTERVAL '{g.width}'"
+    inner = f"\n      WHERE bucket >= lo - 2 * {width} AND bucket <= hi" if window else ""
+    outer = "\n  AND a.bucket >= lo AND a.bucket <= hi" if window else ""
     return (
-        f"UPDATE rollup.agg_{g.name} a SET {sets}\n"
+        f"UPDATE rollup.agg_{g.name} a SET\n    {sets}\n"
         f"FROM (SELECT meter_id, bucket, lag(bucket) OVER w AS prev_bucket, {lags}\n"
-        f"      FROM rollup.agg_{g.name} WINDOW w AS (PARTITION BY meter_id ORDER BY bucket)) p\n"
-        f"WHERE p.meter_id = a.meter_id AND p.bucket = a.bucket\n"
-        f"  AND p.prev_bucket = {g.previous('a.bucket')};\n"
+        f"      FROM rollup.agg_{g.name}{inner}\n"
+        f"      WINDOW w AS (PARTITION BY meter_id ORDER BY bucket)) p\n"
+        f"WHERE p.meter_id = a.meter_id AND p.bucket = a.bucket{outer};\n"
     )
 
 
@@ -97,19 +93,13 @@ def apache() -> str:
     out = [HEADER_0020, INTRO.format(what="Apache-only build", how=HOW_APACHE)]
     cols = ", ".join(f"ADD COLUMN {c} double precision" for c in _prev_cols())
     out += [f"ALTER TABLE rollup.agg_{g.name} {cols};\n" for g in GRAINS]
-    out += [_backfill(g) for g in GRAINS]
+    out += [_link(g, window=False) for g in GRAINS]
     blocks = []
-    for g in GRAINS:
+    for g in GRAINS:  # hi: the first bucket after the refreshed window (its previous changed)
+        link = "\n".join("    " + line for line in _link(g, window=True).rstrip("\n").splitlines())
         blocks.append(
             f"    lo := {g.bucket_expr('p_from')};\n"
-            f"    hi := {g.bucket_expr('p_to')} + INTERVAL '{g.width}';\n"
-            + "\n".join(
-                "    " + line
-                for line in _link(g, f"a.bucket >= lo AND a.bucket < hi + INTERVAL '{g.width}'")
-                .rstrip("\n")
-                .splitlines()
-            )
-            + "\n"
+            f"    hi := {g.bucket_expr('p_to')} + INTERVAL '{g.width}';\n{link}\n"
         )
     out.append(
         "-- The buckets rebuilt by rollup.refresh_buckets() (the former rollup.refresh()) and\n"

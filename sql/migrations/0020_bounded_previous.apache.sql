@@ -16,29 +16,49 @@ ALTER TABLE rollup.agg_1h ADD COLUMN e_imp_kwh_prev double precision, ADD COLUMN
 
 ALTER TABLE rollup.agg_1d ADD COLUMN e_imp_kwh_prev double precision, ADD COLUMN e_exp_kwh_prev double precision, ADD COLUMN e_imp_kvarh_prev double precision, ADD COLUMN e_exp_kvarh_prev double precision, ADD COLUMN e_b_kwh_prev double precision;
 
-UPDATE rollup.agg_1m a SET e_imp_kwh_prev = p.e_imp_kwh_last, e_exp_kwh_prev = p.e_exp_kwh_last, e_imp_kvarh_prev = p.e_imp_kvarh_last, e_exp_kvarh_prev = p.e_exp_kvarh_last, e_b_kwh_prev = p.e_b_kwh_last
+UPDATE rollup.agg_1m a SET
+    e_imp_kwh_prev = CASE WHEN p.prev_bucket = a.bucket - INTERVAL '1 minute' THEN p.e_imp_kwh_last END,
+    e_exp_kwh_prev = CASE WHEN p.prev_bucket = a.bucket - INTERVAL '1 minute' THEN p.e_exp_kwh_last END,
+    e_imp_kvarh_prev = CASE WHEN p.prev_bucket = a.bucket - INTERVAL '1 minute' THEN p.e_imp_kvarh_last END,
+    e_exp_kvarh_prev = CASE WHEN p.prev_bucket = a.bucket - INTERVAL '1 minute' THEN p.e_exp_kvarh_last END,
+    e_b_kwh_prev = CASE WHEN p.prev_bucket = a.bucket - INTERVAL '1 minute' THEN p.e_b_kwh_last END
 FROM (SELECT meter_id, bucket, lag(bucket) OVER w AS prev_bucket, lag(e_imp_kwh_last) OVER w AS e_imp_kwh_last, lag(e_exp_kwh_last) OVER w AS e_exp_kwh_last, lag(e_imp_kvarh_last) OVER w AS e_imp_kvarh_last, lag(e_exp_kvarh_last) OVER w AS e_exp_kvarh_last, lag(e_b_kwh_last) OVER w AS e_b_kwh_last
-      FROM rollup.agg_1m WINDOW w AS (PARTITION BY meter_id ORDER BY bucket)) p
-WHERE p.meter_id = a.meter_id AND p.bucket = a.bucket
-  AND p.prev_bucket = a.bucket - INTERVAL '1 minute';
+      FROM rollup.agg_1m
+      WINDOW w AS (PARTITION BY meter_id ORDER BY bucket)) p
+WHERE p.meter_id = a.meter_id AND p.bucket = a.bucket;
 
-UPDATE rollup.agg_15m a SET e_imp_kwh_prev = p.e_imp_kwh_last, e_exp_kwh_prev = p.e_exp_kwh_last, e_imp_kvarh_prev = p.e_imp_kvarh_last, e_exp_kvarh_prev = p.e_exp_kvarh_last, e_b_kwh_prev = p.e_b_kwh_last
+UPDATE rollup.agg_15m a SET
+    e_imp_kwh_prev = CASE WHEN p.prev_bucket = a.bucket - INTERVAL '15 minutes' THEN p.e_imp_kwh_last END,
+    e_exp_kwh_prev = CASE WHEN p.prev_bucket = a.bucket - INTERVAL '15 minutes' THEN p.e_exp_kwh_last END,
+    e_imp_kvarh_prev = CASE WHEN p.prev_bucket = a.bucket - INTERVAL '15 minutes' THEN p.e_imp_kvarh_last END,
+    e_exp_kvarh_prev = CASE WHEN p.prev_bucket = a.bucket - INTERVAL '15 minutes' THEN p.e_exp_kvarh_last END,
+    e_b_kwh_prev = CASE WHEN p.prev_bucket = a.bucket - INTERVAL '15 minutes' THEN p.e_b_kwh_last END
 FROM (SELECT meter_id, bucket, lag(bucket) OVER w AS prev_bucket, lag(e_imp_kwh_last) OVER w AS e_imp_kwh_last, lag(e_exp_kwh_last) OVER w AS e_exp_kwh_last, lag(e_imp_kvarh_last) OVER w AS e_imp_kvarh_last, lag(e_exp_kvarh_last) OVER w AS e_exp_kvarh_last, lag(e_b_kwh_last) OVER w AS e_b_kwh_last
-      FROM rollup.agg_15m WINDOW w AS (PARTITION BY meter_id ORDER BY bucket)) p
-WHERE p.meter_id = a.meter_id AND p.bucket = a.bucket
-  AND p.prev_bucket = a.bucket - INTERVAL '15 minutes';
+      FROM rollup.agg_15m
+      WINDOW w AS (PARTITION BY meter_id ORDER BY bucket)) p
+WHERE p.meter_id = a.meter_id AND p.bucket = a.bucket;
 
-UPDATE rollup.agg_1h a SET e_imp_kwh_prev = p.e_imp_kwh_last, e_exp_kwh_prev = p.e_exp_kwh_last, e_imp_kvarh_prev = p.e_imp_kvarh_last, e_exp_kvarh_prev = p.e_exp_kvarh_last, e_b_kwh_prev = p.e_b_kwh_last
+UPDATE rollup.agg_1h a SET
+    e_imp_kwh_prev = CASE WHEN p.prev_bucket = a.bucket - INTERVAL '1 hour' THEN p.e_imp_kwh_last END,
+    e_exp_kwh_prev = CASE WHEN p.prev_bucket = a.bucket - INTERVAL '1 hour' THEN p.e_exp_kwh_last END,
+    e_imp_kvarh_prev = CASE WHEN p.prev_bucket = a.bucket - INTERVAL '1 hour' THEN p.e_imp_kvarh_last END,
+    e_exp_kvarh_prev = CASE WHEN p.prev_bucket = a.bucket - INTERVAL '1 hour' THEN p.e_exp_kvarh_last END,
+    e_b_kwh_prev = CASE WHEN p.prev_bucket = a.bucket - INTERVAL '1 hour' THEN p.e_b_kwh_last END
 FROM (SELECT meter_id, bucket, lag(bucket) OVER w AS prev_bucket, lag(e_imp_kwh_last) OVER w AS e_imp_kwh_last, lag(e_exp_kwh_last) OVER w AS e_exp_kwh_last, lag(e_imp_kvarh_last) OVER w AS e_imp_kvarh_last, lag(e_exp_kvarh_last) OVER w AS e_exp_kvarh_last, lag(e_b_kwh_last) OVER w AS e_b_kwh_last
-      FROM rollup.agg_1h WINDOW w AS (PARTITION BY meter_id ORDER BY bucket)) p
-WHERE p.meter_id = a.meter_id AND p.bucket = a.bucket
-  AND p.prev_bucket = a.bucket - INTERVAL '1 hour';
+      FROM rollup.agg_1h
+      WINDOW w AS (PARTITION BY meter_id ORDER BY bucket)) p
+WHERE p.meter_id = a.meter_id AND p.bucket = a.bucket;
 
-UPDATE rollup.agg_1d a SET e_imp_kwh_prev = p.e_imp_kwh_last, e_exp_kwh_prev = p.e_exp_kwh_last, e_imp_kvarh_prev = p.e_imp_kvarh_last, e_exp_kvarh_prev = p.e_exp_kvarh_last, e_b_kwh_prev = p.e_b_kwh_last
+UPDATE rollup.agg_1d a SET
+    e_imp_kwh_prev = CASE WHEN p.prev_bucket = ((a.bucket AT TIME ZONE 'America/Sao_Paulo') - INTERVAL '1 day') AT TIME ZONE 'America/Sao_Paulo' THEN p.e_imp_kwh_last END,
+    e_exp_kwh_prev = CASE WHEN p.prev_bucket = ((a.bucket AT TIME ZONE 'America/Sao_Paulo') - INTERVAL '1 day') AT TIME ZONE 'America/Sao_Paulo' THEN p.e_exp_kwh_last END,
+    e_imp_kvarh_prev = CASE WHEN p.prev_bucket = ((a.bucket AT TIME ZONE 'America/Sao_Paulo') - INTERVAL '1 day') AT TIME ZONE 'America/Sao_Paulo' THEN p.e_imp_kvarh_last END,
+    e_exp_kvarh_prev = CASE WHEN p.prev_bucket = ((a.bucket AT TIME ZONE 'America/Sao_Paulo') - INTERVAL '1 day') AT TIME ZONE 'America/Sao_Paulo' THEN p.e_exp_kvarh_last END,
+    e_b_kwh_prev = CASE WHEN p.prev_bucket = ((a.bucket AT TIME ZONE 'America/Sao_Paulo') - INTERVAL '1 day') AT TIME ZONE 'America/Sao_Paulo' THEN p.e_b_kwh_last END
 FROM (SELECT meter_id, bucket, lag(bucket) OVER w AS prev_bucket, lag(e_imp_kwh_last) OVER w AS e_imp_kwh_last, lag(e_exp_kwh_last) OVER w AS e_exp_kwh_last, lag(e_imp_kvarh_last) OVER w AS e_imp_kvarh_last, lag(e_exp_kvarh_last) OVER w AS e_exp_kvarh_last, lag(e_b_kwh_last) OVER w AS e_b_kwh_last
-      FROM rollup.agg_1d WINDOW w AS (PARTITION BY meter_id ORDER BY bucket)) p
-WHERE p.meter_id = a.meter_id AND p.bucket = a.bucket
-  AND p.prev_bucket = ((a.bucket AT TIME ZONE 'America/Sao_Paulo') - INTERVAL '1 day') AT TIME ZONE 'America/Sao_Paulo';
+      FROM rollup.agg_1d
+      WINDOW w AS (PARTITION BY meter_id ORDER BY bucket)) p
+WHERE p.meter_id = a.meter_id AND p.bucket = a.bucket;
 
 -- The buckets rebuilt by rollup.refresh_buckets() (the former rollup.refresh()) and
 -- the one after each window get the previous bucket's last counter values.
@@ -53,31 +73,63 @@ DECLARE
 BEGIN
     lo := time_bucket(INTERVAL '1 minute', p_from);
     hi := time_bucket(INTERVAL '1 minute', p_to) + INTERVAL '1 minute';
-    UPDATE rollup.agg_1m a SET (e_imp_kwh_prev, e_exp_kwh_prev, e_imp_kvarh_prev, e_exp_kvarh_prev, e_b_kwh_prev) = (
-        SELECT p.e_imp_kwh_last, p.e_exp_kwh_last, p.e_imp_kvarh_last, p.e_exp_kvarh_last, p.e_b_kwh_last FROM rollup.agg_1m p
-        WHERE p.meter_id = a.meter_id AND p.bucket = a.bucket - INTERVAL '1 minute')
-    WHERE a.bucket >= lo AND a.bucket < hi + INTERVAL '1 minute';
+    UPDATE rollup.agg_1m a SET
+        e_imp_kwh_prev = CASE WHEN p.prev_bucket = a.bucket - INTERVAL '1 minute' THEN p.e_imp_kwh_last END,
+        e_exp_kwh_prev = CASE WHEN p.prev_bucket = a.bucket - INTERVAL '1 minute' THEN p.e_exp_kwh_last END,
+        e_imp_kvarh_prev = CASE WHEN p.prev_bucket = a.bucket - INTERVAL '1 minute' THEN p.e_imp_kvarh_last END,
+        e_exp_kvarh_prev = CASE WHEN p.prev_bucket = a.bucket - INTERVAL '1 minute' THEN p.e_exp_kvarh_last END,
+        e_b_kwh_prev = CASE WHEN p.prev_bucket = a.bucket - INTERVAL '1 minute' THEN p.e_b_kwh_last END
+    FROM (SELECT meter_id, bucket, lag(bucket) OVER w AS prev_bucket, lag(e_imp_kwh_last) OVER w AS e_imp_kwh_last, lag(e_exp_kwh_last) OVER w AS e_exp_kwh_last, lag(e_imp_kvarh_last) OVER w AS e_imp_kvarh_last, lag(e_exp_kvarh_last) OVER w AS e_exp_kvarh_last, lag(e_b_kwh_last) OVER w AS e_b_kwh_last
+          FROM rollup.agg_1m
+          WHERE bucket >= lo - 2 * INTERVAL '1 minute' AND bucket <= hi
+          WINDOW w AS (PARTITION BY meter_id ORDER BY bucket)) p
+    WHERE p.meter_id = a.meter_id AND p.bucket = a.bucket
+      AND a.bucket >= lo AND a.bucket <= hi;
 
     lo := time_bucket(INTERVAL '15 minutes', p_from);
     hi := time_bucket(INTERVAL '15 minutes', p_to) + INTERVAL '15 minutes';
-    UPDATE rollup.agg_15m a SET (e_imp_kwh_prev, e_exp_kwh_prev, e_imp_kvarh_prev, e_exp_kvarh_prev, e_b_kwh_prev) = (
-        SELECT p.e_imp_kwh_last, p.e_exp_kwh_last, p.e_imp_kvarh_last, p.e_exp_kvarh_last, p.e_b_kwh_last FROM rollup.agg_15m p
-        WHERE p.meter_id = a.meter_id AND p.bucket = a.bucket - INTERVAL '15 minutes')
-    WHERE a.bucket >= lo AND a.bucket < hi + INTERVAL '15 minutes';
+    UPDATE rollup.agg_15m a SET
+        e_imp_kwh_prev = CASE WHEN p.prev_bucket = a.bucket - INTERVAL '15 minutes' THEN p.e_imp_kwh_last END,
+        e_exp_kwh_prev = CASE WHEN p.prev_bucket = a.bucket - INTERVAL '15 minutes' THEN p.e_exp_kwh_last END,
+        e_imp_kvarh_prev = CASE WHEN p.prev_bucket = a.bucket - INTERVAL '15 minutes' THEN p.e_imp_kvarh_last END,
+        e_exp_kvarh_prev = CASE WHEN p.prev_bucket = a.bucket - INTERVAL '15 minutes' THEN p.e_exp_kvarh_last END,
+        e_b_kwh_prev = CASE WHEN p.prev_bucket = a.bucket - INTERVAL '15 minutes' THEN p.e_b_kwh_last END
+    FROM (SELECT meter_id, bucket, lag(bucket) OVER w AS prev_bucket, lag(e_imp_kwh_last) OVER w AS e_imp_kwh_last, lag(e_exp_kwh_last) OVER w AS e_exp_kwh_last, lag(e_imp_kvarh_last) OVER w AS e_imp_kvarh_last, lag(e_exp_kvarh_last) OVER w AS e_exp_kvarh_last, lag(e_b_kwh_last) OVER w AS e_b_kwh_last
+          FROM rollup.agg_15m
+          WHERE bucket >= lo - 2 * INTERVAL '15 minutes' AND bucket <= hi
+          WINDOW w AS (PARTITION BY meter_id ORDER BY bucket)) p
+    WHERE p.meter_id = a.meter_id AND p.bucket = a.bucket
+      AND a.bucket >= lo AND a.bucket <= hi;
 
     lo := time_bucket(INTERVAL '1 hour', p_from);
     hi := time_bucket(INTERVAL '1 hour', p_to) + INTERVAL '1 hour';
-    UPDATE rollup.agg_1h a SET (e_imp_kwh_prev, e_exp_kwh_prev, e_imp_kvarh_prev, e_exp_kvarh_prev, e_b_kwh_prev) = (
-        SELECT p.e_imp_kwh_last, p.e_exp_kwh_last, p.e_imp_kvarh_last, p.e_exp_kvarh_last, p.e_b_kwh_last FROM rollup.agg_1h p
-        WHERE p.meter_id = a.meter_id AND p.bucket = a.bucket - INTERVAL '1 hour')
-    WHERE a.bucket >= lo AND a.bucket < hi + INTERVAL '1 hour';
+    UPDATE rollup.agg_1h a SET
+        e_imp_kwh_prev = CASE WHEN p.prev_bucket = a.bucket - INTERVAL '1 hour' THEN p.e_imp_kwh_last END,
+        e_exp_kwh_prev = CASE WHEN p.prev_bucket = a.bucket - INTERVAL '1 hour' THEN p.e_exp_kwh_last END,
+        e_imp_kvarh_prev = CASE WHEN p.prev_bucket = a.bucket - INTERVAL '1 hour' THEN p.e_imp_kvarh_last END,
+        e_exp_kvarh_prev = CASE WHEN p.prev_bucket = a.bucket - INTERVAL '1 hour' THEN p.e_exp_kvarh_last END,
+        e_b_kwh_prev = CASE WHEN p.prev_bucket = a.bucket - INTERVAL '1 hour' THEN p.e_b_kwh_last END
+    FROM (SELECT meter_id, bucket, lag(bucket) OVER w AS prev_bucket, lag(e_imp_kwh_last) OVER w AS e_imp_kwh_last, lag(e_exp_kwh_last) OVER w AS e_exp_kwh_last, lag(e_imp_kvarh_last) OVER w AS e_imp_kvarh_last, lag(e_exp_kvarh_last) OVER w AS e_exp_kvarh_last, lag(e_b_kwh_last) OVER w AS e_b_kwh_last
+          FROM rollup.agg_1h
+          WHERE bucket >= lo - 2 * INTERVAL '1 hour' AND bucket <= hi
+          WINDOW w AS (PARTITION BY meter_id ORDER BY bucket)) p
+    WHERE p.meter_id = a.meter_id AND p.bucket = a.bucket
+      AND a.bucket >= lo AND a.bucket <= hi;
 
     lo := time_bucket(INTERVAL '1 day', p_from, 'America/Sao_Paulo');
     hi := time_bucket(INTERVAL '1 day', p_to, 'America/Sao_Paulo') + INTERVAL '1 day';
-    UPDATE rollup.agg_1d a SET (e_imp_kwh_prev, e_exp_kwh_prev, e_imp_kvarh_prev, e_exp_kvarh_prev, e_b_kwh_prev) = (
-        SELECT p.e_imp_kwh_last, p.e_exp_kwh_last, p.e_imp_kvarh_last, p.e_exp_kvarh_last, p.e_b_kwh_last FROM rollup.agg_1d p
-        WHERE p.meter_id = a.meter_id AND p.bucket = ((a.bucket AT TIME ZONE 'America/Sao_Paulo') - INTERVAL '1 day') AT TIME ZONE 'America/Sao_Paulo')
-    WHERE a.bucket >= lo AND a.bucket < hi + INTERVAL '1 day';
+    UPDATE rollup.agg_1d a SET
+        e_imp_kwh_prev = CASE WHEN p.prev_bucket = ((a.bucket AT TIME ZONE 'America/Sao_Paulo') - INTERVAL '1 day') AT TIME ZONE 'America/Sao_Paulo' THEN p.e_imp_kwh_last END,
+        e_exp_kwh_prev = CASE WHEN p.prev_bucket = ((a.bucket AT TIME ZONE 'America/Sao_Paulo') - INTERVAL '1 day') AT TIME ZONE 'America/Sao_Paulo' THEN p.e_exp_kwh_last END,
+        e_imp_kvarh_prev = CASE WHEN p.prev_bucket = ((a.bucket AT TIME ZONE 'America/Sao_Paulo') - INTERVAL '1 day') AT TIME ZONE 'America/Sao_Paulo' THEN p.e_imp_kvarh_last END,
+        e_exp_kvarh_prev = CASE WHEN p.prev_bucket = ((a.bucket AT TIME ZONE 'America/Sao_Paulo') - INTERVAL '1 day') AT TIME ZONE 'America/Sao_Paulo' THEN p.e_exp_kvarh_last END,
+        e_b_kwh_prev = CASE WHEN p.prev_bucket = ((a.bucket AT TIME ZONE 'America/Sao_Paulo') - INTERVAL '1 day') AT TIME ZONE 'America/Sao_Paulo' THEN p.e_b_kwh_last END
+    FROM (SELECT meter_id, bucket, lag(bucket) OVER w AS prev_bucket, lag(e_imp_kwh_last) OVER w AS e_imp_kwh_last, lag(e_exp_kwh_last) OVER w AS e_exp_kwh_last, lag(e_imp_kvarh_last) OVER w AS e_imp_kvarh_last, lag(e_exp_kvarh_last) OVER w AS e_exp_kvarh_last, lag(e_b_kwh_last) OVER w AS e_b_kwh_last
+          FROM rollup.agg_1d
+          WHERE bucket >= lo - 2 * INTERVAL '1 day' AND bucket <= hi
+          WINDOW w AS (PARTITION BY meter_id ORDER BY bucket)) p
+    WHERE p.meter_id = a.meter_id AND p.bucket = a.bucket
+      AND a.bucket >= lo AND a.bucket <= hi;
 END
 $$;
 CREATE FUNCTION rollup.refresh(p_from timestamptz, p_to timestamptz) RETURNS void
