@@ -118,3 +118,21 @@ def test_event_messages_in_both_languages() -> None:
         "potência ativa (kW) 410,0 (típico 95,0)" in pt
         and "active power (kW) 410.0 (typical 95.0)" in en
     )
+
+
+def test_the_model_warm_up_is_told_and_a_ready_model_is_not() -> None:
+    status = {"ready": ["working"], "warming_up": ["weekend_holiday"], "min_days": 3,
+              "days": {"working": 5, "weekend_holiday": 2}}  # fmt: skip
+    ready = {"ready": ["working"], "warming_up": [], "min_days": 3, "days": {"working": 5}}
+    warming = {**METRICS, "model": {"meters": {"m2": ready, "m1": status}}}
+    pt, en = summary.render(warming, "pt-BR"), summary.render(warming, "en")
+    assert pt.splitlines()[-1] == (
+        "Modelo estatístico: histórico ainda insuficiente em m1 (fins de semana/feriados: "
+        "2 de 3 dias) - esses horários não são avaliados pelo modelo."
+    )
+    assert en.splitlines()[-1].startswith(
+        "Statistical model: not enough history yet for m1 (weekends/holidays: 2 of 3 days)"
+    )
+    assert "m2" not in pt
+    quiet = {**METRICS, "model": {"meters": {"m2": ready}}}
+    assert "Modelo" not in summary.render(quiet, "pt-BR")
