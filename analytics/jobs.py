@@ -152,9 +152,16 @@ def _refit(ctx: Context, conn: store.Conn, inp: rules.RuleInput, stale: list[int
     train_start = inp.start - ctx.settings.train_window
     params = {"site": site.site_id, "start": train_start, "end": inp.start}
     holidays = _off_days(conn, site.site_id, train_start, inp.end)
-    train = model.features(
-        store.frame(conn, "minute_rows", params), inp.meters, site.timezone,
-        ctx.model_params.min_current_a, holidays,
+    events = [
+        (int(r["meter_id"]), r["started_at"], r["ended_at"])
+        for r in store.execute(conn, "training_events", params)
+    ]
+    train = model.without_events(
+        model.features(
+            store.frame(conn, "minute_rows", params), inp.meters, site.timezone,
+            ctx.model_params.min_current_a, holidays,
+        ),
+        events,
     )  # fmt: skip
     statuses = {}
     for mid in stale:

@@ -3,7 +3,8 @@
 Features (one row per meter and minute, from readings_1m): active and reactive power,
 power factor, mean phase voltage in % of nominal, voltage unbalance (FD %), current
 unbalance (%) and frequency. For each meter the model learns, on a trailing window
-(``train_window``, refitted every ``refit_every``):
+(``train_window``, refitted every ``refit_every``; minutes under rule events left out,
+:func:`without_events`):
 
 * **day groups** from the site's calendar: working days; Saturdays; Sundays and holidays
   (national ones from ``emusa_br_national_holidays`` and the site's ``holidays`` rows).
@@ -192,6 +193,22 @@ def features(
         index=m.index,
     )
     return out.dropna(subset=list(FEATURES))
+
+
+def without_events(
+    feats: pd.DataFrame, events: Collection[tuple[int, datetime, datetime]],
+    margin: timedelta = timedelta(minutes=5),
+) -> pd.DataFrame:  # fmt: skip
+    """Training rows outside the given (meter, start, end) events, with a margin: a day
+    holding a sag or a phase loss should not widen what the model calls normal."""
+    if not events or feats.empty:
+        return feats
+    keep = np.ones(len(feats), dtype=bool)
+    meter = feats["meter_id"].to_numpy()
+    bucket = feats["bucket"]
+    for mid, start, end in events:
+        keep &= ~((meter == mid) & (bucket >= start - margin) & (bucket < end + margin)).to_numpy()
+    return feats[keep]
 
 
 def _grouping(day_types: np.ndarray, min_days: int) -> tuple[np.ndarray, list[str]]:

@@ -169,6 +169,14 @@ SELECT h.day FROM generate_series(%(y0)s::int, %(y1)s::int) AS y,
 UNION
 SELECT day FROM holidays WHERE site_id = %(site)s;
 
+-- name: training_events
+-- Rule events on a site's meters within the model's training window: their minutes are
+-- left out of training (the model's own events are not: a lasting new pattern is learnt).
+SELECT meter_id, started_at, coalesce(ended_at, %(end)s) AS ended_at
+FROM anomalies
+WHERE site_id = %(site)s AND detector = 'rule' AND meter_id IS NOT NULL
+  AND started_at < %(end)s AND coalesce(ended_at, 'infinity') > %(start)s;
+
 -- name: model_status
 -- The statistical model's state (day groups scored or still warming up) at its latest
 -- fit before a summary window's end (written by analytics/jobs.py as job 'model_fit').

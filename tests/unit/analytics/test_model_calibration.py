@@ -182,3 +182,13 @@ def test_a_rule_event_on_the_same_quantity_explains_the_model_episode() -> None:
     # the sag names the voltage; the site's demand and the other meter's unbalance do not
     # say what this meter's power and current unbalance did
     assert [e.quantity for e in model.unexplained(found, rules)] == ["i_unb", "p_kw"]
+
+
+def test_minutes_under_rule_events_are_left_out_of_training() -> None:
+    feats = synthetic(MONDAY, 1, seed=6)
+    at = datetime(2026, 3, 2, 13, tzinfo=UTC)  # 10:00 local
+    left = model.without_events(feats, [(1, at, at + timedelta(minutes=30)), (2, at, at)])
+    gone = feats.loc[~feats.index.isin(left.index), "bucket"]
+    assert len(gone) == 40  # 30 minutes and 5 either side; meter 2's event is not meter 1's
+    assert gone.min() == at - timedelta(minutes=5)
+    assert gone.max() == at + timedelta(minutes=34)
