@@ -107,7 +107,7 @@ def measure(dsn: str, config: generator.EvalConfig) -> dict[str, Any]:
 
 CASES = {
     # the evaluation's own timeline (history polled every 5 s)
-    "7d": generator.EvalConfig(history_poll_s=5.0),
+    "7d": generator.EvalConfig(first_event_day=date(2026, 11, 12), history_days=7),
     # a fortnight of history without holidays (the generator's plant works through
     # Finados, which the model rightly calls a holiday)
     "14d": generator.EvalConfig(
