@@ -4,7 +4,7 @@ Published by the gateway, retained (QoS 1, latest wins), on ``<root>/<site>/<met
 (topic: gateway.contract.meter_info_topic) at start and again whenever the meter's
 identifier or port changes (a channel of the plant's file answering with another
 identifier, a serial port found by ``port: auto``). The ingestor stores it in ``meters``
-and ``meter_registers`` (migration 0022), so operators see the plant's own names and
+and ``meter_registers`` (migration 0019), so operators see the plant's own names and
 descriptions in Grafana's "Registros monitorados". Pure module: no network imports.
 
 Payload v1 (no timestamp: the same meter gives the same bytes, so a republish is a no-op)::

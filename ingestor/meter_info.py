@@ -1,5 +1,5 @@
 """Store a meter's info message (gateway/meterinfo.py) in ``meters`` and ``meter_registers``
-(migration 0022), inside the writer's batch transaction.
+(migration 0019), inside the writer's batch transaction.
 
 The newest message wins: its registers are upserted (a row changes only when its words
 change) and the registers it no longer lists are dropped; the meter's columns change only

@@ -7,7 +7,7 @@
 SELECT to_regprocedure('rollup.late_before()') IS NOT NULL;
 
 -- name: has_meter_info
--- Migration 0022 (meter metadata) applied: an ingestor started before `migrate` keeps
+-- Migration 0019 (meter metadata) applied: an ingestor started before `migrate` keeps
 -- storing readings and diagnostics without it.
 SELECT to_regclass('meter_registers') IS NOT NULL;
 
@@ -55,8 +55,8 @@ WHERE lo < rollup.late_before();
 
 -- name: insert_meter_diagnostics
 -- Modbus diagnostics of a meter for one reporting period; a redelivery is skipped.
--- {channel_columns}: channel, port, identifier (migration 0022; a channel of the plant's
--- file, else NULL), left out on a database before 0022 (insert_meter_diagnostics_before_0022).
+-- {channel_columns}: channel, port, identifier (migration 0019; a channel of the plant's
+-- file, else NULL), left out on a database before 0019 (insert_meter_diagnostics_before_0019).
 INSERT INTO modbus_meter_diagnostics (
     time, meter_id, gateway, bus, unit, status, period_s, requests, successes, timeouts,
     crc_errors, exceptions, exception_codes, connect_errors, invalid, retries,

@@ -86,9 +86,9 @@ def queries() -> dict[str, sql.Composed | sql.SQL]:
         query = sql.SQL(statement)  # the text of our own file, never a value
         if "{columns}" in statement:
             out[name] = query.format(columns=columns, placeholders=placeholders)
-        elif "{channel_columns}" in statement:  # migration 0022's columns
+        elif "{channel_columns}" in statement:  # migration 0019's columns
             out[name] = query.format(channel_columns=_CHANNEL[0], channel_values=_CHANNEL[1])
-            out[f"{name}_before_0022"] = query.format(
+            out[f"{name}_before_0019"] = query.format(
                 channel_columns=sql.SQL(""), channel_values=sql.SQL("")
             )
         else:
@@ -160,7 +160,7 @@ class Writer:
         self._meters: dict[tuple[str, str], int] = {}
         self._sites: set[str] = set()
         self._invalidations = False
-        self._meter_info = False  # migration 0022 applied
+        self._meter_info = False  # migration 0019 applied
         self._warned_info = False
         self._registrar = Registrar(limits or Limits())
         self._budget = RejectBudget(limits or Limits(), clock)
@@ -401,18 +401,18 @@ class Writer:
             cur = conn.execute(q["insert_bus_diagnostics"], diagnostics_params(d, None))
         else:
             meter_id = meters[(d.site, d.meter)]
-            name = "insert_meter_diagnostics" + ("" if self._meter_info else "_before_0022")
+            name = "insert_meter_diagnostics" + ("" if self._meter_info else "_before_0019")
             cur = conn.execute(q[name], diagnostics_params(d, meter_id))
         return max(cur.rowcount, 0)
 
     def _store_info(self, conn: Conn, info: MeterInfo, meters: dict[tuple[str, str], int]) -> None:
-        """Store a meter's info message (its meter is registered) if migration 0022 is in."""
+        """Store a meter's info message (its meter is registered) if migration 0019 is in."""
         if self._meter_info:
             meter_info.store(conn, queries(), info, meters[(info.site, info.meter)])
         elif not self._warned_info:
             self._warned_info = True
             log.warning(
-                "meter info of %s/%s not stored: the database lacks migration 0022"
+                "meter info of %s/%s not stored: the database lacks migration 0019"
                 " (run emusa-ingestor migrate)",
                 info.site,
                 info.meter,

@@ -1057,7 +1057,7 @@ def demanda() -> dict[str, Any]:
 
 def monitored_registers(lay: Layout) -> dict[str, Any]:
     """ "Registros monitorados": per meter, one row per register with the plant file's own
-    name and description (the gateway's info message, meter_registers, migration 0022), the
+    name and description (the gateway's info message, meter_registers, migration 0019), the
     latest value, unit and IA flag, and the meter's identifier and port, as the old Dash app
     showed them. A meter without metadata (a built-in map, an older gateway) gets one row
     per quantity of its latest reading, described by the quantity registry's pt-BR label."""

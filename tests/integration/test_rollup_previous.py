@@ -1,6 +1,6 @@
 """A bucket's energy starts from the previous bucket's last counter value (issue 17).
 
-Since migration 0020 the views find that value without reading the whole rollup: the
+Since migration 0017 the views find that value without reading the whole rollup: the
 Apache build stores it in each rollup row (set by rollup.refresh() for the buckets it
 rebuilt and the bucket after them), the Community build looks it up per row. These tests
 change a bucket's last reading or fill a gap late, refresh only the late range, and

@@ -1,4 +1,4 @@
-"""Meter metadata (gateway/meterinfo.py, migration 0022): the writer and the service
+"""Meter metadata (gateway/meterinfo.py, migration 0019): the writer and the service
 against real TimescaleDB and Mosquitto; the roles' reach."""
 
 from __future__ import annotations
@@ -217,10 +217,10 @@ def test_the_ingestor_role_runs_the_writer(db: str) -> None:
     assert meter_row(db, "ch30_canal_1")[5] == "CH30-002"
 
 
-def test_before_migration_0022_readings_and_diagnostics_are_still_stored(
+def test_before_migration_0019_readings_and_diagnostics_are_still_stored(
     db: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """An ingestor started before `emusa-ingestor migrate` brought the database to 0022."""
+    """An ingestor started before `emusa-ingestor migrate` brought the database to 0019."""
     with psycopg.connect(db, autocommit=True) as conn:
         conn.execute("DROP VIEW bi.meter_registers")
         conn.execute("DROP TABLE meter_registers")
@@ -234,7 +234,7 @@ def test_before_migration_0022_readings_and_diagnostics_are_still_stored(
                               infos=[plant_info("m0"), plant_info("m0")])  # fmt: skip
     assert (result.inserted, result.diagnostics, result.infos, result.rejected) == (2, 1, 2, 0)
     warned = [r for r in caplog.records if getattr(r, "action", "") == "info_not_stored"]
-    assert len(warned) == 1 and "migration 0022" in warned[0].getMessage()
+    assert len(warned) == 1 and "migration 0019" in warned[0].getMessage()
 
 
 def test_info_of_a_meter_over_the_limit_is_refused_and_listed_by_its_meter(

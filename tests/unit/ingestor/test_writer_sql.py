@@ -30,17 +30,17 @@ def test_every_named_query_is_loaded() -> None:
         "insert_meter_diagnostics",
         "insert_bus_diagnostics",
         "has_meter_info",
-        "insert_meter_diagnostics_before_0022",
+        "insert_meter_diagnostics_before_0019",
         "update_meter_info",
         "upsert_meter_register",
         "drop_meter_registers",
     }
 
 
-def test_meter_diagnostics_insert_with_and_without_the_0022_columns() -> None:
+def test_meter_diagnostics_insert_with_and_without_the_0019_columns() -> None:
     q = queries()
     new = q["insert_meter_diagnostics"].as_string(None)
-    old = q["insert_meter_diagnostics_before_0022"].as_string(None)
+    old = q["insert_meter_diagnostics_before_0019"].as_string(None)
     assert "seconds_since_good_read, channel, port, identifier)" in new
     assert "%(channel)s, %(port)s, %(identifier)s)" in new
     assert "channel" not in old and "{" not in old and "{" not in new

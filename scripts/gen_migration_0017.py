@@ -1,7 +1,7 @@
-"""Generate migration 0020 (issue 17): bounded previous-bucket lookups in the rollup views.
+"""Generate migration 0017 (issue 17): bounded previous-bucket lookups in the rollup views.
 
-    python scripts/gen_migration_0020.py apache    > sql/migrations/0020_bounded_previous.apache.sql
-    python scripts/gen_migration_0020.py timescale > sql/migrations/0020_bounded_previous.timescale.sql
+    python scripts/gen_migration_0017.py apache    > sql/migrations/0017_bounded_previous.apache.sql
+    python scripts/gen_migration_0017.py timescale > sql/migrations/0017_bounded_previous.timescale.sql
 
 A bucket's energy needs the previous bucket's last counter value. The views joined each
 bucket to the previous one with ``p.bucket = a.bucket - width``: the planner cannot carry a
@@ -27,10 +27,10 @@ from gen_migration_sql import GRAINS, HEADER, Grain
 
 from gateway.quantities import Quantity, counters, gauges
 
-HEADER_0020 = HEADER.replace("gen_migration_sql.py", "gen_migration_0020.py")
+HEADER_0017 = HEADER.replace("gen_migration_sql.py", "gen_migration_0017.py")
 ADDED_0016 = ("e_b_kwh",)  # in rollup.agg_<grain>_v16 on the Community build
 
-INTRO = """-- 0020 {what}: bounded previous-bucket lookups (issue 17).
+INTRO = """-- 0017 {what}: bounded previous-bucket lookups (issue 17).
 -- readings_<grain> computed each bucket's energy from the previous bucket's last counter
 -- value, joined with p.bucket = a.bucket - width: no time range reaches that side, so a
 -- day of readings_1m read a year of minute rows. {how}
@@ -95,7 +95,7 @@ def _link(g: Grain, window: bool) -> str:
 
 
 def apache() -> str:
-    out = [HEADER_0020, INTRO.format(what="Apache-only build", how=HOW_APACHE)]
+    out = [HEADER_0017, INTRO.format(what="Apache-only build", how=HOW_APACHE)]
     cols = ", ".join(f"ADD COLUMN {c} double precision" for c in _prev_cols())
     out += [f"ALTER TABLE rollup.agg_{g.name} {cols};\n" for g in GRAINS]
     out += [_link(g, window=False) for g in GRAINS]
@@ -151,7 +151,7 @@ def _lateral(alias: str, rel: str, bucket: str, cols: list[str]) -> str:
 
 
 def timescale() -> str:
-    out = [HEADER_0020, INTRO.format(what="Community build", how=HOW_TIMESCALE)]
+    out = [HEADER_0017, INTRO.format(what="Community build", how=HOW_TIMESCALE)]
     base = [q.name for q in counters() if q.name not in ADDED_0016]
     for g in GRAINS[:1]:  # readings_1m only (see HOW_TIMESCALE)
         delta = {n: f"p.{n}_last" for n in base} | {n: f"px.{n}_last" for n in ADDED_0016}

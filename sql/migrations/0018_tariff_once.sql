@@ -1,4 +1,4 @@
--- 0021 (both builds): bi.site_demand_15m computes each interval's tariff period once.
+-- 0018 (both builds): bi.site_demand_15m computes each interval's tariff period once.
 -- It called emusa_tariff_period() twice per row on 'azul' sites (the period column and
 -- the contracted demand of the interval); a year of Power BI import, the fortnightly
 -- report's demand days and the 6-hour summaries pay that function per row

@@ -1,4 +1,4 @@
--- 0022 Meter metadata (issue 15): what each gateway publishes, retained, on
+-- 0019 Meter metadata (issue 15): what each gateway publishes, retained, on
 -- <root>/<site>/<meter>/info (gateway/meterinfo.py): the register map, the Modbus unit id,
 -- the channel of the plant's register file, the identifier its detection read answered
 -- ("CH30-001"), the port, and per register the plant file's own name, description and AI
