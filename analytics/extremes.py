@@ -22,9 +22,16 @@ which; the caller loads them into ``RuleInput.raw``).
   These bands and durations are PRODIST's as quoted in docs/detection.md (not in the
   project's reference file: confirm before quoting in a report).
 
-The minutes these events cover are returned as a mask: the 10-minute voltage and
-unbalance rules leave them out (PRODIST purges readings with VTCD from the steady-state
-indicators). Pure module: no database or network.
+At the live edge (the evaluated range ending less than the aggregation minute after a
+variation's last reading outside the band), a phase loss is reported at once, ongoing (the
+event store extends and closes it later); a sag, swell or interruption waits until it
+has ended, since its kind and class depend on how long it lasts. "Ended" is judged
+against the evaluated range, not the meter's newest minute: a meter that stops
+reporting during an event (gateway stopped, supply lost) still has it judged.
+
+The minutes these events cover, and those of variations still open, are returned as a
+mask: the 10-minute voltage and unbalance rules leave them out (PRODIST purges readings
+with VTCD from the steady-state indicators). Pure module: no database or network.
 """
 
 from __future__ import annotations
@@ -142,9 +149,11 @@ def _episode(
 
 def _variations(
     inp: RuleInput, limits: Limits, meter_id: int, raw: pd.DataFrame, poll: timedelta | None
-) -> Iterator[Episode]:
+) -> Iterator[Episode | tuple[datetime, datetime]]:
     """Phase losses and VTCD in one meter's raw readings of a short run (``poll``: the
-    readings' interval, else their median spacing)."""
+    readings' interval, else their median spacing). A variation that may still go on at
+    the end of the evaluated range is a phase loss reported as ongoing, or else its
+    (start, end) span, to be judged when it has ended."""
     nominal = inp.meters[meter_id].nominal_ln
     raw = raw.sort_values("time")
     times = [as_datetime(t) for t in raw["time"]]
@@ -155,20 +164,26 @@ def _variations(
     if poll is None:
         steps = np.diff(pd.to_datetime(raw["time"], utc=True).to_numpy()) / np.timedelta64(1, "s")
         poll = timedelta(seconds=float(np.median(steps)) if len(steps) else 1.0)
+    join = max(AGGREGATE - poll, timedelta(0))  # a later reading this close joins the event
     idx = np.flatnonzero(outside)
-    for a, b in group_runs([times[k] for k in idx], poll, AGGREGATE - poll):
+    for a, b in group_runs([times[k] for k in idx], poll, join):
         rows = pu[idx[a] : idx[b] + 1]
         start, end = times[idx[a]], times[idx[b]] + poll
+        still_open = end + join >= inp.end
         lost = _lost_phases(rows, limits, poll)
         if lost:
             k = PHASES.index(lost[0])
             v = float(np.nanmin(rows[:, k])) * nominal
-            yield _episode(
+            ep = _episode(
                 inp, meter_id, "phase_loss", "critical", (start, end), phase=lost[0],
                 measured=v, limit=limits.phase_loss_fraction * nominal, badness=nominal - v,
                 details={"phases": [p[2:4].upper() for p in lost],
                          "duration_s": (end - start).total_seconds()},
             )  # fmt: skip
+            yield replace(ep, ongoing=still_open)
+            continue
+        if still_open:
+            yield start, end  # its duration, so its kind, is not known yet
             continue
         duration = end - start
         if duration > TEMPORARY:
@@ -247,9 +262,10 @@ def voltage_events(inp: RuleInput, limits: Limits) -> tuple[list[Episode], pd.Se
         start = as_datetime(run["bucket"].iloc[0])
         end = as_datetime(run["bucket"].iloc[-1]) + MINUTE
         found: list[Episode] = []
+        spans: list[tuple[datetime, datetime]] = []
         if end - start > RAW_RUN_MAX:
             found = list(_long_phase_loss(inp, limits, meter_id, run, ongoing))
-        elif not ongoing:  # a short run still open may grow: judged when it has ended
+        else:
             sub = (
                 raw[(raw["meter_id"] == meter_id) & (raw["time"] >= start) & (raw["time"] < end)]
                 if not raw.empty
@@ -258,12 +274,15 @@ def voltage_events(inp: RuleInput, limits: Limits) -> tuple[list[Episode], pd.Se
             poll = None
             if sub.empty:  # no raw readings: each minute's extremes stand for it
                 sub, poll = _minutes_as_raw(run, inp.meters[meter_id].nominal_ln), MINUTE
-            found = list(_variations(inp, limits, meter_id, sub, poll))
-        for ep in found:
-            covered = (m["meter_id"] == meter_id) & (
-                m["bucket"] >= pd.Timestamp(ep.start).floor("1min")
-            )
-            mask |= covered & (m["bucket"] < pd.Timestamp(ep.end))
+            for item in _variations(inp, limits, meter_id, sub, poll):
+                if isinstance(item, Episode):
+                    found.append(item)
+                else:
+                    spans.append(item)  # still open: its minutes wait with it
+        spans += [(ep.start, ep.end) for ep in found]
+        for lo, hi in spans:
+            covered = (m["meter_id"] == meter_id) & (m["bucket"] >= pd.Timestamp(lo).floor("1min"))
+            mask |= covered & (m["bucket"] < pd.Timestamp(hi))
         out += found
     return out, mask
 
