@@ -41,7 +41,9 @@ WITH meter AS (
            e_imp_kwh AS e_after
     FROM raw
     WINDOW w AS (PARTITION BY meter_id ORDER BY time)
-), typical AS (
+), typical AS MATERIALIZED (
+    -- computed once: on a chunk without statistics yet (a bulk load, a new chunk) the
+    -- planner nested-looped over it, re-aggregating every pair for each pair (minutes)
     SELECT meter_id, hour, percentile_cont(0.5) WITHIN GROUP (ORDER BY dt) AS interval_s
     FROM pair WHERE t0 IS NOT NULL
     GROUP BY meter_id, hour
