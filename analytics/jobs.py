@@ -64,6 +64,7 @@ class Context:
     model_params: model.ModelParams = field(default_factory=model.ModelParams)
     models: dict[tuple[str, int], model.MeterModel] = field(default_factory=dict)
     publisher: Publisher | None = None
+    rollups_fresh_at: datetime | None = None  # when refresh_rollups last ran in this process
 
     @property
     def crosscheck_limits(self) -> crosscheck.CrossCheckLimits:
@@ -103,6 +104,7 @@ def scheduled(ctx: Context) -> list[Job]:
 def refresh_rollups(ctx: Context, now: datetime) -> int:
     done = rollups.refresh_pending(ctx.conninfo)
     rollups.refresh_recent(ctx.conninfo, now - TRAILING_REFRESH, now)
+    ctx.rollups_fresh_at = now
     return done
 
 
@@ -327,6 +329,11 @@ def detect_site(ctx: Context, site: rules.SiteInfo, now: datetime) -> dict[str, 
 
 
 def detect(ctx: Context, now: datetime) -> dict[str, Any]:
+    # A worker's rollups refreshed before the newest minute to judge ended lack part of
+    # it (and the readings written late into it): refresh them first (short settle only)
+    end = _floor(now - ctx.settings.settle, timedelta(minutes=1))
+    if ctx.rollups_fresh_at is not None and ctx.rollups_fresh_at < end:
+        refresh_rollups(ctx, now)
     with store.connect(ctx.conninfo) as conn:
         all_sites = store.sites(conn, ctx.settings.site)
     return {s.site_id: detect_site(ctx, s, now) for s in all_sites}

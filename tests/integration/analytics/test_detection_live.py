@@ -107,3 +107,19 @@ def test_late_readings_of_a_phase_loss_on_a_meter_that_then_stops_reach_detectio
     assert [(e["kind"], e["severity"]) for e in events] == [("phase_loss", "critical")], events
     assert events[0]["started_at"] == LOSS_AT and events[0]["ended_at"] == LOSS_END
     assert _alerts(db) == [("phase_loss", "opened"), ("phase_loss", "closed")]
+
+
+def test_the_worker_refreshes_the_rollups_before_judging_a_minute_they_end_in(db: str) -> None:
+    """The worker's rollup refresh ran 5 s into the minute the loss began; its detection
+    tick after that minute reads the whole minute, not the 5 s the rollup held."""
+    ids = history.add_site(db, "live", ("pac1",))
+    ctx = _ctx(db)
+    refreshed = ts("2026-11-24 09:20:05")
+    history.write(db, ids["pac1"], 2, START, refreshed, step=1.0, events=LOSS)
+    jobs.refresh_rollups(ctx, refreshed)
+    now = ts("2026-11-24 09:21:02")
+    history.write(db, ids["pac1"], 2, refreshed, now, step=1.0, events=LOSS)
+    jobs.detect(ctx, now)
+    (event,) = _events(db, "pac1")
+    assert (event["kind"], event["started_at"], event["ended_at"]) == ("phase_loss", LOSS_AT, None)
+    assert _alerts(db) == [("phase_loss", "opened")]
