@@ -17,6 +17,7 @@ from gateway.errors import GatewayError
 from gateway.quantities import QUANTITIES
 
 if TYPE_CHECKING:
+    from gateway.config import RtuBusConfig, TcpBusConfig
     from gateway.registers import RegisterMap
 
 
@@ -132,6 +133,25 @@ def _add_modbus_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser
     r.add_argument("--format", choices=("table", "json"), default="table")
 
 
+def _cli_bus(
+    args: argparse.Namespace, line: Any, common: dict[str, Any]
+) -> TcpBusConfig | RtuBusConfig:
+    """The bus a command-line read talks to: ``--tcp HOST:PORT`` or ``--serial PORT``."""
+    from gateway.config import RtuBusConfig, TcpBusConfig  # noqa: PLC0415
+
+    if args.tcp is not None:
+        return TcpBusConfig(type="tcp", host=args.tcp[0], port=args.tcp[1], **common)
+    return RtuBusConfig(
+        type="rtu",
+        port=args.serial,
+        baudrate=line.baudrate,
+        parity=line.parity,
+        stopbits=line.stopbits,
+        bytesize=line.bytesize,
+        **common,
+    )
+
+
 def _quiet_pymodbus() -> None:
     """pymodbus logs every timeout at ERROR with frame dumps; our errors already say it."""
     logging.getLogger("pymodbus").setLevel(logging.CRITICAL)
@@ -213,7 +233,7 @@ def _cmd_scan_ports(args: argparse.Namespace) -> int:
 
 
 def _cmd_read(args: argparse.Namespace) -> int:
-    from gateway.config import MeterConfig, RtuBusConfig, TcpBusConfig  # noqa: PLC0415
+    from gateway.config import MeterConfig  # noqa: PLC0415
     from gateway.meter import MeterRead, read_meter  # noqa: PLC0415
     from gateway.planner import plan  # noqa: PLC0415
     from gateway.simulator.run import load_regmap  # noqa: PLC0415
@@ -239,19 +259,7 @@ def _cmd_read(args: argparse.Namespace) -> int:
             "retries": args.retries,
             "meters": [meter],
         }
-        config: TcpBusConfig | RtuBusConfig
-        if args.tcp is not None:
-            config = TcpBusConfig(type="tcp", host=args.tcp[0], port=args.tcp[1], **common)
-        else:
-            config = RtuBusConfig(
-                type="rtu",
-                port=args.serial,
-                baudrate=line.baudrate,
-                parity=line.parity,
-                stopbits=line.stopbits,
-                bytesize=line.bytesize,
-                **common,
-            )
+        config = _cli_bus(args, line, common)
     except (GatewayError, ValueError) as exc:
         print(f"emusa-gateway read: {exc}", file=sys.stderr)
         return 2
@@ -288,7 +296,6 @@ def _cmd_read(args: argparse.Namespace) -> int:
 def _read_channels(args: argparse.Namespace, regmap: RegisterMap, line: Any) -> int:
     """``read --map`` on the plant's register file: every channel (or ``--unit``'s)."""
     from gateway.cli_plant import channel_meters, print_reads, read_channels  # noqa: PLC0415
-    from gateway.config import RtuBusConfig, TcpBusConfig  # noqa: PLC0415
 
     common: dict[str, Any] = {
         "name": "cli",
@@ -296,19 +303,7 @@ def _read_channels(args: argparse.Namespace, regmap: RegisterMap, line: Any) -> 
         "retries": args.retries,
         "meters": channel_meters(regmap, args.map_file.resolve()),
     }
-    config: TcpBusConfig | RtuBusConfig
-    if args.tcp is not None:
-        config = TcpBusConfig(type="tcp", host=args.tcp[0], port=args.tcp[1], **common)
-    else:
-        config = RtuBusConfig(
-            type="rtu",
-            port=args.serial,
-            baudrate=line.baudrate,
-            parity=line.parity,
-            stopbits=line.stopbits,
-            bytesize=line.bytesize,
-            **common,
-        )
+    config = _cli_bus(args, line, common)
     units = None if args.unit is None else [args.unit]
     try:
         reads = asyncio.run(read_channels(config, regmap, units))
