@@ -14,8 +14,10 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from tests.harness.http import local_http_server
 
 VERSION = "v21.0"
 PHONE_NUMBER_ID = "106540352242922"
@@ -131,16 +133,5 @@ def graph_server(token: str = "EAAG-test-token") -> Iterator[Graph]:
         def log_message(self, format: str, *args: Any) -> None:
             return
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(
-        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-    )
-    thread.start()
-    try:
-        yield Graph(
-            f"http://127.0.0.1:{server.server_address[1]}/{VERSION}", token, received, script
-        )
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+    with local_http_server(Handler) as base:
+        yield Graph(f"{base}/{VERSION}", token, received, script)
