@@ -150,8 +150,10 @@ def _send_whatsapp(
 
     True when at least one recipient took it; the errors name the (masked) number."""
     wa = config.alerts.whatsapp
-    to = [r.to for r in (wa.recipients if wa else ()) if r.wants(event.site_id, event.severity)]
-    if wa is None or not to or not config.whatsapp_token:
+    if wa is None or not config.whatsapp_token:
+        return False, []
+    to = [r.to for r in wa.recipients if r.wants(event.site_id, event.severity)]
+    if not to:
         return False, []
     client = whatsapp.Client(
         wa.api_url, wa.phone_number_id, config.whatsapp_token,

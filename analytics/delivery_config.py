@@ -229,7 +229,7 @@ class DeliveryConfig(_Strict):
     @property
     def whatsapp_language(self) -> str:
         wa = self.alerts.whatsapp
-        return (wa.language if wa and wa.language else None) or _LANGUAGE_CODES[self.lang]
+        return wa.language if wa and wa.language else _LANGUAGE_CODES[self.lang]
 
     @field_validator("timezone")
     @classmethod

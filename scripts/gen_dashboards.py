@@ -489,19 +489,17 @@ def text(lay: Layout, title: str, content: str, *, w: int = 24, h: int = 4) -> d
     }
 
 
-def value_map(*items: tuple[str, str, str]) -> dict[str, Any]:
-    """A Grafana value mapping: (value, text shown, colour), in display order."""
+def value_map(*items: tuple[str, str, str | None]) -> dict[str, Any]:
+    """A Grafana value mapping: (value, text shown, colour or None), in display order."""
     return {"type": "value", "options": {
-        value: {"text": text, "color": color, "index": i}
+        value: {"text": text, **({"color": color} if color else {}), "index": i}
         for i, (value, text, color) in enumerate(items)
     }}  # fmt: skip
 
 
 def words_map(pairs: list[tuple[str, str]]) -> dict[str, Any]:
-    """A Grafana value mapping that shows identifiers (kinds, quantities) as words."""
-    return {"type": "value", "options": {
-        value: {"text": text, "index": i} for i, (value, text) in enumerate(pairs)
-    }}  # fmt: skip
+    """A value mapping that shows identifiers (kinds, quantities) as words, uncoloured."""
+    return value_map(*((value, text, None) for value, text in pairs))
 
 
 def override(name: str, props: dict[str, Any]) -> dict[str, Any]:
