@@ -18,7 +18,6 @@ from gateway.stopping import stop_on_signals
 log = logging.getLogger(__name__)
 
 CONFIG_VAR = "EMUSA_GATEWAY_CONFIG"
-STATUS_VAR = paths.STATUS_VAR
 
 
 def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -38,7 +37,7 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
         "--status-file",
         type=Path,
         default=None,
-        help=f"status JSON rewritten every 2 s (default: ${STATUS_VAR}, else"
+        help=f"status JSON rewritten every 2 s (default: ${paths.STATUS_VAR}, else"
         f" {paths.STATUS_FILE} in the data folder, {paths.data_dir()})",
     )
     h = sub.add_parser(
