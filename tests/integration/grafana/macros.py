@@ -24,7 +24,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 # Grafana's rangeutil.roundInterval thresholds (milliseconds -> rounded interval).
 _ROUND: list[tuple[float, int]] = [
@@ -101,7 +101,10 @@ class Context:
 
 
 def _ts(d: datetime) -> str:
-    return "'" + d.strftime("%Y-%m-%dT%H:%M:%SZ") + "'"
+    """RFC 3339 in UTC, to the second, as Grafana writes it (an aware time in any zone is
+    converted; a naive one is taken as UTC)."""
+    utc = d.astimezone(UTC) if d.tzinfo is not None else d
+    return "'" + utc.strftime("%Y-%m-%dT%H:%M:%SZ") + "'"
 
 
 def _args(text: str) -> list[str]:

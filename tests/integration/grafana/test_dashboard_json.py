@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -203,6 +203,15 @@ def test_expand_macros_and_variables() -> None:
     assert "r.time BETWEEN '2026-11-25T11:00:00Z' AND '2026-11-25T12:00:00Z'" in sql
     assert "s = 'pl''ant'" in sql and "m IN ('a','b')" in sql and "m2 IN (a,b)" in sql
     assert "'2026-11-25T12:00:00Z'::timestamptz - '2026-11-25T11:00:00Z'::timestamptz" in sql
+
+
+def test_expand_writes_times_in_utc_whatever_zone_they_come_in() -> None:
+    # psycopg returns timestamptz in the session's TimeZone (the cluster's, from TZ at initdb)
+    brt = timezone(timedelta(hours=-3))
+    ctx = Context((T1 - timedelta(hours=1)).astimezone(brt), T1.astimezone(brt), {})
+    assert expand("$__timeFrom() $__timeTo()", ctx) == (
+        "'2026-11-25T11:00:00Z' '2026-11-25T12:00:00Z'"
+    )
 
 
 def test_expand_rejects_unknown_variables_and_macros() -> None:
