@@ -1,6 +1,6 @@
 """Power-quality and tariff rules: pandas frames of rollups in, episodes out.
 
-Limits (see docs/detection.md and /README "What is detected"): PRODIST Módulo 8
+Limits (see docs/detection.md and docs/analytics-and-reports.md): PRODIST Módulo 8
 steady-state voltage bands on 10-minute averages (minutes of a short-duration variation
 or a phase loss left out, as PRODIST purges them), voltage unbalance (FD, CIGRÉ formula
 on line-line voltages) 3% on 10-minute averages, current unbalance (house limit, no

@@ -4,7 +4,7 @@ One ``POST {api_url}/{phone_number_id}/messages`` per recipient, ``Authorization
 <EMUSA_WHATSAPP_TOKEN>``, carrying an approved *template* message: the Cloud API refuses
 free text to a number that has not written to the business in the last 24 hours, and an
 alert is exactly that case. The template's body takes four text parameters, in the
-configured language (see docs and README, "Alerts"):
+configured language (see docs/analytics-and-reports.md, "Alerts"):
 
     {{1}} severity  {{2}} site/meter  {{3}} local date and time  {{4}} what happened
 

@@ -1,4 +1,4 @@
-"""The documented Power BI views (README, section Power BI)."""
+"""The documented Power BI views (docs/power-bi.md)."""
 
 BI_VIEWS = (
     "meters",
