@@ -5,6 +5,7 @@ FROM python:3.11-slim-bookworm
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
 WORKDIR /app
 COPY pyproject.toml requirements.lock README.md ./
+COPY contract ./contract
 COPY gateway ./gateway
 COPY ingestor ./ingestor
 COPY analytics ./analytics

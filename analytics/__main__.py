@@ -16,8 +16,9 @@ from analytics.delivery_config import load as load_delivery_config
 from analytics.delivery_jobs import delivery_jobs
 from analytics.errors import AnalyticsError, ConfigError
 from analytics.scheduler import Scheduler, clock_from, utcnow
-from ingestor.errors import IngestorError
-from ingestor.settings import DATABASE_URL, database_url
+from contract import logs
+from contract.errors import SettingsError
+from contract.settings import DATABASE_URL, database_url, utc_database_sessions
 
 
 def _instant(text: str) -> datetime:
@@ -158,9 +159,8 @@ def _once(args: argparse.Namespace) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    utc_database_sessions()
+    logs.setup()
     try:
         if args.command in cli_delivery.COMMANDS:
             return cli_delivery.COMMANDS[args.command](args)
@@ -182,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
             _run(_settings(args), args.tick, delivery, args.clock_start)
         else:
             _once(args)
-    except (AnalyticsError, IngestorError) as exc:
+    except (AnalyticsError, SettingsError) as exc:
         print(f"emusa-analytics {args.command}: error: {exc}", file=sys.stderr)
         return 2
     return 0

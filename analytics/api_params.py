@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from analytics.errors import AnalyticsError
-from gateway.contract import ContractError, check_name
+from contract import ContractError, check_name
 
 REPORT_KINDS = ("daily", "fortnightly", "adhoc")
 MAX_LIMIT = 1000

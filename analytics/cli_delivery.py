@@ -24,7 +24,7 @@ from analytics.delivery_config import DeliveryConfig
 from analytics.errors import AnalyticsError, DatabaseError
 from analytics.reports import data, periods, service
 from analytics.reports.delivery import deliver_due_reports
-from ingestor.settings import database_url
+from contract.settings import database_url
 
 
 def _config(args: argparse.Namespace, **overrides: Any) -> DeliveryConfig:

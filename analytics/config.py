@@ -12,12 +12,11 @@ from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import psycopg.conninfo
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError
 
 from analytics.errors import ConfigError
-from gateway import mqtt_url
-from gateway.contract import ContractError, check_name, check_root
+from contract import DEFAULT_ROOT
+from contract.settings import DatabaseUrl, MqttUrl, Strict, TopicLevel, TopicRoot
 
 ENV: Mapping[str, str] = {
     "database_url": "EMUSA_DATABASE_URL",
@@ -35,23 +34,20 @@ ENV: Mapping[str, str] = {
 }
 
 
-class LlmSettings(BaseModel):
+class LlmSettings(Strict):
     """An OpenAI-compatible chat-completions endpoint (optional)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
     url: str
     model: str
     api_key: str | None = None
     timeout: float = Field(default=20.0, gt=0, le=300)
 
 
-class Settings(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    database_url: str
-    mqtt_url: str | None = None
-    topic_root: str = "emusa"
-    site: str | None = None
+class Settings(Strict):
+    database_url: DatabaseUrl
+    mqtt_url: MqttUrl | None = None
+    topic_root: TopicRoot = DEFAULT_ROOT
+    site: TopicLevel | None = None
     tz: str = "America/Sao_Paulo"
     lang: str = "pt-BR"
     llm: LlmSettings | None = None
@@ -88,26 +84,6 @@ def load(flags: Mapping[str, Any] | None = None, env: Mapping[str, str] | None =
     raw.update(flags)
 
     _check("database_url", bool(raw.get("database_url")), "is not set (a libpq URL)")
-    try:
-        psycopg.conninfo.conninfo_to_dict(str(raw["database_url"]))
-    except psycopg.ProgrammingError as exc:
-        raise ConfigError(
-            f"EMUSA_DATABASE_URL: not a valid libpq connection string: {exc}"
-        ) from exc
-    if raw.get("mqtt_url"):
-        try:
-            mqtt_url.parse(str(raw["mqtt_url"]))
-        except ValueError as exc:
-            raise ConfigError(str(exc)) from exc
-    try:
-        if "topic_root" in raw:
-            check_root(str(raw["topic_root"]))
-        if raw.get("site"):
-            check_name("site", str(raw["site"]))
-    except ContractError as exc:
-        raise ConfigError(
-            f"{ENV['topic_root' if 'root' in exc.detail else 'site']}: {exc.detail}"
-        ) from exc
     tz = str(raw.get("tz", "America/Sao_Paulo"))
     try:
         ZoneInfo(tz)

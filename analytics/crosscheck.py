@@ -37,7 +37,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -163,7 +163,7 @@ def _common(h: HourFigures, counter: float, integrated: float, tz: str) -> dict[
     r = ratio(counter, integrated)
     return {
         "cause": "",
-        "hour": h.hour.isoformat(),
+        "hour": h.hour.astimezone(UTC).isoformat(),
         "hour_local": _local(h.hour, tz),
         "counter_kwh": round(counter, 3),
         "integrated_kwh": round(integrated, 3),

@@ -18,8 +18,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import (
-    BaseModel,
-    ConfigDict,
     Field,
     ValidationError,
     field_validator,
@@ -27,6 +25,7 @@ from pydantic import (
 )
 
 from analytics.errors import AnalyticsError
+from contract.settings import Strict
 
 CONFIG_VAR = "EMUSA_DELIVERY_CONFIG"
 DEFAULT_BRANDING = "EMUSA BRASIL \u2013 Controle e Monitoramento de Energia"
@@ -43,11 +42,11 @@ class DeliveryConfigError(AnalyticsError):
     """The delivery configuration is missing, malformed or inconsistent; names the key."""
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+def _critical_only() -> list[Severity]:
+    return ["critical"]
 
 
-class Tariff(_Strict):
+class Tariff(Strict):
     """Prices used for money estimates (R$, taxes as the user chooses). None: omitted.
 
     Never treated as truth: every money figure in a report is labelled an estimate.
@@ -77,10 +76,10 @@ class Tariff(_Strict):
         )
 
 
-class Recipients(_Strict):
-    daily: list[str] = []
-    fortnightly: list[str] = []
-    alerts: list[str] = []
+class Recipients(Strict):
+    daily: list[str] = Field(default_factory=list)
+    fortnightly: list[str] = Field(default_factory=list)
+    alerts: list[str] = Field(default_factory=list)
 
     @field_validator("daily", "fortnightly", "alerts")
     @classmethod
@@ -91,13 +90,13 @@ class Recipients(_Strict):
         return v
 
 
-class WhatsAppRecipient(_Strict):
+class WhatsAppRecipient(Strict):
     """One phone number, for the sites and severities it wants (empty sites: all)."""
 
     to: str
     name: str | None = None
-    sites: list[str] = []
-    severities: list[Severity] = ["critical"]
+    sites: list[str] = Field(default_factory=list)
+    severities: list[Severity] = Field(default_factory=_critical_only)
 
     @field_validator("to")
     @classmethod
@@ -112,7 +111,7 @@ class WhatsAppRecipient(_Strict):
         return severity in self.severities and (not self.sites or site in self.sites)
 
 
-class WhatsApp(_Strict):
+class WhatsApp(Strict):
     """WhatsApp Business Cloud API: the business number and an approved template.
 
     The token is read from EMUSA_WHATSAPP_TOKEN only."""
@@ -148,8 +147,8 @@ class WhatsApp(_Strict):
         return v
 
 
-class Alerts(_Strict):
-    severities: list[Severity] = ["critical"]
+class Alerts(Strict):
+    severities: list[Severity] = Field(default_factory=_critical_only)
     cooldown_minutes: float = Field(default=60, ge=0)
     lookback_hours: float = Field(default=24, gt=0, description="older anomalies are never alerted")
     email: bool = True
@@ -178,13 +177,13 @@ class Alerts(_Strict):
         return self
 
 
-class PowerBI(_Strict):
+class PowerBI(Strict):
     server: str = "localhost:5432"
     database: str = "emusa"
     mode: Literal["Import", "DirectQuery"] = "Import"
 
 
-class ApiSettings(_Strict):
+class ApiSettings(Strict):
     """The HTTP API's limits and its database sessions' guards (``api:`` in the YAML)."""
 
     export_max_days: int = Field(
@@ -197,7 +196,7 @@ class ApiSettings(_Strict):
     idle_in_transaction_timeout_s: float = Field(default=60, gt=0, le=3600)
 
 
-class DeliveryConfig(_Strict):
+class DeliveryConfig(Strict):
     site: str | None = None  # None: every site in the database
     lang: Literal["pt-BR", "en"] = "pt-BR"
     timezone: str = "America/Sao_Paulo"

@@ -33,7 +33,7 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from analytics.fmt import clock, number
-from gateway.contract import format_ts
+from contract import format_ts
 
 WINDOW = timedelta(minutes=15)
 KIND = "demand_projection"

@@ -31,12 +31,12 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
+import contract
 from analytics import demand_control as dc
 from analytics import jobs, store
 from analytics.errors import ConfigError, PublishError
 from analytics.publish import Publisher, encode
 from analytics.rules import SiteInfo
-from gateway import contract
 
 log = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ import psycopg
 from psycopg import sql
 
 from analytics.errors import AnalyticsError, DatabaseError
-from gateway.quantities import QUANTITIES
+from contract.quantities import QUANTITIES
 
 log = logging.getLogger(__name__)
 

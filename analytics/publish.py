@@ -20,8 +20,9 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
+import contract
 from analytics.errors import PublishError
-from gateway import contract, mqtt_url
+from contract import mqtt_url
 
 log = logging.getLogger(__name__)
 

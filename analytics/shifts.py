@@ -27,10 +27,10 @@ from typing import Any, Literal
 
 import psycopg
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator
 
 from analytics.errors import AnalyticsError, ConfigError, DatabaseError
-from ingestor.settings import database_url
+from contract.settings import Strict, database_url
 
 DayType = Literal["working", "saturday", "sunday", "holiday"]
 _HHMM = re.compile(r"([01][0-9]|2[0-4]):([0-5][0-9])")  # fullmatch: "$" allows a "\n"
@@ -53,9 +53,7 @@ def _hhmm(value: object, *, allow_24: bool) -> str:
     return str(value)
 
 
-class Shift(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+class Shift(Strict):
     name: str = Field(min_length=1, max_length=40, pattern=r"^\S(.*\S)?$")
     days: list[DayType] = Field(min_length=1)
     start: str
@@ -72,9 +70,7 @@ class Shift(BaseModel):
         return _hhmm(v, allow_24=True)
 
 
-class ShiftConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+class ShiftConfig(Strict):
     site: str = Field(min_length=1)
     valid_from: date = date(2000, 1, 1)
     shifts: list[Shift] = Field(min_length=1)

@@ -7,7 +7,6 @@ Named queries live in ``queries.sql`` (loaded once); longer ones in ``sql/<name>
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -23,21 +22,13 @@ from psycopg.types.json import Jsonb
 from analytics.errors import DatabaseError
 from analytics.events import StoredEvent
 from analytics.rules import MeterInfo, SiteInfo
-from gateway.contract import format_ts
+from contract import format_ts, sqlfiles
 
 Conn = psycopg.Connection[dict[str, Any]]
-_HEADER = re.compile(r"^-- name: (\w+)\s*$", re.MULTILINE)
 
 
-@cache
-def queries() -> dict[str, str]:
-    text = Path(__file__).with_name("queries.sql").read_text(encoding="utf-8")
-    parts = _HEADER.split(text)
-    out = {}
-    for name, body in zip(parts[1::2], parts[2::2], strict=True):
-        lines = [ln for ln in body.strip().splitlines() if not ln.startswith("--")]
-        out[name] = "\n".join(lines).strip().rstrip(";")
-    return out
+def queries() -> dict[str, LiteralString]:
+    return sqlfiles.beside(__file__)
 
 
 def q(name: str) -> LiteralString:

@@ -12,9 +12,9 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from contract.quantities import QUANTITIES
 from gateway import cli_service
 from gateway.errors import GatewayError
-from gateway.quantities import QUANTITIES
 
 if TYPE_CHECKING:
     from gateway.config import RtuBusConfig, TcpBusConfig

@@ -9,6 +9,7 @@ import os
 import sys
 from pathlib import Path
 
+from contract import logs
 from gateway import config as gateway_config
 from gateway import health, paths
 from gateway.errors import GatewayError
@@ -91,11 +92,7 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    logging.getLogger("pymodbus").setLevel(logging.CRITICAL)
+    logs.setup(verbose=args.verbose, quiet=("pymodbus",))
     try:
         path = _config_path(args)
         cfg = gateway_config.load(path)

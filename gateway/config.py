@@ -14,15 +14,11 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
-from gateway import mqtt_url
-from gateway.contract import DEFAULT_ROOT, check_name, check_root
+from contract import DEFAULT_ROOT, check_name
+from contract.settings import MqttUrl, Strict, TopicRoot
 from gateway.errors import ConfigError, GatewayError
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 def _name(kind: str, value: str) -> str:
@@ -32,7 +28,7 @@ def _name(kind: str, value: str) -> str:
         raise ValueError(str(exc)) from None
 
 
-class MeterConfig(_Strict):
+class MeterConfig(Strict):
     name: str
     model: str | None = Field(default=None, description="a shipped register map, e.g. kron_konect")
     map_file: Path | None = Field(default=None, description="a register map file of your own")
@@ -54,7 +50,7 @@ class MeterConfig(_Strict):
         return self
 
 
-class _BusBase(_Strict):
+class _BusBase(Strict):
     name: str
     timeout: float = Field(default=1.0, gt=0, le=30, description="seconds to wait for an answer")
     retries: int = Field(default=1, ge=0, le=5, description="extra attempts per request")
@@ -104,16 +100,16 @@ class RtuBusConfig(_BusBase):
 BusConfig = Annotated[TcpBusConfig | RtuBusConfig, Field(discriminator="type")]
 
 
-class TlsConfig(_Strict):
+class TlsConfig(Strict):
     ca_file: Path | None = None
     cert_file: Path | None = None
     key_file: Path | None = None
     insecure: bool = Field(default=False, description="skip host name checks (testing only)")
 
 
-class MqttConfig(_Strict):
-    url: str = "mqtt://localhost:1883"
-    topic_root: str = DEFAULT_ROOT
+class MqttConfig(Strict):
+    url: MqttUrl = "mqtt://localhost:1883"
+    topic_root: TopicRoot = DEFAULT_ROOT
     client_id: str | None = Field(
         default=None,
         description="default: the login of the MQTT URL, else emusa-gateway-<site>-<gateway_id>",
@@ -128,7 +124,7 @@ class MqttConfig(_Strict):
         " values only (default: every reading, all values)",
     )
     homeassistant_discovery: bool = False
-    homeassistant_prefix: str = "homeassistant"
+    homeassistant_prefix: TopicRoot = "homeassistant"
     tls: TlsConfig | None = None
 
     @model_validator(mode="after")
@@ -137,22 +133,8 @@ class MqttConfig(_Strict):
             raise ValueError("state_interval is set but state_topics is false (drop one)")
         return self
 
-    @field_validator("url")
-    @classmethod
-    def _check_url(cls, v: str) -> str:
-        mqtt_url.parse(v, variable=None)  # ValueError says what is wrong, without the password
-        return v
 
-    @field_validator("topic_root", "homeassistant_prefix")
-    @classmethod
-    def _check_root(cls, v: str) -> str:
-        try:
-            return check_root(v)
-        except ValueError as exc:
-            raise ValueError(str(exc)) from None
-
-
-class QueueConfig(_Strict):
+class QueueConfig(Strict):
     path: Path | None = Field(
         default=None,
         description="SQLite file; relative to the config file's folder; default: the data"
@@ -161,14 +143,14 @@ class QueueConfig(_Strict):
     max_messages: int = Field(default=1_000_000, ge=100, description="oldest dropped beyond this")
 
 
-class DiagnosticsConfig(_Strict):
+class DiagnosticsConfig(Strict):
     enabled: bool = Field(default=True, description="publish retained Modbus diagnostics")
     interval: float = Field(
         default=15.0, ge=1, le=3600, description="seconds between diagnostics messages"
     )
 
 
-class GatewayConfig(_Strict):
+class GatewayConfig(Strict):
     site: str
     gateway_id: str = "gw1"
     poll_interval: float = Field(default=1.0, gt=0, le=3600, description="seconds between polls")

@@ -10,8 +10,8 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 
-from gateway import contract
-from gateway.quantities import QUANTITIES, Group, Kind
+import contract
+from contract.quantities import QUANTITIES, Group, Kind
 
 # Home Assistant sensor device classes by quantity group.
 _DEVICE_CLASS = {

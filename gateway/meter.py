@@ -2,7 +2,7 @@
 
 Decoding (``decode_block``) is pure and separate from the read, so tests and the simulator
 use the same rules. A value reaches ``values`` only when it is finite, not the map's
-"no value" sentinel, and inside the quantity's physical range (gateway.quantities);
+"no value" sentinel, and inside the quantity's physical range (contract.quantities);
 otherwise it goes to ``dropped`` with the reason.
 """
 
@@ -13,7 +13,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from gateway import quantities
+from contract import quantities
 from gateway.decode import decode, decode_string
 from gateway.errors import MeterError
 from gateway.planner import Block

@@ -18,7 +18,7 @@ did, with a warning for the two ambiguous names.
 
 Types: ``float``/``float32``, ``uint32``/``u32``, ``int32``/``i32``, ``uint16``/``u16``,
 ``int16``/``i16``, ``string``. Numeric names map onto canonical quantities through the
-alias table (gateway/maps/_aliases_kron03.yaml); ``unit`` is the unit the value has after
+alias table (contract/_aliases_kron03.yaml); ``unit`` is the unit the value has after
 ``scale`` and must convert into the quantity's canonical unit. ``string`` measurements
 are read and shown, never published. Errors name the file and the key, e.g.
 ``registers_kron03_real.json: measurements[3] (tensao_ll_l1).type: ...``. Pure module.
@@ -31,14 +31,16 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError
 
-from gateway import quantities
+from contract import quantities
+from contract.aliases import ALIASES_FILE, AliasError
+from contract.aliases import load as load_aliases
+from contract.quantities import UNIT_FACTORS
+from contract.settings import Strict
 from gateway.decode import TYPES, Order
 from gateway.errors import RegisterMapError
 from gateway.registers import (
-    ALIASES_FILE,
-    UNIT_FACTORS,
     Channel,
     Detection,
     Register,
@@ -48,7 +50,6 @@ from gateway.registers import (
     TextRegister,
     _check_overlaps,
     _fail,
-    load_aliases,
 )
 
 log = logging.getLogger(__name__)
@@ -84,11 +85,7 @@ FOUR_LETTER: dict[str, tuple[str, str]] = {
 }
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class _Settings(_Strict):
+class _Settings(Strict):
     baudrate: int = Field(default=9600, ge=1200, le=921600)
     bytesize: Literal[7, 8] = 8
     parity: Literal["N", "E", "O"] = "N"
@@ -97,7 +94,7 @@ class _Settings(_Strict):
     scan_slave_ids: list[int] = Field(default=[1], min_length=1)
 
 
-class _Detection(_Strict):
+class _Detection(Strict):
     fn: Literal[3, 4]
     address: int = Field(alias="register", ge=0, le=65535)
     count: int = Field(ge=1, le=125)
@@ -105,13 +102,13 @@ class _Detection(_Strict):
     expected_prefix: str = Field(min_length=1)
 
 
-class _Channel(_Strict):
+class _Channel(Strict):
     name: str = Field(min_length=1)
     slave_id: int = Field(ge=1, le=247)
     detection: _Detection | None = None
 
 
-class _Measurement(_Strict):
+class _Measurement(Strict):
     name: str = Field(min_length=1)
     fn: Literal[3, 4]
     address: int = Field(alias="register", ge=0, le=65535)
@@ -126,9 +123,9 @@ class _Measurement(_Strict):
     endian: str | None = None
 
 
-class _PlantFile(_Strict):
+class _PlantFile(Strict):
     settings: _Settings = _Settings()
-    channels: list[_Channel] = []
+    channels: list[_Channel] = Field(default_factory=list)
     measurements: list[_Measurement] = Field(min_length=1)
 
 
@@ -252,7 +249,10 @@ def from_doc(path: Path, doc: dict[str, Any]) -> RegisterMap:
         spec = _PlantFile.model_validate(doc)
     except ValidationError as exc:
         raise _validation_error(path, doc, exc) from None
-    aliases = load_aliases()
+    try:
+        aliases = load_aliases()
+    except AliasError as exc:
+        raise RegisterMapError(str(exc)) from exc
     regs: list[Register] = []
     texts: list[TextRegister] = []
     info: dict[str, RegisterInfo] = {}

@@ -8,7 +8,7 @@ that are NaN, infinite, the map's "no value" sentinel or physically impossible a
 dropped per quantity and counted, never published.
 
 Diagnostics: the bus tells the poller the outcome of every request attempt (classified in
-gateway.transport); the poller counts them per meter and for the bus (gateway.diagnostics)
+gateway.transport); the poller counts them per meter and for the bus (contract.diagnostics)
 and, on ``report``, turns the period's counters into diagnostics messages.
 """
 
@@ -24,9 +24,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol
 
-from gateway import contract
+import contract
+from contract.diagnostics import Attempt, Diagnostics, LinkStats
 from gateway.config import MeterConfig
-from gateway.diagnostics import Attempt, Diagnostics, LinkStats
 from gateway.errors import MeterError
 from gateway.meter import channel_of, identify, read_meter
 from gateway.planner import Block

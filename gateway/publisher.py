@@ -33,9 +33,9 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
-from gateway import contract
+import contract
+from contract.mqtt_url import MqttEndpoint
 from gateway.config import TlsConfig
-from gateway.mqtt_url import MqttEndpoint
 from gateway.queue import DiskQueue
 from gateway.state_topics import StateTopics
 

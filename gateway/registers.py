@@ -14,13 +14,13 @@ Two file formats load here:
 
   ``address`` is the 0-based wire address. ``unit`` is the unit the meter gives
   (after ``resolution`` for fixed-point integers); ``scale`` converts it into the
-  canonical unit of gateway.quantities and must agree with the two units
+  canonical unit of contract.quantities and must agree with the two units
   (W -> kW needs 0.001). ``nodata`` is the raw value the meter sends for "no value".
 
 * the plant's own register file (``registers_kron03_real.json``: ``settings``,
   ``channels``, ``measurements``), read by gateway/plantfile.py; its Portuguese names
   (``tensao_ll_l1``, ``energia_kwh_b``) map onto canonical quantities through the alias
-  table ``gateway/maps/_aliases_kron03.yaml``.
+  table ``contract/_aliases_kron03.yaml``.
 
 Every error is a ``RegisterMapError`` naming the file, the register and the rule, e.g.
 ``siemens_pac3200.yaml: registers.p_total: type F16 unknown``. Pure module: no network.
@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -38,42 +37,17 @@ from types import MappingProxyType
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError
 
-from gateway import quantities
+from contract import quantities
+from contract.settings import Strict
 from gateway.config import MeterConfig
 from gateway.decode import TYPES, Order
 from gateway.errors import RegisterMapError
 
 MAPS_DIR = Path(__file__).parent / "maps"
-ALIASES_FILE = MAPS_DIR / "_aliases_kron03.yaml"
 DEFAULT_MAX_GAP = 10
 
-# (meter unit, canonical unit) -> the scale that converts one into the other.
-UNIT_FACTORS: dict[tuple[str, str], float] = {
-    ("W", "kW"): 1e-3,
-    ("kW", "kW"): 1.0,
-    ("MW", "kW"): 1e3,
-    ("var", "kvar"): 1e-3,
-    ("kvar", "kvar"): 1.0,
-    ("VA", "kVA"): 1e-3,
-    ("kVA", "kVA"): 1.0,
-    ("Wh", "kWh"): 1e-3,
-    ("kWh", "kWh"): 1.0,
-    ("MWh", "kWh"): 1e3,
-    ("varh", "kvarh"): 1e-3,
-    ("kvarh", "kvarh"): 1.0,
-    ("Mvarh", "kvarh"): 1e3,
-    ("V", "V"): 1.0,
-    ("kV", "V"): 1e3,
-    ("A", "A"): 1.0,
-    ("mA", "A"): 1e-3,
-    ("Hz", "Hz"): 1.0,
-    ("", ""): 1.0,
-    ("%", "%"): 1.0,
-    ("%", ""): 0.01,  # power factor given in percent
-    ("pu", ""): 1.0,  # per unit (the plant's file says so of its power factor)
-}
 
 Function = Literal[3, 4]
 TypeName = Literal["U16", "S16", "U32", "S32", "U64", "S64", "F32", "F64"]
@@ -189,17 +163,13 @@ class RegisterMap:
 # --- the house format -------------------------------------------------------------------
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class _Defaults(_Strict):
+class _Defaults(Strict):
     function: Function = 4
     type: TypeName = "F32"
     order: OrderName = "ABCD"
 
 
-class _RegisterSpec(_Strict):
+class _RegisterSpec(Strict):
     address: int = Field(ge=0, le=65535)
     unit: str
     function: Function | None = None
@@ -212,7 +182,7 @@ class _RegisterSpec(_Strict):
     note: str | None = None
 
 
-class _MapFile(_Strict):
+class _MapFile(Strict):
     model: str
     source: str
     transport: Literal["rtu", "tcp", "any"]
@@ -247,20 +217,9 @@ def _pydantic_errors(path: Path, exc: ValidationError) -> RegisterMapError:
 
 
 def _check_unit(path: Path, key: str, name: str, unit: str, scale: float) -> None:
-    try:
-        q = quantities.get(name)
-    except KeyError:
-        raise _fail(path, key, f"quantity {name!r} unknown (not in gateway.quantities)") from None
-    factor = UNIT_FACTORS.get((unit, q.unit))
-    if factor is None:
-        raise _fail(path, key, f"unit {unit!r} cannot become {name}'s unit {q.unit!r}")
-    if not math.isclose(scale, factor, rel_tol=1e-9):
-        raise _fail(
-            path,
-            key,
-            f"unit {unit!r} with scale {scale:g} does not give {q.unit or 'a ratio'}"
-            f" (needs scale {factor:g})",
-        )
+    problem = quantities.conversion_problem(name, unit, scale)
+    if problem is not None:
+        raise _fail(path, key, problem)
 
 
 def _check_overlaps(path: Path, regs: list[Register], prefix: str) -> None:
@@ -318,30 +277,6 @@ def _from_house(path: Path, doc: dict[str, Any]) -> RegisterMap:
 
 
 # --- the alias table of the plant's register file (gateway/plantfile.py) ----------------
-
-
-class _Alias(_Strict):
-    quantity: str
-    unit: str
-    scale: float = 1.0
-    note: str | None = None
-
-
-class _AliasFile(_Strict):
-    source: str
-    aliases: dict[str, _Alias]
-
-
-def load_aliases(path: Path = ALIASES_FILE) -> dict[str, _Alias]:
-    """The alias table: plant name (Portuguese) -> canonical quantity, unit, scale."""
-    doc = _read(path)
-    try:
-        spec = _AliasFile.model_validate(doc)
-    except ValidationError as exc:
-        raise _pydantic_errors(path, exc) from None
-    for key, alias in spec.aliases.items():
-        _check_unit(path, f"aliases.{key}", alias.quantity, alias.unit, alias.scale)
-    return dict(spec.aliases)
 
 
 # --- public API -------------------------------------------------------------------------

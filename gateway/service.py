@@ -14,12 +14,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from gateway import contract, health, meterinfo, paths, timing
-from gateway import diagnostics as diag
+import contract
+from contract import diagnostics as diag
+from contract import meterinfo
+from contract.mqtt_url import parse as parse_mqtt_url
+from gateway import describe, health, paths, timing
 from gateway.config import GatewayConfig, RtuBusConfig, TcpBusConfig
 from gateway.discovery import discovery_messages
 from gateway.errors import ConfigError
-from gateway.mqtt_url import parse as parse_mqtt_url
 from gateway.planner import plan
 from gateway.poller import BusPoller, MeterState, utc_now_ms
 from gateway.publisher import Publisher, PublisherSettings
@@ -135,7 +137,7 @@ def publish_diagnostics(
 
 
 class MeterInfos:
-    """Each meter's retained info message (gateway/meterinfo.py): published at start and
+    """Each meter's retained info message (contract/meterinfo.py): published at start and
     again when the meter's identifier or port changes; an unchanged one is not resent."""
 
     def __init__(self, publisher: Publisher, gateway_id: str) -> None:
@@ -147,7 +149,7 @@ class MeterInfos:
         """Publish ``meter``'s info if it changed; True when it was (re)published."""
         s = self._publisher.settings
         channel = meter.channel
-        info = meterinfo.build(
+        info = describe.meter_info(
             site=s.site,
             meter=meter.name,
             gateway=self._gateway_id,

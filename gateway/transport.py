@@ -11,7 +11,7 @@ Failures become ``MeterTimeout`` (no answer, cannot connect) or ``MeterError`` (
 exception response, wrong length), both naming bus, unit, function and address; the
 pymodbus exception is chained.
 
-Every attempt is also classified once, here, as a ``gateway.diagnostics.Attempt`` handed
+Every attempt is also classified once, here, as a ``contract.diagnostics.Attempt`` handed
 to ``observer`` (the poller counts them). pymodbus 3 drops a frame whose CRC is wrong
 without telling (the RTU framer logs "Frame CRC check failed" at debug level and waits
 on), so such a request ends in a timeout: a timeout during which bytes did arrive (seen
@@ -31,8 +31,8 @@ from typing import Any, Protocol
 from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient
 from pymodbus.exceptions import ConnectionException, ModbusException, ModbusIOException
 
+from contract.diagnostics import Attempt, Outcome
 from gateway.config import RtuBusConfig, TcpBusConfig
-from gateway.diagnostics import Attempt, Outcome
 from gateway.errors import GatewayError, MeterError, MeterTimeout
 
 log = logging.getLogger(__name__)

@@ -12,12 +12,14 @@ import time
 from pathlib import Path
 from typing import Any
 
+from contract import logs
+from contract.errors import SettingsError
+from contract.settings import DATABASE_URL, ROLE_PASSWORD_VARS, database_url, utc_database_sessions
 from ingestor import cli_legacy, cli_meters, health
 from ingestor import config as ingest_config
 from ingestor import migrate as migrations
 from ingestor.errors import IngestorError
 from ingestor.service import Service
-from ingestor.settings import DATABASE_URL, ROLE_PASSWORD_VARS, database_url
 
 log = logging.getLogger(__name__)
 
@@ -158,10 +160,8 @@ def _cmd_status(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    utc_database_sessions()
+    logs.setup(verbose=args.verbose)
     commands = {
         "migrate": _cmd_migrate,
         "migrate-status": _cmd_status,
@@ -172,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     try:
         return commands[args.command](args)
-    except IngestorError as exc:
+    except (IngestorError, SettingsError) as exc:
         print(f"emusa-ingestor {args.command}: error: {exc}", file=sys.stderr)
         return 2
 

@@ -8,14 +8,14 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from gateway.contract import DEFAULT_ROOT, ContractError, check_name, check_root
+from contract import DEFAULT_ROOT, ContractError, check_name, check_root
+from contract.settings import DATABASE_URL, database_url
 from ingestor import config as ingest_config
 from ingestor.bounds import Limits
 from ingestor.errors import ConfigError
 from ingestor.legacy_import import PAGE_ROWS, ImportRequest, ImportResult, run_import
 from ingestor.legacy_text import LANGS, summary, t, when
 from ingestor.progress import progress
-from ingestor.settings import DATABASE_URL, database_url
 from ingestor.validate import Policy
 
 LANG_VAR = "EMUSA_LANG"

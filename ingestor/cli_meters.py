@@ -19,7 +19,7 @@ from typing import Any
 
 import psycopg
 
-from gateway.contract import (
+from contract import (
     DEFAULT_ROOT,
     ContractError,
     check_name,
@@ -27,9 +27,9 @@ from gateway.contract import (
     parse_meter_info_topic,
     parse_reading_topic,
 )
+from contract.settings import DATABASE_URL, database_url
 from ingestor.bounds import SITE_LIMIT
 from ingestor.errors import ConfigError, DatabaseError
-from ingestor.settings import DATABASE_URL, database_url
 from ingestor.writer import bound_queries
 
 _TEXT = {

@@ -15,11 +15,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Final
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator
 
-from gateway import mqtt_url
-from gateway.contract import DEFAULT_ROOT, ContractError, check_name, check_root
-from gateway.mqtt_url import MqttEndpoint
+from contract import DEFAULT_ROOT, ContractError, check_name, mqtt_url
+from contract.mqtt_url import MqttEndpoint
+from contract.settings import DATABASE_URL, DatabaseUrl, MqttUrl, Strict, TopicRoot
 from ingestor.bounds import (
     DEFAULT_MAX_METERS,
     DEFAULT_MAX_SITES,
@@ -29,7 +29,6 @@ from ingestor.bounds import (
     Limits,
 )
 from ingestor.errors import ConfigError
-from ingestor.settings import DATABASE_URL, database_url
 
 MQTT_URL: Final = "EMUSA_MQTT_URL"
 TOPIC_ROOT: Final = "EMUSA_TOPIC_ROOT"
@@ -63,14 +62,12 @@ def parse_mqtt_url(url: str) -> MqttEndpoint:
     return mqtt_url.parse(url, variable=None)
 
 
-class IngestorConfig(BaseModel):
+class IngestorConfig(Strict):
     """Everything ``run`` needs; built by :func:`load` from flags and the environment."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    database_url: str = Field(repr=False)
-    mqtt_url: str = Field(repr=False)
-    topic_root: str = DEFAULT_ROOT
+    database_url: DatabaseUrl = Field(repr=False)
+    mqtt_url: MqttUrl = Field(repr=False)
+    topic_root: TopicRoot = DEFAULT_ROOT
     client_id: str = Field(default="emusa-ingestor", min_length=1, max_length=64)
     shared_group: str | None = None
     session_expiry: int = Field(default=86_400, ge=0, le=2**32 - 1)
@@ -86,28 +83,6 @@ class IngestorConfig(BaseModel):
     max_sites: int = Field(default=DEFAULT_MAX_SITES, ge=1, le=100_000)
     max_meters: int = Field(default=DEFAULT_MAX_METERS, ge=1, le=1_000_000)
     rejects_per_reason: int = Field(default=DEFAULT_REJECTS_PER_REASON, ge=1, le=10_000_000)
-
-    @field_validator("database_url")
-    @classmethod
-    def _db(cls, v: str) -> str:
-        try:
-            return database_url(v)
-        except ConfigError as exc:
-            raise ValueError(str(exc).removeprefix(f"{DATABASE_URL} ")) from None
-
-    @field_validator("mqtt_url")
-    @classmethod
-    def _mqtt(cls, v: str) -> str:
-        parse_mqtt_url(v)
-        return v
-
-    @field_validator("topic_root")
-    @classmethod
-    def _root(cls, v: str) -> str:
-        try:
-            return check_root(v)
-        except ContractError as exc:
-            raise ValueError(exc.detail) from None
 
     @field_validator("shared_group")
     @classmethod

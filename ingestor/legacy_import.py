@@ -29,9 +29,9 @@ from psycopg import sql
 
 from analytics import rollups
 from analytics.errors import DatabaseError as RollupError
-from gateway.contract import Reading, reading_topic
-from gateway.errors import RegisterMapError
-from gateway.registers import load_aliases
+from contract import Reading, reading_topic
+from contract.aliases import AliasError
+from contract.aliases import load as load_aliases
 from ingestor.bounds import Limits
 from ingestor.errors import IngestorError
 from ingestor.legacy_map import ColumnPlan, Tally, document, map_columns
@@ -116,7 +116,7 @@ def run_import(
     start = time.perf_counter()
     try:
         plan = map_columns(load_aliases())
-    except RegisterMapError as exc:
+    except AliasError as exc:
         raise IngestorError(t("bad_aliases", req.lang, err=exc)) from exc
     columns = [m.column for m in plan.columns]
     with LegacySource(req.source_url, req.table, columns, req.lang) as src:

@@ -3,7 +3,7 @@
 The old app stored what its Modbus reader returned for each measurement of the plant's
 register file, one column per measurement name (``tensao_ll_l1``, ``energia_kwh_b``...).
 Those names go through the same alias table as the plant's register file
-(``gateway/maps/_aliases_kron03.yaml``): the alias names the canonical quantity and the
+(``contract/_aliases_kron03.yaml``): the alias names the canonical quantity and the
 scale into its unit, so an imported value is exactly what the gateway would publish for
 the same register. A column without an alias is not imported and the summary says so.
 
@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final, Protocol
 
-from gateway.contract import VERSION
+from contract import VERSION
 
 #: The old app's value columns (db.py of the Dash app), in its table order.
 LEGACY_COLUMNS: Final = (

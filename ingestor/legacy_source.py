@@ -19,10 +19,10 @@ import psycopg
 import psycopg.conninfo
 from psycopg import sql
 
+from contract import sqlfiles
 from ingestor.errors import LegacySourceError
 from ingestor.legacy_map import KEY_COLUMNS, LEGACY_COLUMNS
 from ingestor.legacy_text import t
-from ingestor.writer import named_statements
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +32,7 @@ _MIN_ID = -(2**63)
 
 @cache
 def statements() -> dict[str, str]:
-    return named_statements("legacy.sql")
+    return sqlfiles.beside(__file__, "legacy.sql")
 
 
 def where(url: str) -> str:

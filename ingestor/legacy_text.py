@@ -95,8 +95,8 @@ _TEXT: Final[dict[str, tuple[str, str]]] = {
         "computed by the old app from other columns, not a measurement",
     ),
     "no_alias": (
-        "sem grandeza canônica na tabela de aliases gateway/maps/_aliases_kron03.yaml",
-        "no canonical quantity in the alias table gateway/maps/_aliases_kron03.yaml",
+        "sem grandeza canônica na tabela de aliases contract/_aliases_kron03.yaml",
+        "no canonical quantity in the alias table contract/_aliases_kron03.yaml",
     ),
     "new_meter": (
         "medidor novo registrado: {site}/{meter}",

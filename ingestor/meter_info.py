@@ -1,4 +1,4 @@
-"""Store a meter's info message (gateway/meterinfo.py) in ``meters`` and ``meter_registers``
+"""Store a meter's info message (contract/meterinfo.py) in ``meters`` and ``meter_registers``
 (migration 0019), inside the writer's batch transaction.
 
 The newest message wins: its registers are upserted (a row changes only when its words
@@ -15,7 +15,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from gateway.meterinfo import MeterInfo
+from contract.meterinfo import MeterInfo
 
 Conn = psycopg.Connection[tuple[Any, ...]]
 

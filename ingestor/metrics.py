@@ -22,7 +22,7 @@ class Counters:
     rejected: int = 0  # messages refused (stored in ingest_rejects, or over its budget)
     rejects_unstored: int = 0  # refused messages over the per-reason budget: not stored
     diagnostics: int = 0  # gateways' Modbus diagnostics messages stored (new rows)
-    infos: int = 0  # meters' info messages stored (gateway/meterinfo.py)
+    infos: int = 0  # meters' info messages stored (contract/meterinfo.py)
     batches: int = 0  # committed transactions
     acked: int = 0  # messages acknowledged to the broker after their commit
     retries: int = 0  # failed batch attempts retried (database down or busy)

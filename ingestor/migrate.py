@@ -21,8 +21,8 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
+from contract.settings import ROLE_PASSWORD_VARS
 from ingestor.errors import DatabaseError, MigrationError
-from ingestor.settings import ROLE_PASSWORD_VARS
 
 log = logging.getLogger(__name__)
 

@@ -17,9 +17,9 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
-from gateway.contract import Reading
-from gateway.diagnostics import Diagnostics
-from gateway.meterinfo import MeterInfo
+from contract import Reading
+from contract.diagnostics import Diagnostics
+from contract.meterinfo import MeterInfo
 from ingestor.batcher import Batcher
 from ingestor.config import IngestorConfig
 from ingestor.errors import BatchError, DatabaseError, DatabaseUnavailable

@@ -32,12 +32,12 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
-from gateway.contract import (
+from contract import (
     diagnostics_subscriptions,
     meter_info_subscription,
     reading_subscription,
 )
-from gateway.mqtt_url import MqttEndpoint
+from contract.mqtt_url import MqttEndpoint
 from ingestor.errors import IngestorError
 
 log = logging.getLogger(__name__)

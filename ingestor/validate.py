@@ -1,8 +1,8 @@
 """Turn one MQTT message into a reading, Modbus diagnostics, a meter's info or a reject
 record (pure: no paho, no psycopg).
 
-Everything about what a valid reading is lives in ``gateway.contract`` (diagnostics:
-``gateway.diagnostics``, meter info: ``gateway.meterinfo``); this module only adds the ingestor's policy (retention window,
+Everything about what a valid reading is lives in ``contract`` (diagnostics:
+``contract.diagnostics``, meter info: ``contract.meterinfo``); this module only adds the ingestor's policy (retention window,
 future tolerance, size limit) and builds the dead letter kept in ``ingest_rejects`` when
 the contract refuses a message.
 
@@ -20,19 +20,20 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from gateway import diagnostics, meterinfo
-from gateway.contract import (
+from contract import (
     MAX_PAYLOAD_BYTES,
     ContractError,
     Reading,
     decode,
     decode_object,
+    diagnostics,
+    meterinfo,
     parse_diagnostics_topic,
     parse_meter_info_topic,
     parse_reading_topic,
 )
-from gateway.diagnostics import Diagnostics
-from gateway.meterinfo import MeterInfo
+from contract.diagnostics import Diagnostics
+from contract.meterinfo import MeterInfo
 
 log = logging.getLogger(__name__)
 

@@ -18,22 +18,20 @@ retry the same batch) or ``BatchError`` (the data was refused: isolate the messa
 from __future__ import annotations
 
 import logging
-import re
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import psycopg
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
-from gateway.contract import Reading
-from gateway.diagnostics import OPTIONAL, Diagnostics
-from gateway.meterinfo import MeterInfo
-from gateway.quantities import QUANTITIES
+from contract import Reading, sqlfiles
+from contract.diagnostics import OPTIONAL, Diagnostics
+from contract.meterinfo import MeterInfo
+from contract.quantities import QUANTITIES
 from ingestor import meter_info
 from ingestor.bounds import Key, Limits, Registrar, Registration, RejectBudget
 from ingestor.errors import BatchError, DatabaseError, DatabaseUnavailable
@@ -46,7 +44,6 @@ QUANTITY_NAMES: tuple[str, ...] = tuple(QUANTITIES)
 COLUMNS: tuple[str, ...] = ("time", "meter_id", "seq", *QUANTITY_NAMES)
 COPY_TYPES: tuple[str, ...] = ("timestamptz", "int4", "int8", *("float8",) * len(QUANTITY_NAMES))
 _TRANSIENT_CLASSES = frozenset({"08", "40", "53", "55", "57", "58"})
-_HEADER = re.compile(r"^-- name: (\w+)\s*$", re.MULTILINE)
 
 _CHANNEL = (
     sql.SQL(", channel, port, identifier"),
@@ -58,21 +55,10 @@ Record = Reading | Diagnostics | MeterInfo
 Conn = psycopg.Connection[tuple[Any, ...]]
 
 
-def named_statements(filename: str) -> dict[str, str]:
-    """The statements of ``ingestor/<filename>``, by their ``-- name:`` header."""
-    text = (Path(__file__).with_name(filename)).read_text(encoding="utf-8")
-    parts = _HEADER.split(text)
-    out: dict[str, str] = {}
-    for name, body in zip(parts[1::2], parts[2::2], strict=True):
-        lines = [ln for ln in body.strip().splitlines() if not ln.startswith("--")]
-        out[name] = "\n".join(lines).strip().rstrip(";")
-    return out
-
-
 @cache
 def bound_queries() -> dict[str, sql.Composed | sql.SQL]:
     """``queries()`` and the named queries of ``bounds.sql``."""
-    bounds = named_statements("bounds.sql")
+    bounds = sqlfiles.beside(__file__, "bounds.sql")
     return {**queries(), **{n: sql.SQL(s) for n, s in bounds.items()}}  # our own files
 
 
@@ -82,7 +68,7 @@ def queries() -> dict[str, sql.Composed | sql.SQL]:
     columns = sql.SQL(", ").join(sql.Identifier(c) for c in COLUMNS)
     placeholders = sql.SQL(", ").join(sql.Placeholder() * len(COLUMNS))
     out: dict[str, sql.Composed | sql.SQL] = {}
-    for name, statement in named_statements("queries.sql").items():
+    for name, statement in sqlfiles.beside(__file__).items():
         query = sql.SQL(statement)  # the text of our own file, never a value
         if "{columns}" in statement:
             out[name] = query.format(columns=columns, placeholders=placeholders)

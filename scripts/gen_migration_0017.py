@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from gen_migration_sql import GRAINS, HEADER, Grain
 
-from gateway.quantities import Quantity, counters, gauges
+from contract.quantities import Quantity, counters, gauges
 
 HEADER_0017 = HEADER.replace("gen_migration_sql.py", "gen_migration_0017.py")
 ADDED_0016 = ("e_b_kwh",)  # in rollup.agg_<grain>_v16 on the Community build

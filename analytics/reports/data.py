@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict
 from datetime import datetime, timedelta
-from functools import cache
-from pathlib import Path
-from typing import Any
+from typing import Any, LiteralString
 
 import psycopg
 from psycopg import sql
@@ -30,25 +27,18 @@ from analytics.reports.model import (
     Stat,
     Window,
 )
+from contract import sqlfiles
 
 Conn = psycopg.Connection[tuple[Any, ...]]
-_HEADER = re.compile(r"^-- name: (\w+)\s*$", re.MULTILINE)
 
 
 class UnknownSiteError(AnalyticsError):
     """The site named in a command or configuration is not in the database."""
 
 
-@cache
-def queries() -> dict[str, str]:
+def queries() -> dict[str, LiteralString]:
     """The named queries of ``queries.sql`` (our own file, never values)."""
-    text = Path(__file__).with_name("queries.sql").read_text(encoding="utf-8")
-    parts = _HEADER.split(text)
-    out: dict[str, str] = {}
-    for name, body in zip(parts[1::2], parts[2::2], strict=True):
-        lines = [ln for ln in body.strip().splitlines() if not ln.startswith("--")]
-        out[name] = "\n".join(lines).strip().rstrip(";")
-    return out
+    return sqlfiles.beside(__file__)
 
 
 def _rows(conn: Conn, name: str, **params: Any) -> list[tuple[Any, ...]]:

@@ -28,7 +28,7 @@ from analytics.reports import data as report_data
 from analytics.reports import periods
 from analytics.reports.daily import build_daily
 from analytics.reports.fortnightly import build_fortnightly
-from gateway.contract import Reading
+from contract import Reading
 from gateway.simulator.model import PlantModel
 from ingestor.writer import Writer
 from tests.integration.grafana import dashboards as dash

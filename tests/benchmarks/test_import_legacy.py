@@ -31,7 +31,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from gateway.registers import load_aliases
+from contract.aliases import load as load_aliases
 from ingestor.legacy_import import ImportRequest, ImportResult, run_import
 from ingestor.legacy_map import LEGACY_COLUMNS, map_columns
 from ingestor.progress import LogProgress

@@ -37,9 +37,9 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
-from gateway import contract
-from gateway.contract import Reading
-from gateway.quantities import QUANTITIES
+import contract
+from contract import Reading
+from contract.quantities import QUANTITIES
 from ingestor.config import IngestorConfig
 from ingestor.service import Service
 from ingestor.writer import Writer, copy_into_readings, queries, reading_row

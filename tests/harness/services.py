@@ -174,6 +174,9 @@ class LocalPostgres:
                     # which makes CREATE DATABASE ... TEMPLATE fail; tests need none.
                     "timescaledb.max_background_workers = 0\n"
                     "max_connections = 200\n"
+                    # The deployment's server (the timescale image) runs in UTC; so does
+                    # this cluster whatever the machine's zone (TZ at initdb would win).
+                    "timezone = 'UTC'\nlog_timezone = 'UTC'\n"
                     "fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n"
                 )
         self._pg_ctl("start", "-w", "-t", "60", "-l", str(self.base / "postgres.log"))

@@ -17,8 +17,8 @@ import pytest
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
+from contract.settings import ROLE_PASSWORD_VARS
 from ingestor.migrate import set_role_passwords
-from ingestor.settings import ROLE_PASSWORD_VARS
 from tests.conftest import PgServer
 
 pytestmark = pytest.mark.integration

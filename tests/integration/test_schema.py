@@ -5,7 +5,7 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from gateway.quantities import QUANTITIES, counters, gauges
+from contract.quantities import QUANTITIES, counters, gauges
 from tests.integration.bi_views import BI_VIEWS
 
 pytestmark = pytest.mark.integration

@@ -7,10 +7,10 @@ import json
 import pytest
 
 from analytics.__main__ import main as analytics_main
+from contract.errors import SettingsError
+from contract.settings import database_url
 from gateway.__main__ import main as gateway_main
 from ingestor.__main__ import main as ingestor_main
-from ingestor.errors import ConfigError
-from ingestor.settings import database_url
 
 pytestmark = pytest.mark.unit
 
@@ -83,7 +83,7 @@ def test_analytics_rejects_naive_instants(capsys: pytest.CaptureFixture[str]) ->
 def test_database_url_errors_name_the_variable(
     value: str | None, env: dict[str, str], message: str
 ) -> None:
-    with pytest.raises(ConfigError, match=message):
+    with pytest.raises(SettingsError, match=message):
         database_url(value, env)
 
 

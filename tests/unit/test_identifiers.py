@@ -17,10 +17,10 @@ from analytics import config as analytics_config
 from analytics.delivery_config import Recipients
 from analytics.errors import ConfigError as AnalyticsConfigError
 from analytics.shifts import Shift
+from contract import ContractError, check_name, check_root
 from gateway import config as gateway_config
 from gateway.__main__ import _host_port
 from gateway.__main__ import main as gateway_main
-from gateway.contract import ContractError, check_name, check_root
 from ingestor.config import IngestorConfig
 from ingestor.errors import MigrationError
 from ingestor.migrate import discover

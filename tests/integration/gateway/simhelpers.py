@@ -14,7 +14,7 @@ import struct
 from collections.abc import Coroutine, Mapping
 from typing import Any, TypeVar
 
-from gateway import contract
+import contract
 from gateway.config import MeterConfig, RtuBusConfig, TcpBusConfig
 from gateway.registers import RegisterMap
 

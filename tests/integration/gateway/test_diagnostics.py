@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from gateway import diagnostics as diag
+from contract import diagnostics as diag
 from gateway.config import MeterConfig, TcpBusConfig
 from gateway.planner import plan
 from gateway.poller import BusPoller, MeterState

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+import contract
 from gateway import config as gateway_config
-from gateway import contract
 from gateway.poller import BusPoller
 from gateway.registers import MAPS_DIR, load_map
 from gateway.service import load_meters

@@ -15,7 +15,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from gateway import contract, health
+import contract
+from gateway import health
 from gateway.planner import plan
 from gateway.poller import BusPoller, MeterState
 from gateway.registers import builtin_map

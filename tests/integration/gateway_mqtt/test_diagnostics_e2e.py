@@ -18,8 +18,8 @@ from typing import Any
 import psycopg
 import pytest
 
-from gateway import contract
-from gateway import diagnostics as diag
+import contract
+from contract import diagnostics as diag
 from tests.harness.mqtt import Collector
 from tests.harness.services import Broker
 from tests.harness.simulator import SimulatorThread, write_gateway_yaml

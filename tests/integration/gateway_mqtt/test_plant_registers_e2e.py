@@ -17,7 +17,7 @@ import psycopg
 import pytest
 import yaml
 
-from gateway import meterinfo
+from contract import meterinfo
 from gateway.registers import load_map
 from tests.harness.ingestor import IngestorProcess, make_config
 from tests.harness.mqtt import Collector

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from gateway import meterinfo
+from contract import meterinfo
+from contract.mqtt_url import parse
 from gateway.config import MeterConfig
-from gateway.mqtt_url import parse
 from gateway.planner import plan
 from gateway.poller import MeterState
 from gateway.publisher import Publisher, PublisherSettings

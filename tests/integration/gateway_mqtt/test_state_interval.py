@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from gateway import contract
-from gateway.mqtt_url import parse
+import contract
+from contract.mqtt_url import parse
 from gateway.publisher import Publisher, PublisherSettings
 from gateway.queue import DiskQueue
 from tests.harness.clock import FakeClock

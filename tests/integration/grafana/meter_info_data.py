@@ -8,7 +8,7 @@ registry's labels for it.
 
 from __future__ import annotations
 
-from gateway import meterinfo
+from gateway import describe
 from gateway.registers import MAPS_DIR, load_map
 from ingestor.writer import Writer
 from tests.integration.grafana.dataset import METERS, SITE, Dataset
@@ -19,7 +19,7 @@ PORT = "/dev/ttyUSB0 9600 8N2"
 
 
 def seed_meter_info(data: Dataset) -> None:
-    info = meterinfo.build(
+    info = describe.meter_info(
         site=SITE, meter=METERS[0], gateway="gw1", unit=1, regmap=load_map(PLANT_FILE),
         channel="CH30 canal 1", identifier=IDENTIFIER, port=PORT,
     )  # fmt: skip

@@ -12,7 +12,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from gateway.quantities import QUANTITIES
+from contract.quantities import QUANTITIES
 from gateway.registers import load_map
 from tests.integration.grafana import dashboards as dash
 from tests.integration.grafana.dataset import METERS, SITE, Dataset

@@ -15,9 +15,9 @@ import psycopg
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
-from gateway import contract
-from gateway.contract import Reading
-from gateway.quantities import QUANTITIES
+import contract
+from contract import Reading
+from contract.quantities import QUANTITIES
 from ingestor.config import IngestorConfig
 from ingestor.service import Service
 from tests.harness.ingestor import IngestorProcess, make_config

@@ -12,8 +12,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from gateway import contract
-from gateway.contract import Reading
+import contract
+from contract import Reading
 from ingestor.__main__ import main
 from ingestor.bounds import METER_LIMIT, SITE_LIMIT, Limits
 from ingestor.migrate import default_directory

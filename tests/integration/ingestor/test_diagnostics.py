@@ -9,8 +9,8 @@ from typing import Any
 import psycopg
 import pytest
 
-from gateway import contract
-from gateway import diagnostics as diag
+import contract
+from contract import diagnostics as diag
 from ingestor import health
 from ingestor.writer import Message, Writer
 from tests.harness.services import Broker

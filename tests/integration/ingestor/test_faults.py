@@ -14,7 +14,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from gateway.contract import Reading
+from contract import Reading
 from ingestor import health
 from tests.conftest import PgServer
 from tests.harness.services import Broker

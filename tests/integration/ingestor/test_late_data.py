@@ -20,7 +20,7 @@ from psycopg.conninfo import make_conninfo
 
 from analytics import config, jobs, rollups
 from analytics.__main__ import main
-from gateway.contract import Reading
+from contract import Reading
 from ingestor.migrate import set_role_passwords
 from ingestor.writer import Writer
 from tests.harness.services import Broker

@@ -1,4 +1,4 @@
-"""Meter metadata (gateway/meterinfo.py, migration 0019): the writer and the service
+"""Meter metadata (contract/meterinfo.py, migration 0019): the writer and the service
 against real TimescaleDB and Mosquitto; the roles' reach."""
 
 from __future__ import annotations
@@ -12,7 +12,9 @@ from typing import Any
 import psycopg
 import pytest
 
-from gateway import contract, meterinfo
+import contract
+from contract import meterinfo
+from gateway import describe
 from gateway.registers import MAPS_DIR, load_map
 from ingestor.__main__ import main
 from ingestor.bounds import METER_LIMIT, Limits
@@ -40,7 +42,7 @@ def plant_info(meter: str = "ch30_canal_1", unit: int = 1, **change: Any) -> met
         "channel": f"CH30 canal {unit}", "identifier": f"CH30-00{unit}",
         "port": "/dev/ttyUSB0 9600 8N2",
     }  # fmt: skip
-    return meterinfo.build(**{**args, **change})
+    return describe.meter_info(**{**args, **change})
 
 
 def rows(db: str, query: str, params: Any = None) -> list[tuple[Any, ...]]:
@@ -100,7 +102,7 @@ def test_a_new_map_replaces_the_registers_and_keeps_the_operator_columns(db: str
             "INSERT INTO meters (site_id, name, description, include_in_site_total)"
             " VALUES ('plant', 'm1', 'Quadro geral', false)"
         )
-    pac = meterinfo.build(site="plant", meter="m1", gateway="gw2", unit=5, regmap=PAC,
+    pac = describe.meter_info(site="plant", meter="m1", gateway="gw2", unit=5, regmap=PAC,
                           port="10.0.0.5:502")  # fmt: skip
     few = dataclasses.replace(plant_info("m1"), registers=plant_info().registers[:3])
     with Writer(db) as writer:

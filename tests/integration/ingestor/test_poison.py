@@ -16,9 +16,9 @@ from pathlib import Path
 import psycopg
 import pytest
 
+import contract
 import ingestor.service
-from gateway import contract
-from gateway import diagnostics as diag
+from contract import diagnostics as diag
 from ingestor import health
 from ingestor.validate import Policy
 from tests.harness.services import Broker

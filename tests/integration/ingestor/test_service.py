@@ -8,7 +8,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from gateway import contract
+import contract
 from ingestor import health
 from tests.harness.services import Broker
 from tests.integration.ingestor.conftest import (

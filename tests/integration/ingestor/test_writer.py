@@ -11,7 +11,7 @@ import psycopg
 import pytest
 from psycopg.conninfo import make_conninfo
 
-from gateway import contract
+import contract
 from ingestor.errors import BatchError, DatabaseUnavailable
 from ingestor.migrate import set_role_passwords
 from ingestor.validate import make_reject

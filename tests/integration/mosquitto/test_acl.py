@@ -21,9 +21,10 @@ from pathlib import Path
 
 import pytest
 
+import contract
 from analytics.errors import PublishError
 from analytics.publish import Publisher
-from gateway import contract, mqtt_url
+from contract import mqtt_url
 from gateway.publisher import Publisher as GatewayPublisher
 from gateway.publisher import PublisherSettings
 from gateway.queue import DiskQueue

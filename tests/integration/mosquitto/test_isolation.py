@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.contract import MAX_PAYLOAD_BYTES
+from contract import MAX_PAYLOAD_BYTES
 from tests.harness.mqtt_probe import NOT_AUTHORIZED, OK, Probe
 from tests.harness.shipped_broker import ShippedMosquitto, new_passwords, serving
 

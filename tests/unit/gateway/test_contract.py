@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from gateway import contract
-from gateway.contract import ContractError, Reading
+import contract
+from contract import ContractError, Reading
 
 pytestmark = pytest.mark.unit
 

@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from gateway import contract
-from gateway import diagnostics as diag
-from gateway.contract import ContractError
-from gateway.diagnostics import Attempt, LinkStats, Outcome
+import contract
+from contract import ContractError
+from contract import diagnostics as diag
+from contract.diagnostics import Attempt, LinkStats, Outcome
 
 pytestmark = pytest.mark.unit
 

@@ -1,4 +1,4 @@
-"""The meter info message (gateway/meterinfo.py): built from a map, encoded, decoded
+"""The meter info message (contract/meterinfo.py): built from a map, encoded, decoded
 strictly with the readings' reject reasons, and its topic (pure)."""
 
 from __future__ import annotations
@@ -11,8 +11,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gateway import contract, meterinfo
-from gateway.contract import ContractError
+import contract
+from contract import ContractError, meterinfo
+from gateway import describe
 from gateway.registers import MAPS_DIR, load_map
 
 pytestmark = pytest.mark.unit
@@ -27,7 +28,7 @@ def plant_info(**change: Any) -> meterinfo.MeterInfo:
         "regmap": PLANT, "channel": "CH30 canal 1", "identifier": "CH30-001",
         "port": "/dev/ttyUSB0 9600 8N2",
     }  # fmt: skip
-    return meterinfo.build(**{**args, **change})
+    return describe.meter_info(**{**args, **change})
 
 
 def test_the_plant_file_gives_its_own_names_descriptions_and_ai_flags() -> None:
@@ -45,7 +46,7 @@ def test_the_plant_file_gives_its_own_names_descriptions_and_ai_flags() -> None:
 
 
 def test_a_builtin_map_has_quantities_and_units_but_no_plant_words() -> None:
-    info = meterinfo.build(site="plant", meter="pac1", gateway="gw1", unit=1, regmap=PAC,
+    info = describe.meter_info(site="plant", meter="pac1", gateway="gw1", unit=1, regmap=PAC,
                            port="10.0.0.5:502")  # fmt: skip
     assert info.channel is None and info.identifier is None
     assert len(info.registers) == len(PAC.registers) > 10

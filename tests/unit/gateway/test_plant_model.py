@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from gateway.quantities import QUANTITIES
+from contract.quantities import QUANTITIES
 from gateway.simulator.model import Event, PlantModel, load_fraction, plant_values
 
 pytestmark = pytest.mark.unit

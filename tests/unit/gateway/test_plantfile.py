@@ -16,6 +16,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from contract.aliases import load as load_aliases
 from gateway import config
 from gateway.decode import Order
 from gateway.errors import RegisterMapError
@@ -26,7 +27,6 @@ from gateway.registers import (
     MAPS_DIR,
     RegisterMap,
     builtin_map,
-    load_aliases,
     load_map,
     map_for,
 )

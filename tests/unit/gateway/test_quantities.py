@@ -5,8 +5,8 @@ import re
 
 import pytest
 
-from gateway import quantities
-from gateway.quantities import QUANTITIES, Kind
+from contract import quantities
+from contract.quantities import QUANTITIES, Kind
 
 pytestmark = pytest.mark.unit
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from contract.quantities import QUANTITIES
 from gateway.config import MeterConfig
 from gateway.errors import RegisterMapError
-from gateway.quantities import QUANTITIES
 from gateway.registers import (
     MAPS_DIR,
     builtin_map,
@@ -102,7 +102,7 @@ BROKEN_YAML = [
     ),
     (
         "registers:\n  power: {address: 1, unit: W, scale: 0.001}\n",
-        "registers.power: quantity 'power' unknown (not in gateway.quantities)",
+        "registers.power: quantity 'power' unknown (not in contract.quantities)",
     ),
     (
         "registers:\n  p_total: {address: 65, unit: W}\n",

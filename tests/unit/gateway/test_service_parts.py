@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from contract.mqtt_url import parse
 from gateway import config, timing
 from gateway.discovery import discovery_messages
 from gateway.errors import ConfigError
-from gateway.mqtt_url import parse
 from gateway.queue import DiskQueue
 
 pytestmark = pytest.mark.unit

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from gateway.registers import load_aliases
+from contract.aliases import load as load_aliases
 from ingestor.legacy_map import (
     LEGACY_COLUMNS,
     SKIP_DERIVED,

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from gateway import contract
-from gateway.contract import Reading
+import contract
+from contract import Reading
 from ingestor.validate import Policy, Reject, make_reject, validate
 
 pytestmark = pytest.mark.unit

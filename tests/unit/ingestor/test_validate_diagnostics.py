@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from gateway import diagnostics as diag
+from contract import diagnostics as diag
 from ingestor.validate import Policy, Reject, validate
 
 pytestmark = pytest.mark.unit

@@ -13,8 +13,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from gateway import diagnostics as diag
-from gateway.contract import Reading
+from contract import Reading
+from contract import diagnostics as diag
 from ingestor.validate import Policy, Reject, validate
 
 pytestmark = pytest.mark.unit

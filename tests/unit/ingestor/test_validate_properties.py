@@ -21,10 +21,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gateway import contract
-from gateway import diagnostics as diag
-from gateway.contract import Reading
-from gateway.quantities import QUANTITIES
+import contract
+from contract import Reading
+from contract import diagnostics as diag
+from contract.quantities import QUANTITIES
 from ingestor.validate import UNPARSEABLE, Policy, Reject, validate
 
 pytestmark = pytest.mark.unit

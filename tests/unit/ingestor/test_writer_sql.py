@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from gateway.contract import Reading
-from gateway.quantities import QUANTITIES
+from contract import Reading
+from contract.quantities import QUANTITIES
 from ingestor.writer import COLUMNS, COPY_TYPES, queries, reading_row
 
 pytestmark = pytest.mark.unit

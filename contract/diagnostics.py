@@ -38,7 +38,8 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Final
 
-from gateway.contract import ContractError, check_name, format_ts, load_object, parse_ts
+from contract.errors import ContractError
+from contract.messages import check_name, format_ts, load_object, parse_ts
 
 VERSION: Final = 1
 METER_STATUSES: Final = ("online", "unreachable", "unknown", "disabled")

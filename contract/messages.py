@@ -9,14 +9,14 @@ Reading payload (QoS 1, not retained) on ``<root>/<site>/<meter>/reading``::
      "seq": 42, "values": {"v_l1n": 127.1, "p_total": 45.2, "e_imp_kwh": 10234.5}}
 
 ``ts`` is the poll time in UTC (RFC 3339), ``seq`` the gateway's per-meter counter,
-``values`` canonical quantities (gateway/quantities.py) as finite JSON numbers. A
+``values`` canonical quantities (contract/quantities.py) as finite JSON numbers. A
 quantity the meter does not have, or whose value was dropped as implausible, is absent.
 
 Modbus diagnostics (retained, QoS 1) go to ``<root>/<site>/<meter>/diagnostics`` and
 ``<root>/<site>/gateway/<id>/bus/<bus>/diagnostics``; their payload is defined in
-gateway/diagnostics.py. Each meter's metadata (map, channel, identifier, port, the plant
+contract/diagnostics.py. Each meter's metadata (map, channel, identifier, port, the plant
 file's names and descriptions of its registers; retained, QoS 1) goes to
-``<root>/<site>/<meter>/info``; its payload is defined in gateway/meterinfo.py.
+``<root>/<site>/<meter>/info``; its payload is defined in contract/meterinfo.py.
 """
 
 from __future__ import annotations
@@ -29,7 +29,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
-from gateway.quantities import QUANTITIES
+from contract.errors import ContractError
+from contract.quantities import QUANTITIES
 
 VERSION: Final = 1
 DEFAULT_ROOT: Final = "emusa"
@@ -41,15 +42,6 @@ STATUS_OFFLINE: Final = "offline"
 # Checked with fullmatch: "$" alone also matches before a trailing newline ("bad1\n").
 _NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 _ROOT_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}(/[A-Za-z0-9][A-Za-z0-9_.-]{0,63})*")
-
-
-class ContractError(ValueError):
-    """A topic or payload that breaks the contract; ``reason`` is a short stable code."""
-
-    def __init__(self, reason: str, detail: str) -> None:
-        super().__init__(f"{reason}: {detail}")
-        self.reason = reason
-        self.detail = detail
 
 
 def check_name(kind: str, value: str) -> str:
@@ -97,18 +89,18 @@ def summaries_topic(root: str, site: str) -> str:
 
 
 def meter_diagnostics_topic(root: str, site: str, meter: str) -> str:
-    """Retained Modbus diagnostics of one meter (gateway/diagnostics.py)."""
+    """Retained Modbus diagnostics of one meter (contract/diagnostics.py)."""
     return f"{root}/{site}/{meter}/diagnostics"
 
 
 def bus_diagnostics_topic(root: str, site: str, gateway_id: str, bus: str) -> str:
-    """Retained Modbus diagnostics of one bus of a gateway (gateway/diagnostics.py)."""
+    """Retained Modbus diagnostics of one bus of a gateway (contract/diagnostics.py)."""
     return f"{root}/{site}/gateway/{gateway_id}/bus/{bus}/diagnostics"
 
 
 def meter_info_topic(root: str, site: str, meter: str) -> str:
     """Retained metadata of one meter: map, channel, identifier, port, registers
-    (payload: gateway/meterinfo.py)."""
+    (payload: contract/meterinfo.py)."""
     return f"{root}/{site}/{meter}/info"
 
 

@@ -11,6 +11,7 @@ This module is pure data: it imports nothing from the network or database layers
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
@@ -170,7 +171,7 @@ def get(name: str) -> Quantity:
     try:
         return QUANTITIES[name]
     except KeyError:
-        raise KeyError(f"unknown quantity {name!r} (not in gateway.quantities)") from None
+        raise KeyError(f"unknown quantity {name!r} (not in contract.quantities)") from None
 
 
 def gauges() -> Iterator[Quantity]:
@@ -179,3 +180,47 @@ def gauges() -> Iterator[Quantity]:
 
 def counters() -> Iterator[Quantity]:
     return (q for q in QUANTITIES.values() if q.kind is Kind.COUNTER)
+
+
+#: (meter unit, canonical unit) -> the scale that converts one into the other.
+UNIT_FACTORS: Mapping[tuple[str, str], float] = {
+    ("W", "kW"): 1e-3,
+    ("kW", "kW"): 1.0,
+    ("MW", "kW"): 1e3,
+    ("var", "kvar"): 1e-3,
+    ("kvar", "kvar"): 1.0,
+    ("VA", "kVA"): 1e-3,
+    ("kVA", "kVA"): 1.0,
+    ("Wh", "kWh"): 1e-3,
+    ("kWh", "kWh"): 1.0,
+    ("MWh", "kWh"): 1e3,
+    ("varh", "kvarh"): 1e-3,
+    ("kvarh", "kvarh"): 1.0,
+    ("Mvarh", "kvarh"): 1e3,
+    ("V", "V"): 1.0,
+    ("kV", "V"): 1e3,
+    ("A", "A"): 1.0,
+    ("mA", "A"): 1e-3,
+    ("Hz", "Hz"): 1.0,
+    ("", ""): 1.0,
+    ("%", "%"): 1.0,
+    ("%", ""): 0.01,  # power factor given in percent
+    ("pu", ""): 1.0,  # per unit (the plant's file says so of its power factor)
+}
+
+
+def conversion_problem(name: str, unit: str, scale: float) -> str | None:
+    """Why a value of quantity ``name`` read in ``unit`` and multiplied by ``scale`` would
+    not be in the registry's unit (None when it would)."""
+    q = QUANTITIES.get(name)
+    if q is None:
+        return f"quantity {name!r} unknown (not in contract.quantities)"
+    factor = UNIT_FACTORS.get((unit, q.unit))
+    if factor is None:
+        return f"unit {unit!r} cannot become {name}'s unit {q.unit!r}"
+    if not math.isclose(scale, factor, rel_tol=1e-9):
+        return (
+            f"unit {unit!r} with scale {scale:g} does not give {q.unit or 'a ratio'}"
+            f" (needs scale {factor:g})"
+        )
+    return None

@@ -1,7 +1,7 @@
 """Meter metadata message of the MQTT contract: what a meter is and what it measures.
 
 Published by the gateway, retained (QoS 1, latest wins), on ``<root>/<site>/<meter>/info``
-(topic: gateway.contract.meter_info_topic) at start and again whenever the meter's
+(topic: contract.meter_info_topic) at start and again whenever the meter's
 identifier or port changes (a channel of the plant's file answering with another
 identifier, a serial port found by ``port: auto``). The ingestor stores it in ``meters``
 and ``meter_registers`` (migration 0019), so operators see the plant's own names and
@@ -34,9 +34,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-from gateway.contract import ContractError, check_name, load_object
-from gateway.quantities import QUANTITIES
-from gateway.registers import RegisterMap
+from contract.errors import ContractError
+from contract.messages import check_name, load_object
+from contract.quantities import QUANTITIES
 
 VERSION: Final = 1
 MAX_INFO_BYTES: Final = 48 * 1024  # below the broker's max_packet_size (64 KiB)
@@ -88,44 +88,6 @@ class MeterInfo:
     identifier: str | None
     port: str | None
     registers: tuple[RegisterEntry, ...]
-
-
-def build(
-    *,
-    site: str,
-    meter: str,
-    gateway: str,
-    unit: int,
-    regmap: RegisterMap,
-    channel: str | None = None,
-    identifier: str | None = None,
-    port: str | None = None,
-) -> MeterInfo:
-    """The metadata of a meter read with ``regmap`` (descriptions from the plant's file)."""
-    entries = []
-    for reg in regmap.registers:
-        info = regmap.info.get(reg.name)
-        entries.append(
-            RegisterEntry(
-                quantity=reg.name,
-                unit=QUANTITIES[reg.name].unit,
-                name=info.label if info else None,
-                description=(info.description or None) if info else None,
-                ai=info.ai if info else None,
-            )
-        )
-    return MeterInfo(
-        site=site,
-        meter=meter,
-        gateway=gateway,
-        model=regmap.model,
-        map=regmap.path.name if regmap.path is not None else None,
-        unit=unit,
-        channel=channel,
-        identifier=identifier,
-        port=port,
-        registers=tuple(entries),
-    )
 
 
 def to_document(info: MeterInfo) -> dict[str, Any]:
@@ -226,7 +188,7 @@ _KINDS: Final = {
     "bool": (lambda v: isinstance(v, bool), "bad_type", "true or false"),
     "unit": (_is_unit, "bad_type", "a Modbus unit id 0-255"),
     "quantity": (lambda v: isinstance(v, str) and v in QUANTITIES, "unknown_quantity",
-                 "a canonical quantity (gateway/quantities.py)"),
+                 "a canonical quantity (contract/quantities.py)"),
     "registers": (_is_registers, "bad_type", f"a list of 1-{MAX_REGISTERS} objects"),
 }  # fmt: skip
 
