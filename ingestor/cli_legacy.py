@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from contract import DEFAULT_ROOT, ContractError, check_name, check_root
-from contract.settings import DATABASE_URL, database_url
+from contract.settings import DATABASE_URL, TOPIC_ROOT, database_url
 from ingestor import config as ingest_config
 from ingestor.bounds import Limits
 from ingestor.errors import ConfigError
@@ -43,7 +43,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
             f" adds nothing. Writes into ${DATABASE_URL} (use the schema owner's URL, as for"
             " migrate, so the rollups can be refreshed); never writes to the old database."
             f" Same rules as `run`: ${_POLICY_VARS['retention_days']},"
-            f" ${_POLICY_VARS['max_future_s']}, ${ingest_config.TOPIC_ROOT}."
+            f" ${_POLICY_VARS['max_future_s']}, ${TOPIC_ROOT}."
         ),
     )
     p.add_argument("--source-url", required=True, help="libpq URL of the old app's database")
@@ -102,11 +102,11 @@ def limits_from_env(env: Mapping[str, str]) -> Limits:
 def policy_from_env(env: Mapping[str, str]) -> Policy:
     """The live ingestor's validation policy, from the same variables and defaults."""
     values = _settings(env)
-    root = env.get(ingest_config.TOPIC_ROOT) or DEFAULT_ROOT
+    root = env.get(TOPIC_ROOT) or DEFAULT_ROOT
     try:
         check_root(root)
     except ContractError as exc:
-        raise ConfigError(f"{ingest_config.TOPIC_ROOT}: {exc.detail}") from None
+        raise ConfigError(f"{TOPIC_ROOT}: {exc.detail}") from None
     return Policy(
         root=root,
         retention=timedelta(days=values["retention_days"]),

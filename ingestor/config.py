@@ -1,6 +1,6 @@
 """Settings of ``emusa-ingestor run``: environment variables, overridden by flags.
 
-Shared names come from DESIGN.md (``EMUSA_DATABASE_URL``, ``EMUSA_MQTT_URL``,
+Shared names come from contract/settings.py (``EMUSA_DATABASE_URL``, ``EMUSA_MQTT_URL``,
 ``EMUSA_TOPIC_ROOT``); the ingestor's own knobs are ``EMUSA_INGESTOR_*``. A missing or
 malformed value raises ``ConfigError`` naming the variable, so the service stops at start.
 """
@@ -19,7 +19,15 @@ from pydantic import Field, ValidationError, field_validator
 
 from contract import DEFAULT_ROOT, ContractError, check_name, mqtt_url
 from contract.mqtt_url import MqttEndpoint
-from contract.settings import DATABASE_URL, DatabaseUrl, MqttUrl, Strict, TopicRoot
+from contract.settings import (
+    DATABASE_URL,
+    MQTT_URL,
+    TOPIC_ROOT,
+    DatabaseUrl,
+    MqttUrl,
+    Strict,
+    TopicRoot,
+)
 from ingestor.bounds import (
     DEFAULT_MAX_METERS,
     DEFAULT_MAX_SITES,
@@ -29,9 +37,6 @@ from ingestor.bounds import (
     Limits,
 )
 from ingestor.errors import ConfigError
-
-MQTT_URL: Final = "EMUSA_MQTT_URL"
-TOPIC_ROOT: Final = "EMUSA_TOPIC_ROOT"
 
 #: field name -> environment variable (and the flag is ``--field-name``).
 ENV: Final[Mapping[str, str]] = {
