@@ -233,11 +233,11 @@ def _cmd_scan_ports(args: argparse.Namespace) -> int:
 
 
 def _cmd_read(args: argparse.Namespace) -> int:
+    from gateway.buses import open_bus  # noqa: PLC0415
     from gateway.config import MeterConfig  # noqa: PLC0415
     from gateway.meter import MeterRead, read_meter  # noqa: PLC0415
     from gateway.planner import plan  # noqa: PLC0415
     from gateway.simulator.run import load_regmap  # noqa: PLC0415
-    from gateway.transport import open_bus  # noqa: PLC0415
 
     _quiet_pymodbus()
     try:

@@ -13,13 +13,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from contract.quantities import QUANTITIES
+from gateway.buses import open_bus
 from gateway.config import MeterConfig, RtuBusConfig, TcpBusConfig
 from gateway.errors import MeterError
 from gateway.meter import identify, read_meter, read_text
 from gateway.planner import plan
 from gateway.registers import Channel, RegisterMap
 from gateway.scan import ProbeResult, SerialSettings, channels_to_probe
-from gateway.transport import open_bus
 
 TEXT = {
     "pt-BR": {

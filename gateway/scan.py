@@ -9,18 +9,23 @@ With the plant's register file (channels with string detection), a port is probe
 old app did: each channel's slave id is asked for its identifier text, and a channel is
 found when the text starts with its ``expected_prefix``; the result names the port, the
 slave id, the channel and the identifier read.
+
+``PortSearch`` is the port finder an RTU bus with ``port: auto`` is given when it is built
+(gateway.buses): the transport asks it, and never imports this module.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any, Literal
 
 from gateway.config import MeterConfig, RtuBusConfig
-from gateway.errors import MeterError
+from gateway.errors import GatewayError, MeterError
 from gateway.meter import decode_block, identify
 from gateway.planner import plan
-from gateway.registers import Channel, RegisterMap
+from gateway.registers import Channel, RegisterMap, map_for
+from gateway.transport import RtuBus
 
 
 @dataclass(frozen=True)
@@ -80,9 +85,7 @@ def candidate_ports() -> list[tuple[str, str]]:
     return [(p.device, p.description or "") for p in sorted(list_ports.comports())]
 
 
-def _probe_bus(port: str, settings: SerialSettings, unit: int, regmap: RegisterMap) -> Any:
-    from gateway.transport import RtuBus  # noqa: PLC0415 - transport imports scan lazily
-
+def _probe_bus(port: str, settings: SerialSettings, unit: int, regmap: RegisterMap) -> RtuBus:
     return RtuBus(_probe_config(port, settings, unit, regmap))
 
 
@@ -217,7 +220,33 @@ async def find_port(
     raise MeterError(f"port auto: no port answered as {who} ({regmap.model}, {settings}): {tried}")
 
 
+@dataclass(frozen=True)
+class PortSearch:
+    """The port finder of an RTU bus with ``port: auto`` (gateway.transport.PortFinder):
+    the first of ``candidates`` (default: every port pyserial lists) where the bus's first
+    enabled meter answers, or, with the plant's register file, any of its channels answers
+    its detection. ``base_dir``: where a meter's ``map_file`` is relative to."""
+
+    candidates: list[str] | None = None
+    base_dir: Path = field(default_factory=Path)
+
+    async def __call__(self, config: RtuBusConfig) -> str:
+        meter = next((m for m in config.meters if m.enabled), config.meters[0])
+        try:
+            regmap = map_for(meter, self.base_dir)
+        except GatewayError as exc:
+            raise MeterError(f"bus {config.name}: port auto: {exc}") from exc
+        return await find_port(
+            SerialSettings.from_config(config),
+            # the plant's file: the port where any of its channels answers its detection
+            unit=None if regmap.channels else meter.unit,
+            regmap=regmap,
+            candidates=self.candidates,
+        )
+
+
 __all__ = [
+    "PortSearch",
     "ProbeResult",
     "SerialSettings",
     "candidate_ports",

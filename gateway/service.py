@@ -19,6 +19,7 @@ from contract import diagnostics as diag
 from contract import meterinfo
 from contract.mqtt_url import parse as parse_mqtt_url
 from gateway import describe, health, paths, timing
+from gateway.buses import open_bus
 from gateway.config import GatewayConfig, RtuBusConfig, TcpBusConfig
 from gateway.discovery import discovery_messages
 from gateway.errors import ConfigError
@@ -27,7 +28,7 @@ from gateway.poller import BusPoller, MeterState, utc_now_ms
 from gateway.publisher import Publisher, PublisherSettings
 from gateway.queue import DiskQueue
 from gateway.registers import map_for
-from gateway.transport import ModbusBus, open_bus
+from gateway.transport import ModbusBus
 
 log = logging.getLogger(__name__)
 

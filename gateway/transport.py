@@ -24,8 +24,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
-from pathlib import Path
+from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient
@@ -33,7 +32,7 @@ from pymodbus.exceptions import ConnectionException, ModbusException, ModbusIOEx
 
 from contract.diagnostics import Attempt, Outcome
 from gateway.config import RtuBusConfig, TcpBusConfig
-from gateway.errors import GatewayError, MeterError, MeterTimeout
+from gateway.errors import MeterError, MeterTimeout
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +49,10 @@ EXCEPTION_NAMES = {
 
 
 Observer = Callable[[Attempt], None]
+
+PortFinder = Callable[[RtuBusConfig], Awaitable[str]]
+"""Finds the serial port of an RTU bus configured with ``port: auto`` (the bus is given
+one when it is built, gateway.buses); ``MeterError`` when no port answers."""
 
 
 class Bus(Protocol):
@@ -236,19 +239,16 @@ class TcpBus(ModbusBus):
 
 
 class RtuBus(ModbusBus):
-    """Modbus RTU on a serial line; ``port: auto`` finds the port at first connect."""
+    """Modbus RTU on a serial line; ``port: auto`` asks ``find_port`` at first connect
+    (and again after a failed connect: the adapter may come back under another name)."""
 
-    def __init__(
-        self,
-        config: RtuBusConfig,
-        candidates: list[str] | None = None,
-        base_dir: Path | None = None,
-    ) -> None:
+    def __init__(self, config: RtuBusConfig, find_port: PortFinder | None = None) -> None:
         super().__init__(config.name, config.timeout, config.retries, config.inter_frame_delay)
+        if config.port == "auto" and find_port is None:
+            raise ValueError(f"bus {config.name}: port auto needs a port finder")
         self.config = config
         self.port = config.port
-        self._candidates = candidates
-        self._base_dir = base_dir or Path()
+        self._find_port = find_port
 
     def where(self) -> str:
         c = self.config
@@ -257,21 +257,8 @@ class RtuBus(ModbusBus):
     async def _prepare(self) -> None:
         if self.port != "auto":
             return
-        from gateway.registers import map_for  # noqa: PLC0415
-        from gateway.scan import SerialSettings, find_port  # noqa: PLC0415 - scan builds RtuBus
-
-        meter = next((m for m in self.config.meters if m.enabled), self.config.meters[0])
-        try:
-            regmap = map_for(meter, self._base_dir)
-        except GatewayError as exc:
-            raise MeterError(f"bus {self.name}: port auto: {exc}") from exc
-        self.port = await find_port(
-            SerialSettings.from_config(self.config),
-            # the plant's file: the port where any of its channels answers its detection
-            unit=None if regmap.channels else meter.unit,
-            regmap=regmap,
-            candidates=self._candidates,
-        )
+        assert self._find_port is not None  # __init__ refuses port auto without one
+        self.port = await self._find_port(self.config)
         log.info(
             "bus %s: port auto -> %s",
             self.name,
@@ -302,19 +289,3 @@ class RtuBus(ModbusBus):
             retries=0,
             trace_packet=self._trace,
         )
-
-
-def open_bus(
-    config: TcpBusConfig | RtuBusConfig,
-    *,
-    candidates: list[str] | None = None,
-    base_dir: Path | None = None,
-) -> ModbusBus:
-    """A bus for ``config``; nothing is opened until the first read.
-
-    ``candidates`` (serial ports to try for ``port: auto``, default: every port pyserial
-    lists) and ``base_dir`` (where a meter's ``map_file`` is relative to) only matter to RTU.
-    """
-    if isinstance(config, TcpBusConfig):
-        return TcpBus(config)
-    return RtuBus(config, candidates=candidates, base_dir=base_dir)

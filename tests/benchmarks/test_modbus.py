@@ -15,13 +15,13 @@ from typing import Any
 
 import pytest
 
+from gateway.buses import open_bus
 from gateway.meter import read_meter
 from gateway.planner import Block, plan, plan_per_quantity
 from gateway.registers import builtin_map, builtin_models
 from gateway.simulator.model import PlantModel
 from gateway.simulator.server import MeterSimulator, SimulatedMeter
 from gateway.timing import cycle_time
-from gateway.transport import open_bus
 from tests.benchmarks import results
 from tests.integration.gateway.simhelpers import T0, tcp_config
 

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 import pytest
 
 from contract import diagnostics as diag
+from gateway.buses import open_bus
 from gateway.config import MeterConfig, TcpBusConfig
 from gateway.planner import plan
 from gateway.poller import BusPoller, MeterState
@@ -19,7 +20,6 @@ from gateway.registers import builtin_map
 from gateway.simulator.model import PlantModel
 from gateway.simulator.ptypair import PtyPair
 from gateway.simulator.server import MeterSimulator, SimulatedMeter
-from gateway.transport import open_bus
 from tests.harness.clock import FakeClock
 from tests.integration.gateway.simhelpers import T0, Seq, Sink, rtu_config, run, tcp_config
 

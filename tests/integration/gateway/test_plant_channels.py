@@ -12,12 +12,12 @@ import yaml
 
 import contract
 from gateway import config as gateway_config
+from gateway.buses import open_bus
 from gateway.poller import BusPoller
 from gateway.registers import MAPS_DIR, load_map
 from gateway.service import load_meters
 from gateway.simulator.model import PlantModel
 from gateway.simulator.server import MeterSimulator, SimulatedMeter
-from gateway.transport import open_bus
 from tests.harness.clock import FakeClock
 from tests.integration.gateway.simhelpers import T0, Seq, Sink, expected_reading, run
 

@@ -17,12 +17,12 @@ import pytest
 
 import contract
 from gateway import health
+from gateway.buses import open_bus
 from gateway.planner import plan
 from gateway.poller import BusPoller, MeterState
 from gateway.registers import builtin_map
 from gateway.simulator.model import PlantModel
 from gateway.simulator.server import MeterSimulator, SimulatedMeter
-from gateway.transport import open_bus
 from tests.harness.clock import FakeClock
 from tests.integration.gateway.simhelpers import T0, run, tcp_config
 

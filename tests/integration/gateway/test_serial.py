@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from gateway.buses import open_bus
 from gateway.errors import MeterError, MeterTimeout
 from gateway.meter import read_meter
 from gateway.planner import plan
@@ -12,7 +13,6 @@ from gateway.scan import SerialSettings, find_port, scan_ports
 from gateway.simulator.model import PlantModel
 from gateway.simulator.ptypair import PtyPair
 from gateway.simulator.server import MeterSimulator, SimulatedMeter
-from gateway.transport import open_bus
 from tests.integration.gateway.simhelpers import T0, expected_reading, rtu_config, run
 
 pytestmark = pytest.mark.integration

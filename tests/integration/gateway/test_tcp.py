@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
+from gateway.buses import open_bus
 from gateway.errors import MeterError, MeterTimeout
 from gateway.meter import read_meter
 from gateway.planner import plan
 from gateway.registers import builtin_map, builtin_models, load_map
 from gateway.simulator.model import PlantModel
 from gateway.simulator.server import MeterSimulator, SimulatedMeter
-from gateway.transport import open_bus
 from tests.integration.gateway.simhelpers import T0, expected_reading, run, tcp_config
 
 pytestmark = pytest.mark.integration

@@ -18,13 +18,13 @@ import psycopg
 import pytest
 import yaml
 
+from gateway.buses import open_bus
 from gateway.config import MeterConfig, RtuBusConfig
 from gateway.meter import read_meter
 from gateway.planner import plan
 from gateway.registers import MAPS_DIR, load_map
 from gateway.scan import SerialSettings, find_port
 from gateway.simulator.model import plant_values
-from gateway.transport import open_bus
 from tests.harness.ingestor import IngestorProcess, make_config
 from tests.harness.mqtt import Collector
 from tests.harness.processes import REPO, ServiceProcess, SimulatorProcess
