@@ -18,7 +18,7 @@ from gateway.errors import GatewayError
 
 if TYPE_CHECKING:
     from gateway.config import RtuBusConfig, TcpBusConfig
-    from gateway.registers import RegisterMap
+    from gateway.mapmodel import RegisterMap
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -16,9 +16,9 @@ from contract.quantities import QUANTITIES
 from gateway.buses import open_bus
 from gateway.config import MeterConfig, RtuBusConfig, TcpBusConfig
 from gateway.errors import MeterError
+from gateway.mapmodel import Channel, RegisterMap
 from gateway.meter import identify, read_meter, read_text
 from gateway.planner import plan
-from gateway.registers import Channel, RegisterMap
 from gateway.scan import ProbeResult, SerialSettings, channels_to_probe
 
 TEXT = {

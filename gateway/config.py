@@ -19,6 +19,8 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from contract import DEFAULT_ROOT, check_name
 from contract.settings import MqttUrl, Strict, TopicRoot
 from gateway.errors import ConfigError, GatewayError
+from gateway.plantfile import channel_meter_name
+from gateway.registers import load_map
 
 
 def _name(kind: str, value: str) -> str:
@@ -203,9 +205,6 @@ _LINE_KEYS = ("baudrate", "bytesize", "parity", "stopbits")
 def _expand_plant_files(doc: dict[str, object], path: Path) -> None:
     """A bus with ``map_file`` (the plant's register file) gets one meter per channel of the
     file (named after the channel) and the file's serial settings where it sets none."""
-    from gateway.plantfile import channel_meter_name  # noqa: PLC0415 - plantfile needs config
-    from gateway.registers import load_map  # noqa: PLC0415
-
     buses = doc.get("buses")
     for i, bus in enumerate(buses if isinstance(buses, list) else []):
         if not isinstance(bus, dict) or bus.get("map_file") is None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from contract.meterinfo import MeterInfo, RegisterEntry
 from contract.quantities import QUANTITIES
-from gateway.registers import RegisterMap
+from gateway.mapmodel import RegisterMap
 
 
 def meter_info(

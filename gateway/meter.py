@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from contract import quantities
 from gateway.decode import decode, decode_string
 from gateway.errors import MeterError
+from gateway.mapmodel import Channel, RegisterMap, TextRegister
 from gateway.planner import Block
-from gateway.registers import Channel, RegisterMap, TextRegister
 from gateway.transport import Bus
 
 

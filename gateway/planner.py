@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from gateway.registers import Register, RegisterMap
+from gateway.mapmodel import Register, RegisterMap
 
 MAX_REGISTERS = 125
 

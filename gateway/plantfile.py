@@ -40,7 +40,7 @@ from contract.quantities import UNIT_FACTORS
 from contract.settings import Strict
 from gateway.decode import TYPES, Order
 from gateway.errors import RegisterMapError
-from gateway.registers import (
+from gateway.mapmodel import (
     Channel,
     Detection,
     Register,
@@ -48,8 +48,8 @@ from gateway.registers import (
     RegisterMap,
     SerialDefaults,
     TextRegister,
-    _check_overlaps,
-    _fail,
+    check_overlaps,
+    map_error,
 )
 
 log = logging.getLogger(__name__)
@@ -196,24 +196,26 @@ def _measurement(
 ) -> tuple[Register | TextRegister, RegisterInfo | None, list[str]]:
     type_name = m.type.lower()
     if type_name not in PLANT_TYPES:
-        raise _fail(path, f"{key}.type", f"{m.type!r} unknown ({', '.join(PLANT_TYPES)})")
+        raise map_error(path, f"{key}.type", f"{m.type!r} unknown ({', '.join(PLANT_TYPES)})")
     try:
         order, notes = plant_order(m.byteorder, m.wordorder, m.endian)
     except ValueError as exc:
-        raise _fail(path, f"{key}.{exc.args[0]}", exc.args[1]) from None
+        raise map_error(path, f"{key}.{exc.args[0]}", exc.args[1]) from None
     notes = [f"{path.name}: {key}: {n}" for n in notes]
     dtype_name = PLANT_TYPES[type_name]
     if dtype_name is None:
         if m.count is None:
-            raise _fail(path, f"{key}.count", "a string needs its count of registers")
+            raise map_error(path, f"{key}.count", "a string needs its count of registers")
         text = TextRegister(m.name, m.fn, m.address, m.count, order.bytes_swapped, m.description)
         return text, None, notes
     dtype = TYPES[dtype_name]
     if m.count is not None and m.count != dtype.count:
-        raise _fail(path, f"{key}.count", f"{m.type} takes {dtype.count} registers, not {m.count}")
+        raise map_error(
+            path, f"{key}.count", f"{m.type} takes {dtype.count} registers, not {m.count}"
+        )
     alias = aliases.get(m.name)
     if alias is None:
-        raise _fail(
+        raise map_error(
             path,
             key,
             f"name {m.name!r} is not in the alias table {ALIASES_FILE.name}"
@@ -223,10 +225,10 @@ def _measurement(
     unit = m.unit if m.unit is not None else alias.unit
     factor = UNIT_FACTORS.get((unit, q.unit))
     if factor is None:
-        raise _fail(path, f"{key}.unit", f"{unit!r} cannot become {q.name}'s unit {q.unit!r}")
+        raise map_error(path, f"{key}.unit", f"{unit!r} cannot become {q.name}'s unit {q.unit!r}")
     resolution = 1.0 if m.scale is None else m.scale
     if resolution == 0:
-        raise _fail(path, f"{key}.scale", "must not be 0")
+        raise map_error(path, f"{key}.scale", "must not be 0")
     reg = Register(
         name=alias.quantity,
         function=m.fn,
@@ -261,7 +263,7 @@ def from_doc(path: Path, doc: dict[str, Any]) -> RegisterMap:
     for i, m in enumerate(spec.measurements):
         key = f"measurements[{i}] ({m.name})"
         if m.name in names:
-            raise _fail(path, key, f"name used twice (also {names[m.name]})")
+            raise map_error(path, key, f"name used twice (also {names[m.name]})")
         names[m.name] = key
         item, reg_info, notes = _measurement(path, key, m, aliases)
         warnings += notes
@@ -269,12 +271,12 @@ def from_doc(path: Path, doc: dict[str, Any]) -> RegisterMap:
             texts.append(item)
             continue
         if item.name in info:
-            raise _fail(path, key, f"maps to {item.name} like {info[item.name].label}")
+            raise map_error(path, key, f"maps to {item.name} like {info[item.name].label}")
         regs.append(item)
         info[item.name] = reg_info  # type: ignore[assignment]
     if not regs:
-        raise _fail(path, "measurements", "no numeric measurement to publish")
-    _check_overlaps(path, regs, "measurements")
+        raise map_error(path, "measurements", "no numeric measurement to publish")
+    check_overlaps(path, regs, "measurements")
     channels = _channels(path, spec)
     for w in warnings:
         log.warning("%s", w, extra={"action": "register_map"})
@@ -303,9 +305,11 @@ def _channels(path: Path, spec: _PlantFile) -> tuple[Channel, ...]:
     for i, c in enumerate(spec.channels):
         key = f"channels[{i}] ({c.name})"
         if any(o.unit == c.slave_id for o in out):
-            raise _fail(path, f"{key}.slave_id", f"slave id {c.slave_id} used by another channel")
+            raise map_error(
+                path, f"{key}.slave_id", f"slave id {c.slave_id} used by another channel"
+            )
         if any(o.name == c.name for o in out):
-            raise _fail(path, f"{key}.name", "name used by another channel")
+            raise map_error(path, f"{key}.name", "name used by another channel")
         detection = None
         if c.detection is not None:
             d = c.detection

@@ -28,9 +28,9 @@ import contract
 from contract.diagnostics import Attempt, Diagnostics, LinkStats
 from gateway.config import MeterConfig
 from gateway.errors import MeterError
+from gateway.mapmodel import Channel, RegisterMap
 from gateway.meter import channel_of, identify, read_meter
 from gateway.planner import Block
-from gateway.registers import Channel, RegisterMap
 from gateway.transport import Bus
 
 log = logging.getLogger(__name__)

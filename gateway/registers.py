@@ -1,6 +1,8 @@
 """Register maps: data files (one per meter model) loaded into a validated ``RegisterMap``.
 
-Two file formats load here:
+Every map is loaded here: ``load`` (a shipped model or a file of either format) is the one
+entry point; ``map_for`` is it for a configured meter. The types live in
+gateway/mapmodel.py. Two file formats load here:
 
 * the house format (YAML, or the same structure in JSON), one file per model under
   ``gateway/maps/``::
@@ -28,136 +30,27 @@ Every error is a ``RegisterMapError`` naming the file, the register and the rule
 
 from __future__ import annotations
 
-import itertools
 import json
-from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
-from types import MappingProxyType
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import yaml
 from pydantic import Field, ValidationError
 
 from contract import quantities
 from contract.settings import Strict
-from gateway.config import MeterConfig
 from gateway.decode import TYPES, Order
 from gateway.errors import RegisterMapError
+from gateway.mapmodel import DEFAULT_MAX_GAP, Register, RegisterMap, check_overlaps, map_error
+from gateway.plantfile import from_doc
 
 MAPS_DIR = Path(__file__).parent / "maps"
-DEFAULT_MAX_GAP = 10
 
 
 Function = Literal[3, 4]
 TypeName = Literal["U16", "S16", "U32", "S32", "U64", "S64", "F32", "F64"]
 OrderName = Literal["ABCD", "CDAB", "BADC", "DCBA"]
-
-
-@dataclass(frozen=True, slots=True)
-class Register:
-    """One quantity of a meter: where it is, how it is encoded, how to scale it."""
-
-    name: str  # canonical quantity
-    function: int  # 3 (holding) or 4 (input)
-    address: int  # 0-based wire address
-    type: str  # key of gateway.decode.TYPES
-    order: Order
-    count: int  # registers, derived from type
-    scale: float  # raw * resolution * scale = canonical value
-    resolution: float
-    unit: str  # the meter's unit
-    nodata: float | None
-    verified: bool
-
-    @property
-    def end(self) -> int:
-        """One past the last register."""
-        return self.address + self.count
-
-    def to_canonical(self, raw: float) -> float:
-        return float(raw) * self.resolution * self.scale
-
-    def to_raw(self, value: float) -> float:
-        return value / (self.resolution * self.scale)
-
-
-@dataclass(frozen=True, slots=True)
-class RegisterInfo:
-    """What the plant's file says of a register: its own name, description and AI flag."""
-
-    label: str  # the plant's measurement name, e.g. tensao_ll_l1
-    description: str
-    ai: bool
-
-
-@dataclass(frozen=True, slots=True)
-class TextRegister:
-    """A text (ASCII) field: a ``string`` measurement or a channel's identifier."""
-
-    name: str
-    function: int
-    address: int
-    count: int
-    swap_bytes: bool = False
-    description: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class Detection:
-    """How a channel is recognised: the text at ``register`` starts with ``expected_prefix``."""
-
-    field: TextRegister
-    expected_prefix: str
-
-
-@dataclass(frozen=True, slots=True)
-class Channel:
-    """One meter the plant's file lists: its name, slave id and optional detection read."""
-
-    name: str
-    unit: int
-    detection: Detection | None
-
-
-@dataclass(frozen=True, slots=True)
-class SerialDefaults:
-    """The serial line a register file was validated with (its ``settings``)."""
-
-    baudrate: int
-    bytesize: int
-    parity: str
-    stopbits: int
-    timeout: float
-    scan_units: tuple[int, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class RegisterMap:
-    model: str
-    source: str
-    transport: str  # rtu, tcp or any
-    registers: tuple[Register, ...]
-    path: Path | None = None
-    verified: bool = False
-    max_gap: int = DEFAULT_MAX_GAP
-    default_unit: int | None = None
-    # the plant's register file only (gateway/plantfile.py):
-    info: Mapping[str, RegisterInfo] = field(default_factory=lambda: MappingProxyType({}))
-    texts: tuple[TextRegister, ...] = ()
-    channels: tuple[Channel, ...] = ()
-    serial: SerialDefaults | None = None
-    warnings: tuple[str, ...] = ()
-
-    def __getitem__(self, name: str) -> Register:
-        for reg in self.registers:
-            if reg.name == name:
-                return reg
-        raise KeyError(name)
-
-    @property
-    def names(self) -> list[str]:
-        return [r.name for r in self.registers]
 
 
 # --- the house format -------------------------------------------------------------------
@@ -195,10 +88,6 @@ class _MapFile(Strict):
     registers: dict[str, _RegisterSpec] = Field(min_length=1)
 
 
-def _fail(path: Path, key: str, rule: str) -> RegisterMapError:
-    return RegisterMapError(f"{path.name}: {key}: {rule}")
-
-
 def _pydantic_errors(path: Path, exc: ValidationError) -> RegisterMapError:
     lines = []
     for err in exc.errors():
@@ -219,22 +108,7 @@ def _pydantic_errors(path: Path, exc: ValidationError) -> RegisterMapError:
 def _check_unit(path: Path, key: str, name: str, unit: str, scale: float) -> None:
     problem = quantities.conversion_problem(name, unit, scale)
     if problem is not None:
-        raise _fail(path, key, problem)
-
-
-def _check_overlaps(path: Path, regs: list[Register], prefix: str) -> None:
-    for reg in regs:
-        if reg.end > 65536:
-            raise _fail(path, f"{prefix}.{reg.name}", "runs past register 65535")
-    by_fn = sorted(regs, key=lambda r: (r.function, r.address))
-    for prev, cur in itertools.pairwise(by_fn):
-        if prev.function == cur.function and cur.address < prev.end:
-            raise _fail(
-                path,
-                f"{prefix}.{cur.name}",
-                f"registers {cur.address}-{cur.end - 1} overlap {prev.name}"
-                f" ({prev.address}-{prev.end - 1}, function {cur.function})",
-            )
+        raise map_error(path, key, problem)
 
 
 def _from_house(path: Path, doc: dict[str, Any]) -> RegisterMap:
@@ -263,7 +137,7 @@ def _from_house(path: Path, doc: dict[str, Any]) -> RegisterMap:
                 verified=r.verified and spec.verified,
             )
         )
-    _check_overlaps(path, regs, "registers")
+    check_overlaps(path, regs, "registers")
     return RegisterMap(
         model=spec.model,
         source=spec.source,
@@ -274,9 +148,6 @@ def _from_house(path: Path, doc: dict[str, Any]) -> RegisterMap:
         max_gap=spec.max_gap,
         default_unit=spec.default_unit,
     )
-
-
-# --- the alias table of the plant's register file (gateway/plantfile.py) ----------------
 
 
 # --- public API -------------------------------------------------------------------------
@@ -301,8 +172,6 @@ def load_map(path: Path, order: Order | None = None) -> RegisterMap:
     ``order`` (the gateway configuration's override) replaces the byte/word order of every
     register of the file.
     """
-    from gateway.plantfile import from_doc  # noqa: PLC0415 - plantfile builds on this module
-
     doc = _read(path)
     if isinstance(doc, dict) and "registers" in doc:
         regmap = _from_house(path, doc)
@@ -343,14 +212,45 @@ def builtin_map(model: str) -> RegisterMap:
     raise RegisterMapError(f"model {model!r} unknown (shipped: {', '.join(builtin_models())})")
 
 
-def map_for(meter: MeterConfig, base_dir: Path) -> RegisterMap:
+class MapChoice(Protocol):
+    """A configured meter's choice of map (gateway.config.MeterConfig is one)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def model(self) -> str | None: ...
+
+    @property
+    def map_file(self) -> Path | None: ...
+
+    @property
+    def order(self) -> str | None: ...
+
+
+def load(
+    model: str | None = None,
+    map_file: Path | None = None,
+    *,
+    base_dir: Path | None = None,
+    order: Order | None = None,
+) -> RegisterMap:
+    """The one entry point for a map: the file ``map_file`` when given (house format or the
+    plant's register file; a relative path is taken from ``base_dir``), else the shipped map
+    ``model``; every register in byte/word ``order`` when given (a configuration override)."""
+    if map_file is not None:
+        path = map_file if base_dir is None or map_file.is_absolute() else base_dir / map_file
+        return load_map(path, order)
+    if model is None:
+        raise RegisterMapError("no register map given: name a shipped model or a map file")
+    regmap = builtin_map(model)
+    return regmap if order is None else with_order(regmap, order)
+
+
+def map_for(meter: MapChoice, base_dir: Path) -> RegisterMap:
     """The map of a configured meter: its ``model`` or its ``map_file`` (relative to base_dir),
     in the byte/word ``order`` the configuration gives, if any."""
-    order = None if meter.order is None else Order(meter.order)
-    if meter.model is not None:
-        regmap = builtin_map(meter.model)
-        return regmap if order is None else with_order(regmap, order)
-    if meter.map_file is None:  # pragma: no cover - MeterConfig forbids it
+    if meter.model is None and meter.map_file is None:  # pragma: no cover - MeterConfig forbids it
         raise RegisterMapError(f"meter {meter.name}: neither model nor map_file")
-    path = meter.map_file if meter.map_file.is_absolute() else base_dir / meter.map_file
-    return load_map(path, order)
+    order = None if meter.order is None else Order(meter.order)
+    return load(meter.model, meter.map_file, base_dir=base_dir, order=order)

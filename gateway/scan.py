@@ -22,9 +22,10 @@ from typing import Any, Literal
 
 from gateway.config import MeterConfig, RtuBusConfig
 from gateway.errors import GatewayError, MeterError
+from gateway.mapmodel import Channel, RegisterMap
 from gateway.meter import decode_block, identify
 from gateway.planner import plan
-from gateway.registers import Channel, RegisterMap, map_for
+from gateway.registers import map_for
 from gateway.transport import RtuBus
 
 

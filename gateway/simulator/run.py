@@ -8,7 +8,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from gateway.registers import RegisterMap, builtin_map, load_map
+from gateway.mapmodel import RegisterMap
+from gateway.registers import builtin_map, load_map
 from gateway.simulator.model import EVENT_KINDS, Event, PlantModel
 from gateway.simulator.server import MeterSimulator, SimulatedMeter
 from gateway.stopping import stop_on_signals

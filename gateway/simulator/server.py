@@ -27,7 +27,7 @@ from pymodbus.server import ModbusSerialServer, ModbusTcpServer
 from pymodbus.simulator import DataType, SimData, SimDevice
 
 from gateway.decode import encode, encode_string
-from gateway.registers import RegisterMap, TextRegister
+from gateway.mapmodel import RegisterMap, TextRegister
 from gateway.simulator.model import PlantModel
 
 log = logging.getLogger(__name__)

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 import contract
 from gateway.config import MeterConfig, RtuBusConfig, TcpBusConfig
-from gateway.registers import RegisterMap
+from gateway.mapmodel import RegisterMap
 
 T = TypeVar("T")
 

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from gateway.mapmodel import RegisterMap
 from gateway.planner import Block, plan, plan_per_quantity
-from gateway.registers import RegisterMap, builtin_map, builtin_models, load_map
+from gateway.registers import builtin_map, builtin_models, load_map
 
 pytestmark = pytest.mark.unit
 

@@ -20,16 +20,11 @@ from contract.aliases import load as load_aliases
 from gateway import config
 from gateway.decode import Order
 from gateway.errors import RegisterMapError
+from gateway.mapmodel import RegisterMap
 from gateway.meter import decode_block
 from gateway.planner import plan
 from gateway.plantfile import channel_meter_name, plant_order
-from gateway.registers import (
-    MAPS_DIR,
-    RegisterMap,
-    builtin_map,
-    load_map,
-    map_for,
-)
+from gateway.registers import MAPS_DIR, builtin_map, load_map, map_for
 
 pytestmark = pytest.mark.unit
 
