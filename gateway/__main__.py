@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from contract.quantities import QUANTITIES
-from gateway import cli_service
+from gateway import cli_service, registers
 from gateway.errors import GatewayError
 
 if TYPE_CHECKING:
@@ -158,7 +158,7 @@ def _quiet_pymodbus() -> None:
 
 
 def _cmd_simulate(args: argparse.Namespace) -> int:
-    from gateway.simulator.run import load_regmap, parse_scenario, serve  # noqa: PLC0415
+    from gateway.simulator.run import parse_scenario, serve  # noqa: PLC0415 - the simulator
 
     _quiet_pymodbus()
     if args.tcp is None and args.serial is None and not args.pty:
@@ -172,7 +172,7 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
         return 2
     now = time.time()
     try:
-        regmap = load_regmap(args.model, args.map_file)
+        regmap = registers.load(args.model, args.map_file)
         events = tuple(parse_scenario(text, now) for text in args.scenario)
     except (GatewayError, ValueError) as exc:
         print(f"emusa-gateway simulate: {exc}", file=sys.stderr)
@@ -209,11 +209,10 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
 def _cmd_scan_ports(args: argparse.Namespace) -> int:
     from gateway.cli_plant import print_scan  # noqa: PLC0415
     from gateway.scan import scan_ports  # noqa: PLC0415
-    from gateway.simulator.run import load_regmap  # noqa: PLC0415
 
     _quiet_pymodbus()
     try:
-        regmap = load_regmap(args.model, args.map_file)
+        regmap = registers.load(args.model, args.map_file)
     except GatewayError as exc:
         print(f"emusa-gateway scan-ports: {exc}", file=sys.stderr)
         return 2
@@ -237,11 +236,10 @@ def _cmd_read(args: argparse.Namespace) -> int:
     from gateway.config import MeterConfig  # noqa: PLC0415
     from gateway.meter import MeterRead, read_meter  # noqa: PLC0415
     from gateway.planner import plan  # noqa: PLC0415
-    from gateway.simulator.run import load_regmap  # noqa: PLC0415
 
     _quiet_pymodbus()
     try:
-        regmap = load_regmap(args.model, args.map_file)
+        regmap = registers.load(args.model, args.map_file)
         line = _line(args, regmap, args.timeout)
         if regmap.serial is None and args.timeout is None:
             line = replace(line, timeout=1.0)

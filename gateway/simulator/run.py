@@ -6,10 +6,8 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 from gateway.mapmodel import RegisterMap
-from gateway.registers import builtin_map, load_map
 from gateway.simulator.model import EVENT_KINDS, Event, PlantModel
 from gateway.simulator.server import MeterSimulator, SimulatedMeter
 from gateway.stopping import stop_on_signals
@@ -31,10 +29,6 @@ def parse_scenario(text: str, now: float) -> Event:
     if kind not in EVENT_KINDS:
         raise ValueError(f"scenario {kind!r} unknown (one of {', '.join(EVENT_KINDS)})")
     return Event(kind, now + start, duration)
-
-
-def load_regmap(model: str | None, map_file: Path | None) -> RegisterMap:
-    return load_map(map_file) if map_file is not None else builtin_map(model or "kron_konect")
 
 
 async def serve(
