@@ -56,3 +56,12 @@ def check(doc: dict[str, Any], *, now: float | None = None, max_age: float = 15.
     if not doc.get("db_ok"):
         problems.append(f"database unavailable: {doc.get('db_error') or 'unknown error'}")
     return problems
+
+
+def healthy(path: Path) -> bool:
+    """``emusa-ingestor health`` as a test: the status file reads healthy (connected,
+    subscribed, database up); False when it is missing or unreadable."""
+    try:
+        return check(read_status(path)) == []
+    except (OSError, ValueError):
+        return False

@@ -1,7 +1,7 @@
 # ruff: noqa: S603  (every argv is built here from our own console scripts and paths)
 """Run the EMUSA stack on a machine without Docker (``make run-native``).
 
-Starts, as the test harness does (``tests/harness/services.py``): a local TimescaleDB
+Starts, as the tests do without Docker (``ingestor/localstack.py``): a local TimescaleDB
 cluster and a Mosquitto broker on free (or given) ports; applies the migrations; then
 the simulator, the gateway, the ingestor, the analytics worker (when
 ``emusa-analytics run`` exists) and Grafana (when ``grafana-server`` is installed, with
@@ -39,11 +39,8 @@ from typing import Any
 import psycopg
 import yaml
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))  # the harness lives in tests/harness (shared with the tests)
-
-from tests.harness.processes import ingestor_healthy  # noqa: E402
-from tests.harness.services import (  # noqa: E402
+from ingestor import health
+from ingestor.localstack import (
     LocalMosquitto,
     LocalPostgres,
     ServiceUnavailable,
@@ -51,6 +48,7 @@ from tests.harness.services import (  # noqa: E402
     wait_for_port,
 )
 
+ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 STOP_TIMEOUT = 15.0
 DB_NAME = "emusa"
@@ -268,7 +266,7 @@ class Stack:
         persistent session must exist before the gateway publishes its first reading."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline and not self.stop.is_set():
-            if ingestor_healthy(status_file):
+            if health.healthy(status_file):
                 return
             time.sleep(0.2)
         _say(f"ingestor not subscribed after {timeout:.0f} s: starting the gateway anyway")

@@ -19,16 +19,10 @@ from hypothesis import settings
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
+from ingestor.localstack import LocalPostgres, ServiceUnavailable
 from ingestor.migrate import migrate
 from tests.harness.clock import TEST_NOW, session_now
-from tests.harness.services import (
-    Broker,
-    LocalPostgres,
-    ServiceUnavailable,
-    mosquitto,
-    require_services,
-    timescaledb,
-)
+from tests.harness.services import Broker, mosquitto, require_services, timescaledb
 
 # Property tests: the same examples on every run (no example database, no deadline, so no
 # timing flakiness); HYPOTHESIS_PROFILE=explore searches further with random examples.

@@ -57,8 +57,9 @@ import psycopg
 import pytest
 import yaml
 
+from ingestor.localstack import free_port, wait_for_port
 from tests.benchmarks import procstats, results
-from tests.harness.services import Broker, free_port, wait_for_port
+from tests.harness.services import Broker
 
 pytestmark = pytest.mark.benchmark
 

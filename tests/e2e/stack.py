@@ -42,12 +42,13 @@ import yaml
 from psycopg.conninfo import make_conninfo
 
 from gateway.simulator.model import Event
+from ingestor import health
+from ingestor.localstack import LocalPostgres, free_port
 from ingestor.migrate import migrate, set_role_passwords
 from tests.conftest import PgServer
 from tests.harness.ingestor import IngestorProcess, make_config
 from tests.harness.mqtt import Collector
-from tests.harness.processes import ServiceProcess, SimulatorProcess, ingestor_healthy
-from tests.harness.services import LocalPostgres, free_port
+from tests.harness.processes import ServiceProcess, SimulatorProcess
 from tests.harness.shipped_broker import GATEWAY, ShippedMosquitto, new_passwords
 from tests.harness.smtp import Mailbox, SmtpServer
 from tests.harness.webhook import Hook, webhook_server
@@ -447,7 +448,7 @@ def run_stack(pg_server: PgServer, template_db: str, workdir: Path) -> Iterator[
         # The ingestor's persistent session must exist before the first reading: the broker
         # drops messages nobody subscribed to (this test lost the first reading of a fresh
         # install when the gateway won the race; compose should start it after the ingestor).
-        subscribed = settle(lambda: ingestor_healthy(ingestor_config.status_file), 30)
+        subscribed = settle(lambda: health.healthy(ingestor_config.status_file), 30)
         gateway = ServiceProcess(
             "gateway", "gateway",
             ["run", "--config", str(gw_config), "--status-file", str(workdir / "gw.status.json")],

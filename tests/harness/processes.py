@@ -16,8 +16,6 @@ import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from ingestor import health
-
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -108,11 +106,3 @@ class SimulatorProcess(ServiceProcess):
             time.sleep(0.05)
         self.kill()
         raise RuntimeError(f"simulator {self.name} did not start:\n{self.tail()}")
-
-
-def ingestor_healthy(status_file: Path) -> bool:
-    """``emusa-ingestor health`` on a status file: connected, subscribed, database up."""
-    try:
-        return health.check(health.read_status(status_file)) == []
-    except (OSError, ValueError):
-        return False

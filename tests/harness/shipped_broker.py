@@ -27,13 +27,8 @@ from urllib.parse import quote
 
 import pytest
 
-from tests.harness.services import (
-    Broker,
-    MosquittoProcess,
-    ServiceUnavailable,
-    free_port,
-    wait_for_port,
-)
+from ingestor.localstack import MosquittoProcess, ServiceUnavailable, free_port, wait_for_port
+from tests.harness.services import Broker
 
 REPO = Path(__file__).resolve().parents[2]
 SHIPPED = REPO / "mosquitto"

@@ -15,7 +15,8 @@ from typing import Any
 import psycopg
 import pytest
 
-from tests.harness.services import ServiceUnavailable, free_port, pg_bindir, require_services
+from ingestor.localstack import ServiceUnavailable, free_port, pg_bindir
+from tests.harness.services import require_services
 
 pytestmark = pytest.mark.integration
 

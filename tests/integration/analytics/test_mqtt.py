@@ -12,8 +12,9 @@ import pytest
 
 from analytics import config, jobs
 from gateway.simulator.model import Event
+from ingestor.localstack import free_port
 from tests.harness.mqtt import Collector
-from tests.harness.services import Broker, free_port
+from tests.harness.services import Broker
 from tests.integration.analytics import history
 from tests.unit.analytics.simframes import ts
 

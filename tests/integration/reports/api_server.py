@@ -13,7 +13,7 @@ import uvicorn
 
 from analytics.api import create_app
 from analytics.delivery_config import DeliveryConfig
-from tests.harness.services import free_port
+from ingestor.localstack import free_port
 
 TOKEN = "api-test-token"
 AUTH = f"Bearer {TOKEN}"

@@ -14,8 +14,8 @@ import psycopg
 import pytest
 
 from analytics.delivery_config import DeliveryConfig, Recipients, Tariff
+from ingestor.localstack import free_port
 from tests.conftest import PgServer
-from tests.harness.services import free_port
 from tests.harness.smtp import Mailbox, SmtpServer
 from tests.harness.webhook import Hook
 from tests.harness.webhook import webhook_server as serve_webhook

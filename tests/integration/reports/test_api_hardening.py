@@ -18,8 +18,8 @@ from psycopg.conninfo import conninfo_to_dict
 
 from analytics.api import APPLICATION_NAME
 from analytics.delivery_config import ApiSettings, DeliveryConfig
+from ingestor.localstack import free_port
 from tests.conftest import PgServer
-from tests.harness.services import free_port
 from tests.integration.reports.api_server import AUTH, get, serve_api
 
 pytestmark = pytest.mark.integration

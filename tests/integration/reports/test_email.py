@@ -18,7 +18,7 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 from analytics import mail
 from analytics.delivery_config import DeliveryConfig
 from analytics.reports.delivery import deliver_due_reports
-from tests.harness.services import free_port
+from ingestor.localstack import free_port
 from tests.integration.reports.conftest import TZ, Mailbox, SmtpServer
 
 pytestmark = pytest.mark.integration
