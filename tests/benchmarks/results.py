@@ -16,7 +16,8 @@ Each benchmark calls :func:`write` once with its headline rows and its detailed 
       "figures": {...}       # everything else the benchmark measured
     }
 
-``scripts/bench_report.py`` merges these files into ``bench-results/report.{json,md}``.
+``scripts/bench_report.py`` merges these files into ``bench-results/report.{json,md}``
+(its commit and machine are the newest file's: the script needs nothing from here).
 """
 
 from __future__ import annotations
