@@ -12,23 +12,20 @@ query's time range through that expression, so the previous side was the whole r
 * Community build (continuous aggregates cannot look at another bucket): readings_1m
   reads the previous bucket with one index probe per row (LATERAL ... LIMIT 1), bounded by
   the rows asked for; coarser grains keep the join, faster there for month-long ranges.
-Developer tool like gen_migration_sql.py (whose helpers it uses); the output is frozen.
+Developer tool like gen_migration_sql.py (its package migration_sql has the grains and the
+header); the output is frozen.
 """
 
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from gen_migration_sql import GRAINS, HEADER, Grain
+from migration_sql.added_0016 import ADDED_0016  # in rollup.agg_<grain>_v16 (Community)
+from migration_sql.grains import FROZEN_REGISTRY, GRAINS, Grain, header
 
 from contract.quantities import Quantity, counters, gauges
 
-HEADER_0017 = HEADER.replace("gen_migration_sql.py", "gen_migration_0017.py")
-ADDED_0016 = ("e_b_kwh",)  # in rollup.agg_<grain>_v16 on the Community build
+HEADER_0017 = header("gen_migration_0017.py", FROZEN_REGISTRY)
 
 INTRO = """-- 0017 {what}: bounded previous-bucket lookups (issue 17).
 -- readings_<grain> computed each bucket's energy from the previous bucket's last counter
