@@ -14,10 +14,9 @@ from zoneinfo import ZoneInfo
 
 import psycopg
 
-from analytics import mail, webhook, whatsapp
+from analytics import i18n, mail, webhook, whatsapp
 from analytics.delivery_config import DeliveryConfig
 from analytics.errors import AnalyticsError, DatabaseError
-from analytics.reports import i18n
 
 log = logging.getLogger(__name__)
 

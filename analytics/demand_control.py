@@ -32,7 +32,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from analytics.fmt import clock, number
+from analytics.i18n import clock, text_number
 from contract import format_ts
 
 WINDOW = timedelta(minutes=15)
@@ -302,7 +302,7 @@ def messages(p: Projection, timezone: str) -> tuple[str, str]:
     for lang in ("pt-BR", "en"):
 
         def n(v: float | None, lang: str = lang) -> str:
-            return "?" if v is None else number(v, lang, 1)
+            return "?" if v is None else text_number(v, lang, 1)
 
         if lang == "pt-BR":
             text = (

@@ -5,30 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from analytics.fmt import clock, number
-
-KIND_NAMES = {
-    "voltage_band": ("tensão fora da faixa adequada (PRODIST)", "voltage outside the adequate band (PRODIST)"),
-    "frequency": ("frequência fora de 59,9-60,1 Hz", "frequency outside 59.9-60.1 Hz"),
-    "voltage_unbalance": ("desequilíbrio de tensão", "voltage unbalance"),
-    "current_unbalance": ("desequilíbrio de corrente", "current unbalance"),
-    "phase_loss": ("falta de fase", "phase loss"),
-    "power_factor": ("fator de potência horário abaixo da referência", "hourly power factor below the reference"),
-    "demand_exceeded": ("ultrapassagem de demanda contratada", "contracted demand exceeded"),
-    "demand_projection": ("previsão de ultrapassagem de demanda", "demand excess forecast"),
-    "meter_silent": ("medidor sem dados", "meter silent"),
-    "model_outlier": ("padrão de consumo incomum", "unusual consumption pattern"),
-    "counter_reset": ("contador de energia zerado", "energy counter reset"),
-    "counter_jump": ("salto do contador de energia", "energy counter jump"),
-    "counter_mismatch": ("contador de energia e potência divergem", "energy counter and power disagree"),
-    "counter_lost_data": ("leituras perdidas (o contador avançou)", "readings lost (the counter advanced)"),
-    "counter_scale": ("erro de escala do contador de energia", "energy counter scale error"),
-    "voltage_sag": ("afundamento de tensão (VTCD, PRODIST)", "voltage sag (short-duration variation, PRODIST)"),
-    "voltage_swell": ("elevação de tensão (VTCD, PRODIST)", "voltage swell (short-duration variation, PRODIST)"),
-    "voltage_interruption": ("interrupção de tensão (VTCD, PRODIST)", "voltage interruption (short-duration variation, PRODIST)"),
-    "meter_stuck": ("medidor travado (leituras idênticas)", "meter stuck (identical readings)"),
-    "demand_implausible": ("demanda do contador fisicamente impossível", "counter demand physically impossible"),
-}  # fmt: skip
+from analytics.i18n import KIND_NAMES, clock, kind_name, text_number
 
 # PRODIST duration classes of a short-duration variation
 DURATION_CLASSES = {
@@ -36,22 +13,9 @@ DURATION_CLASSES = {
     "temporary": ("temporário", "temporary"),
 }
 
-SEVERITY_NAMES = {
-    "info": ("informativo", "info"),
-    "warning": ("alerta", "warning"),
-    "critical": ("crítico", "critical"),
-}
-
-UNITS = {"V": "V", "Hz": "Hz", "%": "%", "kW": "kW", "": ""}
-
-
-def kind_name(kind: str, lang: str) -> str:
-    pt, en = KIND_NAMES.get(kind, (kind, kind))
-    return pt if lang == "pt-BR" else en
-
 
 def _n(value: float | None, lang: str, decimals: int) -> str:
-    return "?" if value is None else number(value, lang, decimals)
+    return "?" if value is None else text_number(value, lang, decimals)
 
 
 def _clock(value: Any, lang: str) -> str:

@@ -10,8 +10,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from analytics.fmt import clock, day, number, percent_change
-from analytics.messages import kind_name
+from analytics.i18n import clock, day, kind_name, percent_change, text_number
 
 Metrics = dict[str, Any]
 
@@ -30,11 +29,11 @@ def key_numbers(metrics: Metrics, lang: str) -> list[str]:
     """The formatted figures that any rewrite of the text must contain."""
     out = []
     if metrics.get("energy_kwh") is not None:
-        out.append(number(metrics["energy_kwh"], lang, 1))
+        out.append(text_number(metrics["energy_kwh"], lang, 1))
     if metrics.get("peak_demand_kw") is not None:
-        out.append(number(metrics["peak_demand_kw"], lang, 1))
+        out.append(text_number(metrics["peak_demand_kw"], lang, 1))
     if metrics.get("pf_avg") is not None:
-        out.append(number(metrics["pf_avg"], lang, 2))
+        out.append(text_number(metrics["pf_avg"], lang, 2))
     return out
 
 
@@ -72,9 +71,9 @@ def render(metrics: Metrics, lang: str = "pt-BR") -> str:
     else:
         lines.append(
             (
-                f"Consumo: {number(energy, lang, 1)} kWh"
+                f"Consumo: {text_number(energy, lang, 1)} kWh"
                 if pt
-                else f"Energy: {number(energy, lang, 1)} kWh"
+                else f"Energy: {text_number(energy, lang, 1)} kWh"
             )
             + _comparisons(metrics, lang)
             + "."
@@ -84,43 +83,43 @@ def render(metrics: Metrics, lang: str = "pt-BR") -> str:
         at = clock(_local(metrics["peak_at"], tz), lang)
         limit = metrics.get("limit_kw")
         text = (
-            f"Demanda máxima (15 min): {number(peak, lang, 1)} kW às {at}"
+            f"Demanda máxima (15 min): {text_number(peak, lang, 1)} kW às {at}"
             if pt
-            else f"Peak 15-min demand: {number(peak, lang, 1)} kW at {at}"
+            else f"Peak 15-min demand: {text_number(peak, lang, 1)} kW at {at}"
         )
         if limit is not None:
             over = peak > limit
             if pt:
                 text += (
-                    f", ACIMA do limite de {number(limit, lang, 1)} kW (ultrapassagem)"
+                    f", ACIMA do limite de {text_number(limit, lang, 1)} kW (ultrapassagem)"
                     if over
-                    else f", dentro do limite de {number(limit, lang, 1)} kW"
+                    else f", dentro do limite de {text_number(limit, lang, 1)} kW"
                 )
             else:
                 text += (
-                    f", ABOVE the {number(limit, lang, 1)} kW limit (ultrapassagem)"
+                    f", ABOVE the {text_number(limit, lang, 1)} kW limit (ultrapassagem)"
                     if over
-                    else f", within the {number(limit, lang, 1)} kW limit"
+                    else f", within the {text_number(limit, lang, 1)} kW limit"
                 )
         lines.append(text + ".")
     pf = metrics.get("pf_avg")
     if pf is not None:
-        ref = number(metrics.get("pf_reference", 0.92), lang, 2)
+        ref = text_number(metrics.get("pf_reference", 0.92), lang, 2)
         lines.append(
-            f"Fator de potência médio: {number(pf, lang, 2)} (referência {ref})."
+            f"Fator de potência médio: {text_number(pf, lang, 2)} (referência {ref})."
             if pt
-            else f"Average power factor: {number(pf, lang, 2)} (reference {ref})."
+            else f"Average power factor: {text_number(pf, lang, 2)} (reference {ref})."
         )
     volt = metrics.get("voltage")
     if volt and volt.get("readings"):
         lines.append(
-            f"Tensão: {number(volt['adequate_pct'], lang, 1)}% das medições de 10 min na faixa "
-            f"adequada (PRODIST), {number(volt['precarious_pct'], lang, 1)}% precária, "
-            f"{number(volt['critical_pct'], lang, 1)}% crítica."
+            f"Tensão: {text_number(volt['adequate_pct'], lang, 1)}% das medições de 10 min na faixa "
+            f"adequada (PRODIST), {text_number(volt['precarious_pct'], lang, 1)}% precária, "
+            f"{text_number(volt['critical_pct'], lang, 1)}% crítica."
             if pt
-            else f"Voltage: {number(volt['adequate_pct'], lang, 1)}% of 10-min readings in the "
-            f"adequate band (PRODIST), {number(volt['precarious_pct'], lang, 1)}% precarious, "
-            f"{number(volt['critical_pct'], lang, 1)}% critical."
+            else f"Voltage: {text_number(volt['adequate_pct'], lang, 1)}% of 10-min readings in the "
+            f"adequate band (PRODIST), {text_number(volt['precarious_pct'], lang, 1)}% precarious, "
+            f"{text_number(volt['critical_pct'], lang, 1)}% critical."
         )
     lines.append(_anomalies(metrics.get("anomalies") or {}, lang))
     warming = _model_warmup(metrics.get("model") or {}, lang)

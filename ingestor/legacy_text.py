@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Final
 
-from analytics.fmt import number
+from analytics.i18n import text_number
 from ingestor.legacy_map import ColumnPlan, Tally
 
 LANGS: Final = ("pt-BR", "en")
@@ -126,7 +126,7 @@ def t(key: str, lang: str, **fields: object) -> str:
 
 
 def count(value: float, lang: str) -> str:
-    return number(value, lang, 0)
+    return text_number(value, lang, 0)
 
 
 def when(ts: datetime) -> str:
@@ -184,5 +184,5 @@ def summary(
             "  " + t("new_meter_dry" if dry_run else "new_meter", lang, site=site, meter=meter)
         )
     rate = tally.read / seconds if seconds > 0 else 0.0
-    lines.append("  " + t("elapsed", lang, seconds=number(seconds, lang, 1), rate=c(rate)))
+    lines.append("  " + t("elapsed", lang, seconds=text_number(seconds, lang, 1), rate=c(rate)))
     return lines

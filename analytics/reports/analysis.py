@@ -14,9 +14,9 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from analytics import i18n
 from analytics.delivery_config import Tariff
-from analytics.reports import i18n
-from analytics.reports.i18n import Lang
+from analytics.i18n import Lang
 from analytics.reports.model import FortnightData, HourEnergy
 
 

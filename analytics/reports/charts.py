@@ -13,8 +13,8 @@ from reportlab.graphics.charts.lineplots import LinePlot
 from reportlab.graphics.shapes import Drawing, Line, String
 from reportlab.lib import colors
 
-from analytics.reports import i18n
-from analytics.reports.i18n import Lang
+from analytics import i18n
+from analytics.i18n import Lang
 from analytics.reports.model import Point
 
 PALETTE = (

@@ -9,9 +9,9 @@ from datetime import datetime
 
 from reportlab.platypus import Flowable, KeepTogether, Paragraph
 
-from analytics.messages import kind_name
-from analytics.reports import charts, i18n, layout
-from analytics.reports.i18n import Lang, t
+from analytics import i18n
+from analytics.i18n import Lang, kind_name, t
+from analytics.reports import charts, layout
 from analytics.reports.model import (
     Completeness,
     DailyData,

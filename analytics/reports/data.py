@@ -10,7 +10,7 @@ import psycopg
 from psycopg import sql
 
 from analytics.errors import AnalyticsError, DatabaseError
-from analytics.reports.i18n import Lang
+from analytics.i18n import Lang
 from analytics.reports.model import (
     Anomaly,
     Completeness,

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import psycopg
 
-from analytics import mail
+from analytics import i18n, mail
 from analytics.delivery_config import DeliveryConfig
 from analytics.errors import AnalyticsError, DatabaseError
-from analytics.reports import data, i18n, periods, service
+from analytics.reports import data, periods, service
 from analytics.reports.service import Layout, ReportRecord
 
 log = logging.getLogger(__name__)

@@ -12,10 +12,10 @@ from datetime import datetime, timedelta
 
 from reportlab.platypus import Flowable, KeepTogether
 
+from analytics import i18n
 from analytics.delivery_config import Tariff
-from analytics.messages import kind_name
-from analytics.reports import analysis, charts, i18n, layout
-from analytics.reports.i18n import Lang, t
+from analytics.i18n import Lang, kind_name, t
+from analytics.reports import analysis, charts, layout
 from analytics.reports.model import FortnightData, Point
 
 

@@ -14,8 +14,8 @@ from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
 from reportlab.lib.units import mm
 from reportlab.platypus import Flowable, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
-from analytics.reports import i18n
-from analytics.reports.i18n import Lang
+from analytics import i18n
+from analytics.i18n import Lang
 
 BRAND = colors.HexColor("#0b3d6e")
 LIGHT = colors.HexColor("#eef3f8")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from analytics.messages import KIND_NAMES
+from analytics.i18n import KIND_NAMES
 from contract.quantities import QUANTITIES
 
 from .frame import dashboard

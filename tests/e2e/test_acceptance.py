@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from pypdf import PdfReader
 
-from analytics.reports import i18n
+from analytics import i18n
 from gateway.registers import builtin_map
 from tests.conftest import PgServer
 from tests.e2e.stack import (

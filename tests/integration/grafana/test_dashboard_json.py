@@ -162,7 +162,7 @@ T1 = datetime(2026, 11, 25, 12, 0, 0, tzinfo=UTC)
 
 
 def test_anomaly_table_shows_kinds_detectors_and_quantities_in_words() -> None:
-    from analytics.messages import KIND_NAMES
+    from analytics.i18n import KIND_NAMES
     from contract.quantities import QUANTITIES
 
     panel = _panel("emusa-ia-diagnostico", "Anomalias detectadas")

@@ -15,8 +15,9 @@ import pytest
 from PIL import Image
 from pypdf import PdfReader
 
+from analytics import i18n
 from analytics.delivery_config import DeliveryConfig
-from analytics.reports import i18n, service
+from analytics.reports import service
 from tests.integration.reports.conftest import CONTRACT_KW, DAY, FORTNIGHT, TZ
 from tests.integration.reports.plant import SITE
 

@@ -9,7 +9,7 @@ import pytest
 from analytics import demand_control as dc
 from analytics.demand_job import params_from_env
 from analytics.errors import ConfigError
-from analytics.messages import kind_name
+from analytics.i18n import kind_name
 
 pytestmark = pytest.mark.unit
 

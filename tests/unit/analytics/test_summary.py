@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from analytics import fmt, summary
+from analytics import i18n, summary
 from analytics.messages import describe
 
 pytestmark = pytest.mark.unit
@@ -45,10 +45,10 @@ METRICS: summary.Metrics = {
 
 
 def test_number_formats() -> None:
-    assert fmt.number(1234.5, "pt-BR") == "1.234,5"
-    assert fmt.number(1234.5, "en") == "1,234.5"
-    assert fmt.number(-0.5, "pt-BR", 2) == "\u22120,50"
-    assert fmt.percent_change(0.0919, "pt-BR") == "+9,2%"
+    assert i18n.text_number(1234.5, "pt-BR") == "1.234,5"
+    assert i18n.text_number(1234.5, "en") == "1,234.5"
+    assert i18n.text_number(-0.5, "pt-BR", 2) == "\u22120,50"
+    assert i18n.percent_change(0.0919, "pt-BR") == "+9,2%"
 
 
 def test_pt_br_text_carries_the_numbers() -> None:

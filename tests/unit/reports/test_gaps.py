@@ -9,7 +9,8 @@ from reportlab.graphics import renderPDF
 from reportlab.graphics.charts.barcharts import VerticalBarChart
 from reportlab.graphics.charts.lineplots import LinePlot
 
-from analytics.reports import charts, i18n
+from analytics import i18n
+from analytics.reports import charts
 from analytics.reports.data import with_gaps
 from analytics.reports.model import Completeness, Point
 

@@ -5,7 +5,7 @@ from datetime import date, datetime
 
 import pytest
 
-from analytics.reports import i18n
+from analytics import i18n
 
 pytestmark = pytest.mark.unit
 

@@ -1,5 +1,14 @@
 # ruff: noqa: RUF001  (pt-BR typography: its dashes and signs are intended)
-"""Strings of the reports in pt-BR and en, and number/date formatting per language.
+"""The words and number formats of analytics in pt-BR and en: one module for the
+reports, the alerts, the summaries and the event texts.
+
+* names: the report strings (:func:`t`), the event kinds (:data:`KIND_NAMES`), the
+  severities (:data:`SEVERITY`) and the tariff periods, each as ``(pt-BR, en)``;
+* numbers in tables and charts (:func:`number`, :func:`percent`, :func:`money`...): a
+  missing value is an en dash;
+* numbers inside a sentence (:func:`text_number`, :func:`percent_change`): a true minus
+  sign;
+* dates and times (:func:`day`, :func:`when`, :func:`clock`, :func:`hhmm`...).
 
 pt-BR numbers use a decimal comma and a thousands dot (``1.234,5``); English uses
 ``1,234.5``. Pure module.
@@ -136,6 +145,29 @@ _STRINGS: Final[dict[str, tuple[str, str]]] = {
     "no": ("não", "no"),
 }
 
+KIND_NAMES: Final[dict[str, tuple[str, str]]] = {
+    "voltage_band": ("tensão fora da faixa adequada (PRODIST)", "voltage outside the adequate band (PRODIST)"),
+    "frequency": ("frequência fora de 59,9-60,1 Hz", "frequency outside 59.9-60.1 Hz"),
+    "voltage_unbalance": ("desequilíbrio de tensão", "voltage unbalance"),
+    "current_unbalance": ("desequilíbrio de corrente", "current unbalance"),
+    "phase_loss": ("falta de fase", "phase loss"),
+    "power_factor": ("fator de potência horário abaixo da referência", "hourly power factor below the reference"),
+    "demand_exceeded": ("ultrapassagem de demanda contratada", "contracted demand exceeded"),
+    "demand_projection": ("previsão de ultrapassagem de demanda", "demand excess forecast"),
+    "meter_silent": ("medidor sem dados", "meter silent"),
+    "model_outlier": ("padrão de consumo incomum", "unusual consumption pattern"),
+    "counter_reset": ("contador de energia zerado", "energy counter reset"),
+    "counter_jump": ("salto do contador de energia", "energy counter jump"),
+    "counter_mismatch": ("contador de energia e potência divergem", "energy counter and power disagree"),
+    "counter_lost_data": ("leituras perdidas (o contador avançou)", "readings lost (the counter advanced)"),
+    "counter_scale": ("erro de escala do contador de energia", "energy counter scale error"),
+    "voltage_sag": ("afundamento de tensão (VTCD, PRODIST)", "voltage sag (short-duration variation, PRODIST)"),
+    "voltage_swell": ("elevação de tensão (VTCD, PRODIST)", "voltage swell (short-duration variation, PRODIST)"),
+    "voltage_interruption": ("interrupção de tensão (VTCD, PRODIST)", "voltage interruption (short-duration variation, PRODIST)"),
+    "meter_stuck": ("medidor travado (leituras idênticas)", "meter stuck (identical readings)"),
+    "demand_implausible": ("demanda do contador fisicamente impossível", "counter demand physically impossible"),
+}  # fmt: skip
+
 SEVERITY: Final[dict[str, tuple[str, str]]] = {
     "info": ("informativa", "info"),
     "warning": ("alerta", "warning"),
@@ -153,6 +185,12 @@ def period_label(period: str, lang: Lang) -> str:
     return t(period, lang) if period in ("ponta", "fora_ponta", "intermediario") else period
 
 
+def kind_name(kind: str, lang: str) -> str:
+    """The name of an event kind (the kind itself when unknown)."""
+    pt, en = KIND_NAMES.get(kind, (kind, kind))
+    return pt if lang == "pt-BR" else en
+
+
 def severity_label(severity: str, lang: Lang) -> str:
     pt, en = SEVERITY.get(severity, (severity, severity))
     return pt if lang == "pt-BR" else en
@@ -162,6 +200,10 @@ def number(value: float | None, decimals: int = 1, lang: Lang = "pt-BR") -> str:
     """``1234.5`` -> ``1.234,5`` (pt-BR) or ``1,234.5`` (en); None/NaN -> an en dash."""
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return "–"
+    return _digits(value, decimals, lang)
+
+
+def _digits(value: float, decimals: int, lang: str) -> str:
     text = f"{value:,.{decimals}f}"
     if lang == "pt-BR":
         text = text.replace(",", "\x00").replace(".", ",").replace("\x00", ".")
@@ -189,8 +231,9 @@ def money(value: float | None, lang: Lang = "pt-BR", currency: str = "R$") -> st
     return f"{currency} {number(value, 2, lang)}"
 
 
-def day(value: date, lang: Lang) -> str:
-    return value.strftime("%d/%m/%Y") if lang == "pt-BR" else value.isoformat()
+def day(value: date, lang: str) -> str:
+    """``05/11/2026`` (pt-BR) or ``2026-11-05`` (en); a datetime gives its date."""
+    return value.strftime("%d/%m/%Y") if lang == "pt-BR" else value.strftime("%Y-%m-%d")
 
 
 def short_day(value: date, lang: Lang) -> str:
@@ -206,6 +249,11 @@ def hhmm(value: datetime) -> str:
     return value.strftime("%H:%M")
 
 
+def clock(ts: datetime, lang: str) -> str:
+    """Local wall-clock time in a sentence: ``10h15`` (pt-BR) or ``10:15`` (en)."""
+    return ts.strftime("%Hh%M") if lang == "pt-BR" else ts.strftime("%H:%M")
+
+
 def duration(seconds: float | None, lang: Lang = "pt-BR") -> str:
     """``3780`` -> ``1 h 03 min``; ``45`` -> ``45 s``; ``1.5`` -> ``1,5 s``."""
     if seconds is None or not math.isfinite(seconds):
@@ -216,3 +264,17 @@ def duration(seconds: float | None, lang: Lang = "pt-BR") -> str:
     if minutes < 60:
         return f"{minutes} min"
     return f"{minutes // 60} h {minutes % 60:02d} min"
+
+
+# --- numbers inside a sentence (summaries, event texts, operator messages) ------------
+
+
+def text_number(value: float, lang: str, decimals: int = 1) -> str:
+    """``1234.5`` -> ``1.234,5`` (pt-BR) or ``1,234.5`` (en), with a true minus sign."""
+    return _digits(value, decimals, lang).replace("-", "\u2212")
+
+
+def percent_change(value: float, lang: str) -> str:
+    """``0.042`` -> ``+4,2%``."""
+    sign = "+" if value >= 0 else ""
+    return f"{sign}{text_number(value * 100, lang, 1)}%"
