@@ -10,12 +10,21 @@ from datetime import datetime, timedelta
 from types import FrameType
 from typing import Any
 
-from analytics import cli_delivery, config, demand_job, jobs, rollups, shifts
-from analytics.delivery_config import DeliveryConfig
-from analytics.delivery_config import load as load_delivery_config
-from analytics.delivery_jobs import delivery_jobs
+from analytics import config
+from analytics.delivery import cli as delivery_cli
+from analytics.delivery.config import DeliveryConfig
+from analytics.delivery.config import load as load_delivery_config
+from analytics.delivery.jobs import delivery_jobs
+from analytics.demand import job as demand
+from analytics.detection.job import detect
 from analytics.errors import AnalyticsError, ConfigError
-from analytics.scheduler import Scheduler, clock_from, utcnow
+from analytics.shifts import cli as shifts_cli
+from analytics.summaries.job import summarize
+from analytics.worker import rollups
+from analytics.worker.context import Context
+from analytics.worker.outbox import publish
+from analytics.worker.registry import scheduled
+from analytics.worker.scheduler import Scheduler, clock_from, utcnow
 from contract import logs
 from contract.errors import SettingsError
 from contract.settings import DATABASE_URL, database_url, utc_database_sessions
@@ -86,8 +95,8 @@ def _parser() -> argparse.ArgumentParser:
     pub = sub.add_parser("publish", help="send unpublished alerts and summaries to MQTT once")
     pub.add_argument("--mqtt-url", help="default: $EMUSA_MQTT_URL")
     pub.add_argument("--topic-root", help="default: $EMUSA_TOPIC_ROOT, emusa")
-    cli_delivery.add_commands(sub)  # report, send-test-email, export, pbids, serve-api, deliver
-    shifts.add_commands(sub)  # shifts set|show|clear
+    delivery_cli.add_commands(sub)  # report, send-test-email, export, pbids, serve-api, deliver
+    shifts_cli.add_commands(sub)  # shifts set|show|clear
     return p
 
 
@@ -114,9 +123,9 @@ def _run(
 ) -> None:
     if settings.mqtt_url is None:
         raise ConfigError("EMUSA_MQTT_URL: is not set (alerts and summaries go to MQTT)")
-    ctx = jobs.Context(settings)
+    ctx = Context(settings)
     scheduler = Scheduler(
-        [*jobs.scheduled(ctx), *delivery_jobs(settings.database_url, delivery)],
+        [*scheduled(ctx), *delivery_jobs(settings.database_url, delivery)],
         clock=utcnow if clock_start is None else clock_from(clock_start),
         tick=tick,
     )
@@ -136,22 +145,22 @@ def _run(
 def _once(args: argparse.Namespace) -> None:
     """``detect``, ``demand``, ``summarize`` or ``publish``, once."""
     settings = _settings(args)
-    ctx = jobs.Context(settings)
+    ctx = Context(settings)
     now = getattr(args, "at", None) or utcnow()
     try:
         if args.command == "detect":
-            jobs.refresh_rollups(ctx, now)
-            for site, counts in jobs.detect(ctx, now).items():
+            rollups.refresh_rollups(ctx, now)
+            for site, counts in detect(ctx, now).items():
                 print(f"{site}: {counts if counts is not None else 'busy (another worker)'}")
         elif args.command == "demand":
-            for p in demand_job.run(ctx, now, demand_job.params_from_env()).values():
-                print(demand_job.describe(p))
+            for p in demand.run(ctx, now, demand.params_from_env()).values():
+                print(demand.describe(p))
         elif args.command == "summarize":
-            print(f"wrote {len(jobs.summarize(ctx, now))} summaries")
+            print(f"wrote {len(summarize(ctx, now))} summaries")
         else:
             if settings.mqtt_url is None:
                 raise ConfigError("EMUSA_MQTT_URL: is not set")
-            print(f"published {jobs.publish(ctx, now)} messages")
+            print(f"published {publish(ctx, now)} messages")
     finally:
         ctx.close()
 
@@ -162,10 +171,10 @@ def main(argv: list[str] | None = None) -> int:
     utc_database_sessions()
     logs.setup()
     try:
-        if args.command in cli_delivery.COMMANDS:
-            return cli_delivery.COMMANDS[args.command](args)
-        if args.command in shifts.COMMANDS:
-            return shifts.COMMANDS[args.command](args)
+        if args.command in delivery_cli.COMMANDS:
+            return delivery_cli.COMMANDS[args.command](args)
+        if args.command in shifts_cli.COMMANDS:
+            return shifts_cli.COMMANDS[args.command](args)
         if args.command == "refresh-rollups":
             url = database_url(args.database_url)
             if args.pending:

@@ -10,7 +10,7 @@ build the range logged in ``rollup.invalidations``), one transaction per page. A
 run therefore adds nothing. A counter reset in the old data is data: stored as read.
 
 At the end the rollups of the imported range are refreshed with
-``analytics.rollups.refresh`` (continuous aggregates on the Community build, the rollup
+``analytics.worker.rollups.refresh`` (continuous aggregates on the Community build, the rollup
 tables on the Apache-only build). ``dry_run`` reads both databases and writes nothing.
 """
 
@@ -27,8 +27,8 @@ from datetime import datetime
 import psycopg
 from psycopg import sql
 
-from analytics import rollups
 from analytics.errors import DatabaseError as RollupError
+from analytics.worker import rollups
 from contract import Reading, reading_topic
 from contract.aliases import AliasError
 from contract.aliases import load as load_aliases
@@ -66,7 +66,7 @@ class ImportResult:
     plan: ColumnPlan
     table: str
     new_meter: bool = False
-    rollups: str | None = None  # mechanism used by analytics.rollups.refresh
+    rollups: str | None = None  # mechanism used by analytics.worker.rollups.refresh
     rollup_error: str | None = None
     seconds: float = 0.0  # the whole import, rollup refresh included
     rollup_seconds: float = 0.0

@@ -15,9 +15,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from analytics import i18n
-from analytics.delivery_config import Tariff
+from analytics.delivery.config import Tariff
 from analytics.i18n import Lang
-from analytics.reports.model import FortnightData, HourEnergy
+from analytics.reports.content import FortnightData, HourEnergy
 
 
 @dataclass(frozen=True)

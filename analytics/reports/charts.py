@@ -15,7 +15,7 @@ from reportlab.lib import colors
 
 from analytics import i18n
 from analytics.i18n import Lang
-from analytics.reports.model import Point
+from analytics.reports.content import Point
 
 PALETTE = (
     colors.HexColor("#1f5fa8"),

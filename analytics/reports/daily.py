@@ -12,7 +12,7 @@ from reportlab.platypus import Flowable, KeepTogether, Paragraph
 from analytics import i18n
 from analytics.i18n import Lang, kind_name, t
 from analytics.reports import charts, layout
-from analytics.reports.model import (
+from analytics.reports.content import (
     Completeness,
     DailyData,
     MeterKpis,

@@ -11,7 +11,7 @@ from psycopg import sql
 
 from analytics.errors import AnalyticsError, DatabaseError
 from analytics.i18n import Lang
-from analytics.reports.model import (
+from analytics.reports.content import (
     Anomaly,
     Completeness,
     DailyData,

@@ -14,8 +14,9 @@ from pathlib import Path
 
 import psycopg
 
-from analytics import i18n, mail
-from analytics.delivery_config import DeliveryConfig
+from analytics import i18n
+from analytics.delivery import mail
+from analytics.delivery.config import DeliveryConfig
 from analytics.errors import AnalyticsError, DatabaseError
 from analytics.reports import data, periods, service
 from analytics.reports.service import Layout, ReportRecord

@@ -13,10 +13,10 @@ from datetime import datetime, timedelta
 from reportlab.platypus import Flowable, KeepTogether
 
 from analytics import i18n
-from analytics.delivery_config import Tariff
+from analytics.delivery.config import Tariff
 from analytics.i18n import Lang, kind_name, t
 from analytics.reports import analysis, charts, layout
-from analytics.reports.model import FortnightData, Point
+from analytics.reports.content import FortnightData, Point
 
 
 def build_fortnightly(

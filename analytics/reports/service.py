@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 import psycopg
 
-from analytics.delivery_config import DeliveryConfig
+from analytics.delivery.config import DeliveryConfig
 from analytics.errors import AnalyticsError, DatabaseError
 from analytics.reports import data, periods
 from analytics.reports.daily import build_daily

@@ -22,12 +22,16 @@ from zoneinfo import ZoneInfo
 import psycopg
 from pypdf import PdfReader
 
-from analytics import config, demand_job, jobs, rollups, store
-from analytics.delivery_config import DeliveryConfig, Tariff
+from analytics import config, db
+from analytics.delivery.config import DeliveryConfig, Tariff
+from analytics.demand import job as demand_job
+from analytics.detection import job as detection_job
 from analytics.reports import data as report_data
 from analytics.reports import periods
 from analytics.reports.daily import build_daily
 from analytics.reports.fortnightly import build_fortnightly
+from analytics.summaries import job as summary_job
+from analytics.worker import context, rollups, store
 from contract import Reading
 from gateway.simulator.model import PlantModel
 from ingestor.writer import Writer
@@ -130,8 +134,8 @@ def reports(d: Dataset) -> dict[str, float]:
     return out
 
 
-def _context(dsn: str) -> jobs.Context:
-    return jobs.Context(config.load({"database_url": dsn}, env={}))
+def _context(dsn: str) -> context.Context:
+    return context.Context(config.load({"database_url": dsn}, env={}))
 
 
 def worker_jobs(d: Dataset) -> dict[str, float]:
@@ -139,12 +143,12 @@ def worker_jobs(d: Dataset) -> dict[str, float]:
     end = d.end
     window = (end - timedelta(hours=12), end - timedelta(hours=6))
     out: dict[str, float] = {}
-    with store.connect(d.dsn) as conn:
+    with db.connect(d.dsn) as conn:
         site = store.sites(conn, SITE)[0]
 
         def summary() -> None:
             with conn.transaction(force_rollback=True):
-                jobs.write_summary(_context(d.dsn), conn, site, *window)
+                summary_job.write_summary(_context(d.dsn), conn, site, *window)
 
         def projection() -> None:
             demand_job.project_site(conn, SITE, end, demand_job.params_from_env({}))
@@ -153,17 +157,17 @@ def worker_jobs(d: Dataset) -> dict[str, float]:
         out["demand_projection_s"] = timed(projection)
 
     def detection() -> None:  # a worker's minute: 10 minutes since the watermark
-        with store.connect(d.dsn) as c:
+        with db.connect(d.dsn) as c:
             c.execute("DELETE FROM analytics_watermarks WHERE job = 'detect'")
             c.execute(
                 "INSERT INTO analytics_watermarks (job, site_id, watermark) VALUES ('detect', %s, %s)",
                 (SITE, end - timedelta(minutes=15)),
             )
-        jobs.detect(_context(d.dsn), end)
+        detection_job.detect(_context(d.dsn), end)
 
     out["detection_cycle_s"] = timed(detection)
     out["trailing_refresh_s"] = timed(
-        lambda: rollups.refresh_recent(d.dsn, end - jobs.TRAILING_REFRESH, end)
+        lambda: rollups.refresh_recent(d.dsn, end - rollups.TRAILING_REFRESH, end)
     )
     return out
 

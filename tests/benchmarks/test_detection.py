@@ -29,7 +29,10 @@ import numpy as np
 import psycopg
 import pytest
 
-from analytics import config, jobs
+from analytics import config
+from analytics.detection.job import detect
+from analytics.summaries.job import summarize
+from analytics.worker.context import Context
 from gateway.simulator.model import Event, PlantModel
 from ingestor.writer import COLUMNS, COPY_TYPES, QUANTITY_NAMES
 from tests.benchmarks import results
@@ -114,7 +117,7 @@ def test_detection_24h_1s_10_meters(db: str) -> None:
     now = DAY + timedelta(days=1, minutes=5)  # data up to the end of the day, settled
     flags = {"database_url": db, "catch_up": timedelta(days=1, hours=1)}  # this day only
 
-    def fresh() -> jobs.Context:  # a worker that starts with the day to do, models unfitted
+    def fresh() -> Context:  # a worker that starts with the day to do, models unfitted
         with psycopg.connect(db) as conn:
             conn.execute("DELETE FROM analytics_outbox")
             conn.execute("DELETE FROM anomalies")
@@ -123,22 +126,22 @@ def test_detection_24h_1s_10_meters(db: str) -> None:
                 "INSERT INTO analytics_watermarks (job, site_id, watermark) VALUES ('detect', 'plant', %s)",
                 (DAY,),
             )
-        return jobs.Context(config.load(flags, env={}))
+        return Context(config.load(flags, env={}))
 
     # time without tracemalloc (it slows allocation-heavy code), then memory in a rerun
     ctx = fresh()
     t = time.perf_counter()
-    result = jobs.detect(ctx, now)
+    result = detect(ctx, now)
     detect_s = time.perf_counter() - t
     ctx = fresh()
     tracemalloc.start()
-    rerun = jobs.detect(ctx, now)
+    rerun = detect(ctx, now)
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     assert rerun == result
 
     t = time.perf_counter()
-    summaries = jobs.summarize(ctx, now)
+    summaries = summarize(ctx, now)
     summarize_s = time.perf_counter() - t
 
     with psycopg.connect(db) as conn:

@@ -23,7 +23,7 @@ import psycopg
 import pytest
 from pypdf import PdfReader
 
-from analytics.delivery_config import DeliveryConfig, Tariff
+from analytics.delivery.config import DeliveryConfig, Tariff
 from analytics.reports import data, periods
 from analytics.reports.daily import build_daily
 from analytics.reports.fortnightly import build_fortnightly

@@ -37,7 +37,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import psycopg
 
-from analytics import rollups
+from analytics.worker import rollups
 from tests.evaluation import inject
 from tests.evaluation.inject import MeterState
 from tests.evaluation.kinds import CATALOGUE, Label, Scenario

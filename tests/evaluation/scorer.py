@@ -30,7 +30,9 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
-from analytics import config, jobs
+from analytics import config
+from analytics.detection.job import detect
+from analytics.worker.context import Context
 from tests.evaluation.generator import Dataset
 from tests.evaluation.kinds import FORBIDDEN_DURING, Label
 
@@ -94,8 +96,8 @@ def run_detection(dsn: str, data: Dataset, *, model: bool = True) -> dict[str, A
         "model_enabled": model,
         "catch_up": end - start + timedelta(days=1),
     }
-    ctx = jobs.Context(config.load(flags, env={}))
-    return jobs.detect(ctx, end + timedelta(minutes=10))
+    ctx = Context(config.load(flags, env={}))
+    return detect(ctx, end + timedelta(minutes=10))
 
 
 def read_events(dsn: str) -> list[Event]:

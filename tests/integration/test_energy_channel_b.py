@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 import pytest
 
-from analytics.rollups import refresh
+from analytics.worker.rollups import refresh
 
 pytestmark = pytest.mark.integration
 

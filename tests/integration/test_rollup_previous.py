@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 import psycopg
 import pytest
 
-from analytics.rollups import refresh_pending
+from analytics.worker.rollups import refresh_pending
 from tests.integration.test_rollups import GAP, GRAINS, STEP, T0, Row, _reference_energy, loaded
 
 pytestmark = pytest.mark.integration

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 import psycopg
 import pytest
 
-from analytics.rollups import refresh, refresh_pending
+from analytics.worker.rollups import refresh, refresh_pending
 
 pytestmark = pytest.mark.integration
 

@@ -13,9 +13,9 @@ import pytest
 
 from analytics import shifts as shifts_module
 from analytics.__main__ import main
-from analytics.rollups import refresh
-from analytics.shifts import apply as apply_shifts
-from analytics.shifts import load as load_shifts
+from analytics.shifts.config import load as load_shifts
+from analytics.shifts.store import apply as apply_shifts
+from analytics.worker.rollups import refresh
 
 pytestmark = pytest.mark.integration
 

@@ -9,7 +9,7 @@ from datetime import date, datetime
 import psycopg
 import pytest
 
-from analytics.rollups import refresh
+from analytics.worker.rollups import refresh
 
 pytestmark = pytest.mark.integration
 

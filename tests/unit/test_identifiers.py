@@ -14,9 +14,9 @@ import pytest
 from pydantic import ValidationError
 
 from analytics import config as analytics_config
-from analytics.delivery_config import Recipients
+from analytics.delivery.config import Recipients
 from analytics.errors import ConfigError as AnalyticsConfigError
-from analytics.shifts import Shift
+from analytics.shifts.config import Shift
 from contract import ContractError, check_name, check_root
 from gateway import config as gateway_config
 from gateway.__main__ import _host_port

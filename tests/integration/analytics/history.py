@@ -6,7 +6,7 @@ from datetime import datetime
 
 import psycopg
 
-from analytics import rollups
+from analytics.worker import rollups
 from gateway.simulator.model import Event
 from ingestor.writer import COLUMNS, COPY_TYPES, QUANTITY_NAMES
 from tests.unit.analytics.simframes import Mutate, samples

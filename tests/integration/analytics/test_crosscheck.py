@@ -12,7 +12,11 @@ from typing import Any
 import numpy as np
 import pytest
 
-from analytics import config, crosscheck, jobs, store
+from analytics import config
+from analytics.db import connect
+from analytics.detection import crosscheck
+from analytics.detection.job import detect
+from analytics.worker.context import Context
 from gateway.simulator.faults import Fault, mutate
 from gateway.simulator.model import Event, PlantModel
 from tests.integration.analytics import history, stored
@@ -27,8 +31,8 @@ STEP = 20.0
 SWAP_VALUE = 812_345.6
 
 
-def _ctx(db: str) -> jobs.Context:
-    return jobs.Context(config.load({"database_url": db, "model_enabled": False}, env={}))
+def _ctx(db: str) -> Context:
+    return Context(config.load({"database_url": db, "model_enabled": False}, env={}))
 
 
 FAULTS: dict[str, tuple[tuple[Event, ...], tuple[Fault, ...]]] = {
@@ -64,7 +68,7 @@ def _write_sites(db: str) -> dict[str, int]:
 
 def test_each_counter_fault_gives_its_anomaly_with_both_figures(db: str) -> None:
     seeds = _write_sites(db)
-    jobs.detect(_ctx(db), NOW)
+    detect(_ctx(db), NOW)
     by_site: dict[str, list[dict[str, Any]]] = {}
     for r in stored.anomalies(db):
         by_site.setdefault(r["site_id"], []).append(r)
@@ -161,7 +165,7 @@ def test_each_counter_fault_gives_its_anomaly_with_both_figures(db: str) -> None
     assert payload["kind"] == "counter_reset" and payload["measured"] == reset["measured"]
 
     # running again later: nothing new, the factor events are still the same events
-    jobs.detect(_ctx(db), NOW + timedelta(minutes=5))
+    detect(_ctx(db), NOW + timedelta(minutes=5))
     assert len(stored.anomalies(db)) == sum(len(rows) for rows in by_site.values())
     assert len(stored.outbox(db)) == len(box)
 
@@ -177,10 +181,10 @@ def test_two_clean_days_give_no_cross_check_anomaly(db: str) -> None:
 
     history.write(db, ids["f32"], 9, start, now, step=STEP, mutate=as_f32)
     history.refresh(db, start, now)
-    jobs.detect(_ctx(db), now)
+    detect(_ctx(db), now)
     kinds = {r["kind"] for r in stored.anomalies(db)}
     assert kinds.isdisjoint(crosscheck.KINDS), kinds  # (the weekend's low PF is a real finding)
-    with store.connect(db) as conn:
+    with connect(db) as conn:
         hours = crosscheck.load(conn, "plant", start, ts("2026-11-23 00:00"))
     assert len(hours) == 3 * 48
     fine = [h for h in hours if h.meter_id != ids["f32"]]
@@ -201,7 +205,7 @@ def test_outage_across_detect_runs_is_reported_once_when_readings_resume(db: str
     ctx = _ctx(db)
     now = ts("2026-11-23 09:30")
     while now <= end:  # the worker every 20 minutes, data arriving as it goes
-        jobs.detect(ctx, now)
+        detect(ctx, now)
         now += timedelta(minutes=20)
     rows = stored.anomalies(db)
     assert sorted(r["kind"] for r in rows) == ["counter_lost_data", "meter_silent"]

@@ -15,11 +15,15 @@ import pytest
 from psycopg.conninfo import make_conninfo
 from psycopg.rows import dict_row
 
-from analytics import config, demand_job, jobs, store
-from analytics import demand_control as dc
+from analytics import config
 from analytics.__main__ import main
-from analytics.alerts import deliver_alerts
-from analytics.delivery_config import DeliveryConfig, Recipients
+from analytics.db import connect
+from analytics.delivery.alerts import deliver_alerts
+from analytics.delivery.config import DeliveryConfig, Recipients
+from analytics.demand import control as dc
+from analytics.demand import job as demand_job
+from analytics.detection.job import detect
+from analytics.worker.context import Context
 from gateway.simulator.model import Event
 from ingestor.migrate import set_role_passwords
 from tests.harness.mqtt import Collector
@@ -35,11 +39,11 @@ W = ts("2026-11-23 10:15")  # a Monday; seed 1 draws 263-276 kW here, under 315 
 PARAMS = dc.DemandParams()
 
 
-def _ctx(db: str, broker: Broker | None = None, root: str = "emusa") -> jobs.Context:
+def _ctx(db: str, broker: Broker | None = None, root: str = "emusa") -> Context:
     flags: dict[str, Any] = {"database_url": db, "model_enabled": False, "topic_root": root}
     if broker is not None:
         flags["mqtt_url"] = broker.url
-    return jobs.Context(config.load(flags, env={}))
+    return Context(config.load(flags, env={}))
 
 
 def _write(db: str, events: tuple[Event, ...], start: datetime, end: datetime) -> int:
@@ -230,7 +234,7 @@ def test_detection_leaves_the_controller_events_alone(db: str) -> None:
     ctx = _ctx(db)
     try:
         assert demand_job.run(ctx, _minutes(5), PARAMS)["plant"].alert
-        jobs.detect(ctx, _minutes(9))  # detection closes open events its rules do not see
+        detect(ctx, _minutes(9))  # detection closes open events its rules do not see
         demand_job.run(ctx, _minutes(9), PARAMS)
     finally:
         ctx.close()
@@ -256,7 +260,7 @@ def test_dashboard_projection_matches_the_controller(db: str) -> None:
     limits = set(res.column("Limite"))
     assert limits == {315.0}
     assert len(drawn) == 30  # one point at the end of every minute
-    with store.connect(db) as conn:
+    with connect(db) as conn:
         for minute in (2, 5, 7, 10, 14, 16, 25):
             at = _minutes(minute)
             p = demand_job.project_site(conn, "plant", at, PARAMS)

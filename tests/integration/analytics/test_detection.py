@@ -11,7 +11,9 @@ from typing import Any
 import psycopg
 import pytest
 
-from analytics import config, jobs
+from analytics import config
+from analytics.detection.job import detect
+from analytics.worker.context import Context
 from gateway.simulator.model import Event
 from tests.integration.analytics import history, stored
 from tests.unit.analytics.simframes import Mutate, ts
@@ -24,8 +26,8 @@ NOW = ts("2026-11-23 11:10")
 END = NOW  # data up to now: a meter whose data stopped would (rightly) be silent
 
 
-def _ctx(db: str, **flags: Any) -> jobs.Context:
-    return jobs.Context(config.load({"database_url": db, "model_enabled": False, **flags}, env={}))
+def _ctx(db: str, **flags: Any) -> Context:
+    return Context(config.load({"database_url": db, "model_enabled": False, **flags}, env={}))
 
 
 def _between(minutes: float, apply: Mutate) -> Mutate:
@@ -77,7 +79,7 @@ def test_each_rule_fires_on_its_scenario_and_clean_site_is_quiet(db: str) -> Non
     history.write(db, clean["m1"], 4, START, END)
     history.refresh(db, START, END)
 
-    result = jobs.detect(_ctx(db), NOW)
+    result = detect(_ctx(db), NOW)
     assert set(result) == {f"s-{n}" for n in SCENARIOS} | {"s-clean"}
 
     rows = stored.anomalies(db)
@@ -109,7 +111,7 @@ def test_each_rule_fires_on_its_scenario_and_clean_site_is_quiet(db: str) -> Non
     }
 
     # running again changes nothing: no duplicate events, no new alerts
-    assert jobs.detect(_ctx(db), NOW + timedelta(minutes=5))
+    assert detect(_ctx(db), NOW + timedelta(minutes=5))
     assert len(stored.anomalies(db)) == len(rows)
     assert len(stored.outbox(db)) == len(box)
 
@@ -120,17 +122,17 @@ def test_ongoing_event_is_extended_then_closed(db: str) -> None:
     history.write(db, ids["m1"], 1, START, ts("2026-11-23 12:30"), events=sag)
     history.refresh(db, START, ts("2026-11-23 12:30"))
 
-    jobs.detect(_ctx(db), ts("2026-11-23 11:00"))  # data evaluated up to 10:55
+    detect(_ctx(db), ts("2026-11-23 11:00"))  # data evaluated up to 10:55
     (first,) = stored.anomalies(db)
     assert first["kind"] == "voltage_band" and first["ended_at"] is None
     assert first["started_at"] == ts("2026-11-23 10:20")
 
-    jobs.detect(_ctx(db), ts("2026-11-23 11:20"))  # still sagging
+    detect(_ctx(db), ts("2026-11-23 11:20"))  # still sagging
     (second,) = stored.anomalies(db)
     assert second["anomaly_id"] == first["anomaly_id"] and second["ended_at"] is None
     assert second["details"]["last_seen"] > first["details"]["last_seen"]
 
-    jobs.detect(_ctx(db), ts("2026-11-23 12:30"))  # cleared at 11:30
+    detect(_ctx(db), ts("2026-11-23 12:30"))  # cleared at 11:30
     (third,) = stored.anomalies(db)
     assert third["anomaly_id"] == first["anomaly_id"]
     assert third["ended_at"] == ts("2026-11-23 11:30")
@@ -151,7 +153,7 @@ def test_model_events_after_a_week_of_history(db: str) -> None:
             (day,),
         )
     ctx = _ctx(db, model_enabled=True)
-    jobs.detect(ctx, ts("2026-11-23 06:10"))
+    detect(ctx, ts("2026-11-23 06:10"))
     model_events = [r for r in stored.anomalies(db) if r["detector"] == "model"]
     assert len(model_events) == 1
     (event,) = model_events
@@ -172,7 +174,7 @@ def test_two_workers_detecting_at_once_write_each_event_once(db: str) -> None:
     def worker() -> None:
         ctx = _ctx(db)
         barrier.wait()
-        results.append(jobs.detect(ctx, NOW))
+        results.append(detect(ctx, NOW))
 
     threads = [threading.Thread(target=worker) for _ in range(2)]
     for t in threads:

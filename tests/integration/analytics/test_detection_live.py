@@ -12,7 +12,10 @@ from typing import Any
 
 import pytest
 
-from analytics import config, jobs
+from analytics import config
+from analytics.detection.job import detect
+from analytics.worker.context import Context
+from analytics.worker.rollups import refresh_rollups
 from gateway.simulator.model import Event
 from tests.integration.analytics import history, stored
 from tests.unit.analytics.simframes import ts
@@ -26,16 +29,16 @@ LOSS_END = LOSS_AT + timedelta(seconds=LOSS_FOR)
 LOSS = (Event("phase_loss", LOSS_AT.timestamp(), LOSS_FOR),)
 
 
-def _ctx(db: str, **flags: Any) -> jobs.Context:
-    return jobs.Context(
+def _ctx(db: str, **flags: Any) -> Context:
+    return Context(
         config.load({"database_url": db, "model_enabled": False, "settle": "PT0S", **flags}, env={})
     )
 
 
-def _worker(ctx: jobs.Context, now: datetime) -> None:
+def _worker(ctx: Context, now: datetime) -> None:
     """One tick of the worker's rollup refresh, then its detection."""
-    jobs.refresh_rollups(ctx, now)
-    jobs.detect(ctx, now)
+    refresh_rollups(ctx, now)
+    detect(ctx, now)
 
 
 def _events(db: str, meter: str) -> list[dict[str, Any]]:
@@ -56,7 +59,7 @@ def test_a_100_s_phase_loss_is_found_live(db: str, minutes_after: int) -> None:
     ids = history.add_site(db, "live", ("pac1",))
     history.write(db, ids["pac1"], 2, START, now, step=1.0, events=LOSS)
     history.refresh(db, START, now)
-    jobs.detect(_ctx(db), now)
+    detect(_ctx(db), now)
     found = [(r["kind"], r["severity"]) for r in stored.anomalies(db)]
     assert ("phase_loss", "critical") in found, found
 
@@ -116,10 +119,10 @@ def test_the_worker_refreshes_the_rollups_before_judging_a_minute_they_end_in(db
     ctx = _ctx(db)
     refreshed = ts("2026-11-24 09:20:05")
     history.write(db, ids["pac1"], 2, START, refreshed, step=1.0, events=LOSS)
-    jobs.refresh_rollups(ctx, refreshed)
+    refresh_rollups(ctx, refreshed)
     now = ts("2026-11-24 09:21:02")
     history.write(db, ids["pac1"], 2, refreshed, now, step=1.0, events=LOSS)
-    jobs.detect(ctx, now)
+    detect(ctx, now)
     (event,) = _events(db, "pac1")
     assert (event["kind"], event["started_at"], event["ended_at"]) == ("phase_loss", LOSS_AT, None)
     assert _alerts(db) == [("phase_loss", "opened")]

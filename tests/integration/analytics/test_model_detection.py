@@ -15,7 +15,11 @@ import psycopg
 import pytest
 from psycopg.rows import dict_row
 
-from analytics import config, jobs, store
+from analytics import config
+from analytics.db import connect
+from analytics.summaries.job import write_summary
+from analytics.worker import store
+from analytics.worker.context import Context
 from tests.evaluation import generator, scorer
 from tests.evaluation.kinds import CATALOGUE
 
@@ -43,7 +47,7 @@ def test_clean_fortnight_quiet_and_an_injected_deviation_found_by_its_quantity(
         catalogue=(NIGHT_LOAD,),
     )  # a Thursday; no holiday in the range (the generator's plant works through them)
     data = generator.build(db, cfg)
-    with caplog.at_level(logging.INFO, logger="analytics.jobs"):
+    with caplog.at_level(logging.INFO, logger="analytics.detection.job"):
         scorer.run_detection(db, data, model=True)
     events = _rows(
         db,
@@ -67,11 +71,11 @@ def test_clean_fortnight_quiet_and_an_injected_deviation_found_by_its_quantity(
     first, last = fits[0]["details"], fits[-1]["details"]
     assert first["meters"]["m1"]["ready"] == []  # type: ignore[index]
     assert last["meters"]["m2"]["ready"] == ["working", "weekend_holiday"]  # type: ignore[index]
-    ctx = jobs.Context(config.load({"database_url": db}, env={}))
+    ctx = Context(config.load({"database_url": db}, env={}))
     start = hist_start + timedelta(days=1, hours=12)
-    with store.connect(db) as conn, conn.transaction():
+    with connect(db) as conn, conn.transaction():
         (site,) = store.sites(conn, data.site)
-        jobs.write_summary(ctx, conn, site, start, start + timedelta(hours=6))
+        write_summary(ctx, conn, site, start, start + timedelta(hours=6))
     (summary,) = _rows(db, "SELECT text_pt, text_en, metrics FROM summaries")
     assert "Modelo estatístico: histórico ainda insuficiente em m1" in str(summary["text_pt"])
     assert "not enough history yet for m1" in str(summary["text_en"])

@@ -10,7 +10,11 @@ from typing import Any
 import psycopg
 import pytest
 
-from analytics import config, jobs
+from analytics import config
+from analytics.detection.job import detect
+from analytics.summaries.job import summarize
+from analytics.worker.context import Context
+from analytics.worker.outbox import publish
 from gateway.simulator.model import Event
 from ingestor.localstack import free_port
 from tests.harness.mqtt import Collector
@@ -21,9 +25,9 @@ from tests.unit.analytics.simframes import ts
 pytestmark = pytest.mark.integration
 
 
-def _ctx(db: str, url: str, root: str) -> jobs.Context:
+def _ctx(db: str, url: str, root: str) -> Context:
     flags = {"database_url": db, "mqtt_url": url, "topic_root": root, "model_enabled": False}
-    return jobs.Context(config.load(flags, env={}))
+    return Context(config.load(flags, env={}))
 
 
 def _pending(db: str) -> list[tuple[int, int, str | None]]:
@@ -35,11 +39,11 @@ def _pending(db: str) -> list[tuple[int, int, str | None]]:
     return [(int(a), int(b), c) for a, b, c in rows]
 
 
-def _publish_until(ctx: jobs.Context, count: int, timeout: float = 30.0) -> int:
+def _publish_until(ctx: Context, count: int, timeout: float = 30.0) -> int:
     deadline = time.monotonic() + timeout
     sent = 0
     while sent < count and time.monotonic() < deadline:
-        sent += jobs.publish(ctx, ts("2026-11-23 13:00"))
+        sent += publish(ctx, ts("2026-11-23 13:00"))
         if sent < count:
             time.sleep(0.5)
     return sent
@@ -61,8 +65,8 @@ def test_alerts_and_summaries_published_once_and_retried_after_outage(
     ctx = _ctx(db, mqtt_broker.url, topic_root)
     collector = Collector(mqtt_broker, f"{topic_root}/plant/#")
     try:
-        jobs.detect(ctx, ts("2026-11-23 11:10"))
-        assert jobs.publish(ctx, ts("2026-11-23 11:10")) == 2
+        detect(ctx, ts("2026-11-23 11:10"))
+        assert publish(ctx, ts("2026-11-23 11:10")) == 2
         alerts = collector.wait_for("/plant/alerts", 2, timeout=10)
         payloads: list[dict[str, Any]] = [json.loads(m.payload) for m in alerts]
         assert [p["event"] for p in payloads] == ["opened", "closed"]
@@ -77,14 +81,14 @@ def test_alerts_and_summaries_published_once_and_retried_after_outage(
         assert payloads[1]["id"] == opened["id"] and payloads[1]["ended_at"]
 
         # nothing new: nothing republished
-        jobs.detect(ctx, ts("2026-11-23 11:40"))
-        assert jobs.publish(ctx, ts("2026-11-23 11:40")) == 0
+        detect(ctx, ts("2026-11-23 11:40"))
+        assert publish(ctx, ts("2026-11-23 11:40")) == 0
 
-        jobs.summarize(ctx, ts("2026-11-23 11:40"))  # 06-12 not complete yet
-        jobs.detect(ctx, ts("2026-11-23 12:20"))
-        assert len(jobs.summarize(ctx, ts("2026-11-23 12:20"))) == 1
+        summarize(ctx, ts("2026-11-23 11:40"))  # 06-12 not complete yet
+        detect(ctx, ts("2026-11-23 12:20"))
+        assert len(summarize(ctx, ts("2026-11-23 12:20"))) == 1
         # the summary, and the second sag (12:00 local) opening
-        assert jobs.publish(ctx, ts("2026-11-23 12:20")) == 2
+        assert publish(ctx, ts("2026-11-23 12:20")) == 2
         (summary,) = collector.wait_for("/plant/summaries", 1, timeout=10)
         body = json.loads(summary.payload)
         assert body["type"] == "summary" and body["source"] == "deterministic"
@@ -105,8 +109,8 @@ def test_alerts_and_summaries_published_once_and_retried_after_outage(
     else:  # an external broker cannot be stopped from here: publish to a dead port
         outage_ctx = _ctx(db, f"mqtt://127.0.0.1:{free_port()}", topic_root)
     try:
-        jobs.detect(ctx, ts("2026-11-23 13:00"))
-        assert jobs.publish(outage_ctx, ts("2026-11-23 13:00")) == 0
+        detect(ctx, ts("2026-11-23 13:00"))
+        assert publish(outage_ctx, ts("2026-11-23 13:00")) == 0
         pending = _pending(db)
         assert len(pending) == 1 and pending[0][1] >= 1 and pending[0][2]
     finally:

@@ -11,7 +11,10 @@ import psycopg
 import pytest
 from psycopg.conninfo import make_conninfo
 
-from analytics import config, jobs
+from analytics import config
+from analytics.worker.context import Context
+from analytics.worker.registry import scheduled
+from analytics.worker.retention import drop_old_diagnostics
 from ingestor.migrate import set_role_passwords
 from tests.integration.analytics import history
 
@@ -52,12 +55,12 @@ def test_diagnostics_older_than_90_days_are_dropped_as_the_analytics_role(db: st
     _seed(db, now)
     set_role_passwords(db, {"EMUSA_ANALYTICS_DB_PASSWORD": "pw"})
     dsn = make_conninfo(db, user="emusa_analytics", password="pw")
-    ctx = jobs.Context(config.load({"database_url": dsn}, env={}))
+    ctx = Context(config.load({"database_url": dsn}, env={}))
 
     if _license(db) == "timescale":
         # Community: the job has nothing to do (it returns 0); the retention policies of
         # 0011 drop the chunks. Background workers are off in tests: run them here.
-        assert jobs.drop_old_diagnostics(ctx, now) == 0
+        assert drop_old_diagnostics(ctx, now) == 0
         with psycopg.connect(db, autocommit=True) as conn:
             ids = conn.execute(
                 "SELECT job_id FROM timescaledb_information.jobs WHERE proc_name ="
@@ -67,11 +70,11 @@ def test_diagnostics_older_than_90_days_are_dropped_as_the_analytics_role(db: st
             for (job_id,) in ids:
                 conn.execute("CALL run_job(%s)", (job_id,))
     else:
-        assert jobs.drop_old_diagnostics(ctx, now) == 4  # 200 and 120 days, both tables
+        assert drop_old_diagnostics(ctx, now) == 4  # 200 and 120 days, both tables
     assert _ages(db, "modbus_meter_diagnostics", now) == [60, 1]
     assert _ages(db, "modbus_bus_diagnostics", now) == [60, 1]
-    assert jobs.drop_old_diagnostics(ctx, now) == 0  # nothing left to drop
-    assert "retention" in {j.name for j in jobs.scheduled(ctx)}
+    assert drop_old_diagnostics(ctx, now) == 0  # nothing left to drop
+    assert "retention" in {j.name for j in scheduled(ctx)}
 
 
 def test_the_analytics_role_cannot_drop_chunks_itself(db: str) -> None:

@@ -7,8 +7,13 @@ import psycopg
 import pytest
 from psycopg.conninfo import make_conninfo
 
-from analytics import config, jobs, rollups
+from analytics import config
 from analytics.__main__ import main
+from analytics.detection.job import detect
+from analytics.summaries.job import summarize
+from analytics.worker import rollups
+from analytics.worker.context import Context
+from analytics.worker.rollups import refresh_rollups
 from gateway.simulator.model import Event
 from ingestor.migrate import set_role_passwords
 from tests.integration.analytics import history
@@ -31,13 +36,13 @@ def plant(db: str) -> str:
 def test_jobs_run_as_emusa_analytics(plant: str) -> None:
     set_role_passwords(plant, {"EMUSA_ANALYTICS_DB_PASSWORD": "pw"})
     dsn = make_conninfo(plant, user="emusa_analytics", password="pw")
-    ctx = jobs.Context(config.load({"database_url": dsn}, env={}))
+    ctx = Context(config.load({"database_url": dsn}, env={}))
     now = ts("2026-11-23 12:20")
-    jobs.refresh_rollups(ctx, now)
+    refresh_rollups(ctx, now)
     rollups.refresh(dsn, ts("2026-11-23 03:00"), now)  # backfill: EXECUTE on rollup.refresh
-    result = jobs.detect(ctx, now)
+    result = detect(ctx, now)
     assert result["plant"] is not None and result["plant"]["opened"] >= 1
-    assert len(jobs.summarize(ctx, now)) == 1
+    assert len(summarize(ctx, now)) == 1
     with psycopg.connect(dsn) as conn:
         kinds = {r[0] for r in conn.execute("SELECT kind FROM anomalies")}
         assert "voltage_band" in kinds

@@ -11,8 +11,12 @@ import psycopg
 import pytest
 from psycopg.rows import dict_row
 
-from analytics import config, jobs
-from analytics.scheduler import Scheduler
+from analytics import config
+from analytics.detection.job import detect
+from analytics.summaries.job import summarize
+from analytics.worker.context import Context
+from analytics.worker.registry import scheduled
+from analytics.worker.scheduler import Scheduler
 from tests.integration.analytics import history
 from tests.unit.analytics.fake_llm import fake_llm
 from tests.unit.analytics.simframes import ts
@@ -31,8 +35,8 @@ def plant(db: str) -> str:
     return db
 
 
-def _ctx(db: str, **flags: Any) -> jobs.Context:
-    return jobs.Context(config.load({"database_url": db, "model_enabled": False, **flags}, env={}))
+def _ctx(db: str, **flags: Any) -> Context:
+    return Context(config.load({"database_url": db, "model_enabled": False, **flags}, env={}))
 
 
 def _summaries(db: str) -> list[dict[str, Any]]:
@@ -52,7 +56,7 @@ def test_catch_up_after_13_hour_outage_writes_each_missing_summary_once(plant: s
 
     def make() -> Scheduler:  # a fresh worker: nothing in memory, state in the database
         ctx = _ctx(plant)
-        return Scheduler(jobs.scheduled(ctx), clock=lambda: clock["now"])
+        return Scheduler(scheduled(ctx), clock=lambda: clock["now"])
 
     first = make().run_pending()
     assert first["summarize"] == [("plant", ts("2026-11-23 06:00"))]
@@ -84,14 +88,14 @@ def test_catch_up_after_13_hour_outage_writes_each_missing_summary_once(plant: s
 
 
 def test_no_summary_before_detection_covered_the_window(plant: str) -> None:
-    assert jobs.summarize(_ctx(plant), ts("2026-11-23 12:20")) == []
-    jobs.detect(_ctx(plant), ts("2026-11-23 12:20"))
-    assert len(jobs.summarize(_ctx(plant), ts("2026-11-23 12:20"))) == 1
+    assert summarize(_ctx(plant), ts("2026-11-23 12:20")) == []
+    detect(_ctx(plant), ts("2026-11-23 12:20"))
+    assert len(summarize(_ctx(plant), ts("2026-11-23 12:20"))) == 1
 
 
 def test_two_racing_workers_write_each_summary_once(plant: str) -> None:
     now = ts("2026-11-24 01:20")
-    jobs.detect(_ctx(plant), now)
+    detect(_ctx(plant), now)
     barrier = threading.Barrier(2, timeout=30)
     results: list[list[tuple[str, datetime]]] = []
     errors: list[BaseException] = []
@@ -100,7 +104,7 @@ def test_two_racing_workers_write_each_summary_once(plant: str) -> None:
         try:
             ctx = _ctx(plant)
             barrier.wait()
-            results.append(jobs.summarize(ctx, now))
+            results.append(summarize(ctx, now))
         except BaseException as exc:
             errors.append(exc)
 
@@ -120,8 +124,8 @@ def test_llm_rewrite_is_stored_as_llm(plant: str) -> None:
     now = ts("2026-11-23 12:20")
     with fake_llm("echo") as server:
         ctx = _ctx(plant, llm_url=server.url, llm_model="tiny")
-        jobs.detect(ctx, now)
-        assert len(jobs.summarize(ctx, now)) == 1
+        detect(ctx, now)
+        assert len(summarize(ctx, now)) == 1
     (row,) = _summaries(plant)
     assert row["source"] == "llm"
     assert row["text_pt"].startswith("Reescrito. Resumo de 6 h")
@@ -135,8 +139,8 @@ def test_llm_failure_falls_back_to_the_deterministic_text(plant: str, mode: str)
     with fake_llm(mode) as server:
         server.delay = 1.5
         ctx = _ctx(plant, llm_url=server.url, llm_model="tiny", llm_timeout=0.3)
-        jobs.detect(ctx, now)
-        assert len(jobs.summarize(ctx, now)) == 1
+        detect(ctx, now)
+        assert len(summarize(ctx, now)) == 1
     (row,) = _summaries(plant)
     assert row["source"] == "deterministic"
     assert row["text_pt"].startswith("Resumo de 6 h - plant")

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 import psycopg
 
-from analytics.rollups import refresh
+from analytics.worker.rollups import refresh
 from gateway.simulator.model import PlantModel
 from tests.harness.clock import session_now
 

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 import psycopg
 import pytest
 
-from analytics import rollups
+from analytics.worker import rollups
 from tests.conftest import PgServer
 from tests.integration.grafana import dashboards as dash
 from tests.integration.grafana.dataset import METERS, SITE, Dataset, Segment, Shape, generate

@@ -23,7 +23,7 @@ import pytest
 
 import contract
 from analytics.errors import PublishError
-from analytics.publish import Publisher
+from analytics.worker.publisher import Publisher
 from contract import mqtt_url
 from gateway.publisher import Publisher as GatewayPublisher
 from gateway.publisher import PublisherSettings

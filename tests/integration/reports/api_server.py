@@ -11,8 +11,8 @@ from collections.abc import Iterator
 
 import uvicorn
 
-from analytics.api import create_app
-from analytics.delivery_config import DeliveryConfig
+from analytics.api.app import create_app
+from analytics.delivery.config import DeliveryConfig
 from ingestor.localstack import free_port
 
 TOKEN = "api-test-token"

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 import psycopg
 import pytest
 
-from analytics.delivery_config import DeliveryConfig, Recipients, Tariff
+from analytics.delivery.config import DeliveryConfig, Recipients, Tariff
 from ingestor.localstack import free_port
 from tests.conftest import PgServer
 from tests.harness.smtp import Mailbox, SmtpServer

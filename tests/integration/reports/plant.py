@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 import psycopg
 
-from analytics.rollups import refresh
+from analytics.worker.rollups import refresh
 from gateway.simulator.model import Event
 from tests.integration.analytics import history
 

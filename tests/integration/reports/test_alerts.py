@@ -9,8 +9,8 @@ import psycopg
 import pytest
 from psycopg.types.json import Jsonb
 
-from analytics.alerts import deliver_alerts
-from analytics.delivery_config import Alerts, DeliveryConfig
+from analytics.delivery.alerts import deliver_alerts
+from analytics.delivery.config import Alerts, DeliveryConfig
 from tests.integration.reports.conftest import TZ, Hook, SmtpServer
 from tests.integration.reports.plant import SITE, insert_anomaly
 

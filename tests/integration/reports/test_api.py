@@ -13,7 +13,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from analytics.delivery_config import DeliveryConfig, PowerBI
+from analytics.delivery.config import DeliveryConfig, PowerBI
 from analytics.reports import service
 from tests.integration.reports.api_server import TOKEN, get, serve_api
 from tests.integration.reports.conftest import DAY, FORTNIGHT

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from analytics.delivery_config import ApiSettings, DeliveryConfig
+from analytics.delivery.config import ApiSettings, DeliveryConfig
 from tests.conftest import PgServer
 from tests.integration.reports.api_server import get, serve_api
 from tests.integration.reports.plant import SITE

@@ -16,8 +16,8 @@ import psycopg
 import pytest
 from psycopg.conninfo import conninfo_to_dict
 
-from analytics.api import APPLICATION_NAME
-from analytics.delivery_config import ApiSettings, DeliveryConfig
+from analytics.api.app import APPLICATION_NAME
+from analytics.delivery.config import ApiSettings, DeliveryConfig
 from ingestor.localstack import free_port
 from tests.conftest import PgServer
 from tests.integration.reports.api_server import AUTH, get, serve_api

@@ -15,8 +15,8 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
-from analytics import mail
-from analytics.delivery_config import DeliveryConfig
+from analytics.delivery import mail
+from analytics.delivery.config import DeliveryConfig
 from analytics.reports.delivery import deliver_due_reports
 from ingestor.localstack import free_port
 from tests.integration.reports.conftest import TZ, Mailbox, SmtpServer

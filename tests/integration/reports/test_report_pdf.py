@@ -16,7 +16,7 @@ from PIL import Image
 from pypdf import PdfReader
 
 from analytics import i18n
-from analytics.delivery_config import DeliveryConfig
+from analytics.delivery.config import DeliveryConfig
 from analytics.reports import service
 from tests.integration.reports.conftest import CONTRACT_KW, DAY, FORTNIGHT, TZ
 from tests.integration.reports.plant import SITE
@@ -165,7 +165,7 @@ def test_fortnightly_pdf_numbers_match_the_database(plant_db: str, config: Deliv
 def test_fortnightly_without_tariff_prices_shows_no_money(
     plant_db: str, config: DeliveryConfig
 ) -> None:
-    from analytics.delivery_config import Tariff
+    from analytics.delivery.config import Tariff
 
     cfg = config.model_copy(update={"tariff": Tariff()})
     rec = service.generate(

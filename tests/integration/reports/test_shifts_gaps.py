@@ -14,9 +14,9 @@ import pytest
 from pypdf import PdfReader
 
 from analytics import i18n
-from analytics.delivery_config import DeliveryConfig
+from analytics.delivery.config import DeliveryConfig
 from analytics.reports import charts, data, service
-from analytics.rollups import refresh
+from analytics.worker.rollups import refresh
 from tests.integration.reports.conftest import DAY, STEP, TZ
 from tests.integration.reports.plant import SITE
 

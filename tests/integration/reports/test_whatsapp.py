@@ -10,9 +10,9 @@ from datetime import datetime
 import psycopg
 import pytest
 
-from analytics import whatsapp
-from analytics.alerts import deliver_alerts
-from analytics.delivery_config import (
+from analytics.delivery import whatsapp
+from analytics.delivery.alerts import deliver_alerts
+from analytics.delivery.config import (
     Alerts,
     DeliveryConfig,
     DeliveryConfigError,

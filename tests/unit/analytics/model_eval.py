@@ -9,8 +9,8 @@ from datetime import datetime, timedelta
 
 import pandas as pd
 
-from analytics import model
-from analytics.rules import MeterInfo
+from analytics.detection import seasonal
+from analytics.detection.rules import MeterInfo
 from gateway.simulator.model import Event
 from tests.unit.analytics.simframes import Mutate, minute_frame, samples, ts
 
@@ -70,12 +70,12 @@ def _history(
     return minute_frame(1, list(samples(seed, start, end, 60.0, events, mutate)))
 
 
-def train(seed: int, params: model.ModelParams | None = None) -> model.MeterModel:
-    feats = model.features(_history(seed, TRAIN_START, TEST_DAY - timedelta(days=1)), METERS, TZ)
-    return model.fit(feats, 1, TEST_DAY, params)
+def train(seed: int, params: seasonal.ModelParams | None = None) -> seasonal.MeterModel:
+    feats = seasonal.features(_history(seed, TRAIN_START, TEST_DAY - timedelta(days=1)), METERS, TZ)
+    return seasonal.fit(feats, 1, TEST_DAY, params)
 
 
-def evaluate(seed: int, scenario: str, fitted: model.MeterModel) -> Score:
+def evaluate(seed: int, scenario: str, fitted: seasonal.MeterModel) -> Score:
     minutes = SCENARIOS[scenario]
     spans = [
         (TEST_DAY + timedelta(hours=h), TEST_DAY + timedelta(hours=h, minutes=minutes))
@@ -89,8 +89,10 @@ def evaluate(seed: int, scenario: str, fitted: model.MeterModel) -> Score:
     else:
         events = tuple(Event(scenario, a.timestamp(), minutes * 60) for a, _ in spans)
     frame = _history(seed, TEST_DAY, TEST_DAY + timedelta(days=1), events, mutate)
-    feats = model.features(frame, METERS, TZ)
-    found_eps = model.episodes("plant", fitted, feats, model.score(fitted, feats), last_bucket=None)
+    feats = seasonal.features(frame, METERS, TZ)
+    found_eps = seasonal.episodes(
+        "plant", fitted, feats, seasonal.score(fitted, feats), last_bucket=None
+    )
     slack = timedelta(minutes=5)
 
     def hits(ep_start: datetime, ep_end: datetime, a: datetime, b: datetime) -> bool:
@@ -102,7 +104,7 @@ def evaluate(seed: int, scenario: str, fitted: model.MeterModel) -> Score:
 
 
 def run(
-    seeds: tuple[int, ...] = (1, 4), params: model.ModelParams | None = None
+    seeds: tuple[int, ...] = (1, 4), params: seasonal.ModelParams | None = None
 ) -> dict[str, dict[str, float]]:
     totals: dict[str, list[Score]] = {s: [] for s in SCENARIOS}
     clean_false = 0
@@ -111,9 +113,11 @@ def run(
         for scenario in SCENARIOS:
             totals[scenario].append(evaluate(seed, scenario, fitted))
         clean = _history(seed, TEST_DAY, TEST_DAY + timedelta(days=1))
-        feats = model.features(clean, METERS, TZ)
+        feats = seasonal.features(clean, METERS, TZ)
         clean_false += len(
-            model.episodes("plant", fitted, feats, model.score(fitted, feats), last_bucket=None)
+            seasonal.episodes(
+                "plant", fitted, feats, seasonal.score(fitted, feats), last_bucket=None
+            )
         )
     out: dict[str, dict[str, float]] = {}
     for scenario, scores in totals.items():
@@ -135,4 +139,4 @@ if __name__ == "__main__":
     import json
 
     for method in ("baseline", "isolation_forest"):
-        print(method, json.dumps(run(params=model.ModelParams(method=method))))
+        print(method, json.dumps(run(params=seasonal.ModelParams(method=method))))

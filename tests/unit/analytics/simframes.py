@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 
-from analytics.rules import MeterInfo, RuleInput, SiteInfo
+from analytics.detection.rules import MeterInfo, RuleInput, SiteInfo
 from gateway.simulator.model import Event, PlantModel
 
 Mutate = Callable[[float, dict[str, float]], None]

@@ -8,7 +8,7 @@ import pytest
 
 from analytics.config import load
 from analytics.errors import ConfigError
-from analytics.jobs import Context
+from analytics.worker.context import Context
 
 pytestmark = pytest.mark.unit
 DB = "postgresql://emusa@localhost/emusa"

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from analytics import crosscheck as cc
-from analytics.messages import describe
+from analytics.detection import crosscheck as cc
+from analytics.detection.texts import describe
 from gateway.simulator.faults import Fault, mutate
 from gateway.simulator.model import PlantModel
 
@@ -346,7 +346,7 @@ def test_scale_error_not_fixed_yet_is_ongoing() -> None:
 
 
 def test_counter_episodes_a_stuck_meter_explains_are_dropped() -> None:
-    from analytics.events import Episode
+    from analytics.detection.events import Episode
 
     stuck = Episode("plant", 1, "meter_stuck", "rule", "warning", H, H + timedelta(minutes=30),
                     False, "samples", 1800.0, 20.0)  # fmt: skip

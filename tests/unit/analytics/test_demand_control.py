@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from analytics import demand_control as dc
-from analytics.demand_job import params_from_env
+from analytics.demand import control as dc
+from analytics.demand.job import params_from_env
 from analytics.errors import ConfigError
 from analytics.i18n import kind_name
 

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from analytics.events import Episode, StoredEvent, group_runs, merge
+from analytics.detection.events import Episode, StoredEvent, group_runs, merge
 
 pytestmark = pytest.mark.unit
 

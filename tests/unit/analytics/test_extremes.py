@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analytics import extremes, rules
-from analytics.events import Episode
+from analytics.detection import extremes, rules
+from analytics.detection.events import Episode
 from tests.unit.analytics.simframes import GAUGES, minute_frame
 
 pytestmark = pytest.mark.unit

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from analytics import llm
 from analytics.config import LlmSettings
 from analytics.errors import LlmError
+from analytics.summaries import llm
 from tests.unit.analytics.fake_llm import fake_llm
 
 pytestmark = pytest.mark.unit

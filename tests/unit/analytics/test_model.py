@@ -16,7 +16,7 @@ from datetime import timedelta
 import numpy as np
 import pytest
 
-from analytics import model
+from analytics.detection import seasonal
 from gateway.simulator.model import Event
 from tests.unit.analytics import model_eval
 
@@ -47,8 +47,10 @@ def test_explanation_names_the_driving_feature() -> None:
         model_eval.TEST_DAY + timedelta(days=1),
         (Event("pf_drop", at.timestamp(), 3600),),
     )
-    feats = model.features(frame, model_eval.METERS, model_eval.TZ)
-    (ep,) = model.episodes("plant", fitted, feats, model.score(fitted, feats), last_bucket=None)
+    feats = seasonal.features(frame, model_eval.METERS, model_eval.TZ)
+    (ep,) = seasonal.episodes(
+        "plant", fitted, feats, seasonal.score(fitted, feats), last_bucket=None
+    )
     assert ep.detector == "model" and ep.kind == "model_outlier"
     assert ep.start == at and ep.end == at + timedelta(hours=1)
     top = ep.details["drivers"][0]
@@ -59,16 +61,16 @@ def test_explanation_names_the_driving_feature() -> None:
 
 def test_too_little_history_scores_nothing() -> None:
     frame = model_eval._history(1, model_eval.TEST_DAY, model_eval.TEST_DAY + timedelta(hours=6))
-    feats = model.features(frame, model_eval.METERS, model_eval.TZ)
-    fitted = model.fit(feats, 1, model_eval.TEST_DAY)
+    feats = seasonal.features(frame, model_eval.METERS, model_eval.TZ)
+    fitted = seasonal.fit(feats, 1, model_eval.TEST_DAY)
     assert fitted.status()["ready"] == [] and fitted.status()["warming_up"]
-    assert np.isnan(model.score(fitted, feats)).all()
+    assert np.isnan(seasonal.score(fitted, feats)).all()
 
 
 def test_the_worker_loads_scikit_learn_only_for_the_isolation_forest() -> None:
     # A fresh interpreter: this test session may have imported scikit-learn already.
     code = (
-        "import sys, analytics.__main__, analytics.jobs, analytics.model\n"
+        "import sys, analytics.__main__, analytics.worker.registry, analytics.detection.seasonal\n"
         "print(sorted(m for m in ('sklearn', 'scipy') if m in sys.modules))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -76,11 +78,11 @@ def test_the_worker_loads_scikit_learn_only_for_the_isolation_forest() -> None:
 
 
 def test_isolation_forest_option_fits_and_scores() -> None:
-    fitted = model_eval.train(1, model.ModelParams(method="isolation_forest"))
+    fitted = model_eval.train(1, seasonal.ModelParams(method="isolation_forest"))
     assert fitted.forest is not None and fitted.forest_threshold > 0
     at = model_eval.TEST_DAY + timedelta(hours=10)
     clean, pf_drop = (
-        model.features(
+        seasonal.features(
             model_eval._history(
                 1, model_eval.TEST_DAY, model_eval.TEST_DAY + timedelta(days=1), ev
             ),
@@ -89,7 +91,7 @@ def test_isolation_forest_option_fits_and_scores() -> None:
         )
         for ev in ((), (Event("pf_drop", at.timestamp(), 3600),))
     )
-    clean_scores, drop_scores = model.score(fitted, clean), model.score(fitted, pf_drop)
+    clean_scores, drop_scores = seasonal.score(fitted, clean), seasonal.score(fitted, pf_drop)
     assert len(clean_scores) == len(clean) == 1440
     assert (clean_scores > 1).mean() < 0.05  # near the training false-alarm rate
     # the hour stands out (its threshold is a training quantile, not calibrated out of

@@ -1,4 +1,4 @@
-"""Out-of-sample calibration of the statistical model (analytics/baseline.py, model.py).
+"""Out-of-sample calibration of the statistical model (analytics/detection/baseline.py, seasonal.py).
 
 Synthetic feature rows with known noise: a daily shape plus Gaussian noise per feature,
 working days and weekends/holidays with different levels, fixed seeds, fixed dates.
@@ -12,9 +12,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analytics import baseline, model
-from analytics.events import Episode
-from analytics.rules import MeterInfo
+from analytics.detection import baseline, seasonal
+from analytics.detection.events import Episode
+from analytics.detection.rules import MeterInfo
 
 pytestmark = pytest.mark.unit
 
@@ -27,8 +27,8 @@ LOW_FLOORS = {"pf": 1e-4, "v_pct": 1e-3, "v_unb": 1e-3, "i_unb": 1e-3, "freq": 1
 
 @pytest.fixture(autouse=True)
 def _low_floors(monkeypatch: pytest.MonkeyPatch) -> None:
-    floors = {**model.FLOORS, **LOW_FLOORS, "p_kw": 1e-3, "q_kvar": 1e-3}
-    monkeypatch.setattr(model, "FLOORS", floors)
+    floors = {**seasonal.FLOORS, **LOW_FLOORS, "p_kw": 1e-3, "q_kvar": 1e-3}
+    monkeypatch.setattr(seasonal, "FLOORS", floors)
 
 
 def synthetic(first: date, days: int, seed: int, holidays: tuple[date, ...] = ()) -> pd.DataFrame:
@@ -45,7 +45,7 @@ def synthetic(first: date, days: int, seed: int, holidays: tuple[date, ...] = ()
         base = {"p_kw": 20 + 60 * load, "q_kvar": 8 + 25 * load, "pf": 0.93 + 0.02 * load,
                 "v_pct": 100 - 1.5 * load, "v_unb": 0.6 + 0 * load, "i_unb": 3 + 0 * load,
                 "freq": 60 + 0 * load}  # fmt: skip
-        values = {f: base[f] + rng.normal(0, SIGMA[f], 1440) for f in model.FEATURES}
+        values = {f: base[f] + rng.normal(0, SIGMA[f], 1440) for f in seasonal.FEATURES}
         start = datetime(day.year, day.month, day.day, 3, tzinfo=UTC)  # local midnight (UTC-3)
         frames.append(
             pd.DataFrame(
@@ -53,7 +53,7 @@ def synthetic(first: date, days: int, seed: int, holidays: tuple[date, ...] = ()
                     "meter_id": 1,
                     "bucket": [start + timedelta(minutes=int(m)) for m in minute],
                     **values,
-                    "day": model.day_number(day),
+                    "day": seasonal.day_number(day),
                     "day_type": day_type,
                     "minute": minute,
                 }
@@ -62,8 +62,10 @@ def synthetic(first: date, days: int, seed: int, holidays: tuple[date, ...] = ()
     return pd.concat(frames, ignore_index=True)
 
 
-def fitted_on(days: int, params: model.ModelParams | None = None) -> model.MeterModel:
-    return model.fit(synthetic(MONDAY, days, seed=1), 1, datetime(2026, 4, 1, tzinfo=UTC), params)
+def fitted_on(days: int, params: seasonal.ModelParams | None = None) -> seasonal.MeterModel:
+    return seasonal.fit(
+        synthetic(MONDAY, days, seed=1), 1, datetime(2026, 4, 1, tzinfo=UTC), params
+    )
 
 
 def test_tail_threshold_meets_the_rate_on_known_noise() -> None:
@@ -92,21 +94,21 @@ def test_daily_max_threshold_meets_the_day_rate_and_ignores_one_bad_day() -> Non
 
 
 def test_realized_out_of_sample_rate_is_the_target() -> None:
-    budget = 2.0 * model.MINUTES_PER_WEEK / 1000  # 1 minute in 500: measurable on 3 weeks
-    params = model.ModelParams(
+    budget = 2.0 * seasonal.MINUTES_PER_WEEK / 1000  # 1 minute in 500: measurable on 3 weeks
+    params = seasonal.ModelParams(
         false_events_per_week=budget, min_threshold=0.0, few_days_margin=0.0
     )  # the calibration alone, without the floor and the few-days margin
     fitted = fitted_on(28, params)
     fresh = synthetic(MONDAY + timedelta(days=28), 21, seed=2)
-    rate = float((model.score(fitted, fresh) > 1).mean())
+    rate = float((seasonal.score(fitted, fresh) > 1).mean())
     assert 1e-3 <= rate <= 3e-3, rate
 
 
 def test_clean_weeks_stay_within_the_model_budget() -> None:
     fitted = fitted_on(21)
     fresh = synthetic(MONDAY + timedelta(days=21), 28, seed=3)
-    scores = model.score(fitted, fresh)
-    eps = model.episodes("s", fitted, fresh, scores, last_bucket=None)
+    scores = seasonal.score(fitted, fresh)
+    eps = seasonal.episodes("s", fitted, fresh, scores, last_bucket=None)
     assert not np.isnan(scores).any()
     assert len(eps) <= 2  # budget 0.3 per week: 1.2 expected at most in 4 weeks
 
@@ -116,7 +118,7 @@ def test_few_samples_per_slot_cannot_collapse_the_spread() -> None:
     # per Sunday slot, two per Saturday slot, and still a spread from days not fitted
     fitted = fitted_on(13)
     assert fitted.groups == ["working", "weekend_holiday"]
-    p = model.FEATURES.index("p_kw")
+    p = seasonal.FEATURES.index("p_kw")
     for g in range(2):
         spread = fitted.spread[g, p][~np.isnan(fitted.spread[g, p])]
         assert len(spread) == 1440
@@ -132,9 +134,9 @@ def test_two_days_of_a_group_are_not_enough_history() -> None:
     assert status["days"] == {"working": 5, "weekend_holiday": 2}
     sunday = synthetic(MONDAY + timedelta(days=12), 1, seed=4)  # the next Saturday
     sunday["p_kw"] += 500  # a deviation the model cannot judge yet: no event, no guess
-    scores = model.score(fitted, sunday)
-    assert np.isnan(scores).all() and model.unscored(scores) == 1440
-    assert model.episodes("s", fitted, sunday, scores, last_bucket=None) == []
+    scores = seasonal.score(fitted, sunday)
+    assert np.isnan(scores).all() and seasonal.unscored(scores) == 1440
+    assert seasonal.episodes("s", fitted, sunday, scores, last_bucket=None) == []
 
 
 def test_saturdays_get_their_own_group_once_there_are_enough() -> None:
@@ -152,7 +154,7 @@ def test_a_holiday_is_scored_as_a_sunday() -> None:
          **{c: [10.0, 10.0] for c in ("i_l1_avg", "i_l2_avg", "i_l3_avg")},
          "p_total_avg": [3.0, 3.0], "q_total_avg": [1.0, 1.0], "freq_avg": [60.0, 60.0]}
     )  # fmt: skip
-    feats = model.features(minute, {1: MeterInfo(1, "m1")}, "America/Sao_Paulo", 5.0, [holiday])
+    feats = seasonal.features(minute, {1: MeterInfo(1, "m1")}, "America/Sao_Paulo", 5.0, [holiday])
     assert feats["day_type"].tolist() == [2, 0] and feats["minute"].tolist() == [720, 720]
 
 
@@ -162,7 +164,7 @@ def test_each_episode_is_labelled_by_the_quantity_driving_its_minutes() -> None:
     sag = (day["minute"] >= 600) & (day["minute"] < 606)
     day.loc[sag, "v_pct"] -= 12  # a 6-minute voltage sag ...
     day.loc[sag, "q_kvar"] += 4  # ... with reactive power a little off (a few sigma)
-    (ep,) = model.episodes("s", fitted, day, model.score(fitted, day), last_bucket=None)
+    (ep,) = seasonal.episodes("s", fitted, day, seasonal.score(fitted, day), last_bucket=None)
     assert ep.quantity == "v_pct" and ep.details["drivers"][0]["minutes"] == 6
     assert ep.start == day.loc[sag, "bucket"].iloc[0] and ep.details["minutes"] == 6
     assert ep.severity == "warning"
@@ -181,13 +183,13 @@ def test_a_rule_event_on_the_same_quantity_explains_the_model_episode() -> None:
              ep("model_outlier", "model", "p_kw")]  # fmt: skip
     # the sag names the voltage; the site's demand and the other meter's unbalance do not
     # say what this meter's power and current unbalance did
-    assert [e.quantity for e in model.unexplained(found, rules)] == ["i_unb", "p_kw"]
+    assert [e.quantity for e in seasonal.unexplained(found, rules)] == ["i_unb", "p_kw"]
 
 
 def test_minutes_under_rule_events_are_left_out_of_training() -> None:
     feats = synthetic(MONDAY, 1, seed=6)
     at = datetime(2026, 3, 2, 13, tzinfo=UTC)  # 10:00 local
-    left = model.without_events(feats, [(1, at, at + timedelta(minutes=30)), (2, at, at)])
+    left = seasonal.without_events(feats, [(1, at, at + timedelta(minutes=30)), (2, at, at)])
     gone = feats.loc[~feats.index.isin(left.index), "bucket"]
     assert len(gone) == 40  # 30 minutes and 5 either side; meter 2's event is not meter 1's
     assert gone.min() == at - timedelta(minutes=5)

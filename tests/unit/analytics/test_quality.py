@@ -7,7 +7,7 @@ from datetime import timedelta
 import pandas as pd
 import pytest
 
-from analytics import quality, rules
+from analytics.detection import quality, rules
 from tests.unit.analytics.test_extremes import AT, T0, Edit, during, run
 
 pytestmark = pytest.mark.unit

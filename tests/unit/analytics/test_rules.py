@@ -9,8 +9,8 @@ from datetime import timedelta
 import numpy as np
 import pytest
 
-from analytics import rules
-from analytics.events import Episode
+from analytics.detection import rules
+from analytics.detection.events import Episode
 from gateway.simulator.model import Event
 from tests.unit.analytics.simframes import Mutate, rule_input, ts
 

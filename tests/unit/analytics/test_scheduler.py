@@ -9,7 +9,7 @@ import psycopg
 import pytest
 
 from analytics.errors import PublishError
-from analytics.scheduler import Job, Scheduler, clock_from, complete_windows, window_start
+from analytics.worker.scheduler import Job, Scheduler, clock_from, complete_windows, window_start
 from tests.harness.clock import FakeClock
 from tests.unit.analytics.simframes import ts
 
@@ -80,7 +80,7 @@ def test_an_outage_is_logged_once_without_traceback_and_its_end_is_logged(
 
     t0 = ts("2026-11-23 12:00")
     s = Scheduler([Job("detect", timedelta(minutes=1), db_job)])
-    with caplog.at_level(logging.INFO, logger="analytics.scheduler"):
+    with caplog.at_level(logging.INFO, logger="analytics.worker.scheduler"):
         for i in range(4):
             s.run_pending(t0 + timedelta(minutes=i))
     errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
@@ -100,7 +100,7 @@ def test_unexpected_failures_keep_their_traceback(
     def job(now: datetime) -> None:
         raise exc
 
-    with caplog.at_level(logging.ERROR, logger="analytics.scheduler"):
+    with caplog.at_level(logging.ERROR, logger="analytics.worker.scheduler"):
         Scheduler([Job("j", timedelta(minutes=1), job)]).run_pending(ts("2026-11-23 12:00"))
     (record,) = caplog.records
     assert (record.exc_info is not None) is traceback

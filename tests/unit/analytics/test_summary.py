@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from analytics import i18n, summary
-from analytics.messages import describe
+from analytics import i18n
+from analytics.detection.texts import describe
+from analytics.summaries import text as summary
 
 pytestmark = pytest.mark.unit
 

@@ -5,9 +5,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from analytics.delivery_config import Tariff
+from analytics.delivery.config import Tariff
 from analytics.reports import analysis
-from analytics.reports.model import DayDemand, FortnightData, HourEnergy, Site
+from analytics.reports.content import DayDemand, FortnightData, HourEnergy, Site
 
 pytestmark = pytest.mark.unit
 TZ = ZoneInfo("America/Sao_Paulo")

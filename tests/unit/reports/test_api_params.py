@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from analytics import api_params
-from analytics.api_params import ParameterError
-from analytics.delivery_config import ApiSettings
+from analytics.api import params as api_params
+from analytics.api.params import ParameterError
+from analytics.delivery.config import ApiSettings
 
 pytestmark = pytest.mark.unit
 RANGE = [("from", "2026-11-01T00:00-03:00"), ("to", "2026-11-02T00:00-03:00")]

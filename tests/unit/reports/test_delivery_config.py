@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from analytics.delivery_config import DEFAULT_BRANDING, DeliveryConfigError, load
+from analytics.delivery.config import DEFAULT_BRANDING, DeliveryConfigError, load
 
 pytestmark = pytest.mark.unit
 
@@ -68,7 +68,7 @@ def test_environment_errors_name_the_variable() -> None:
 
 
 def test_the_shipped_example_loads(tmp_path: Path) -> None:
-    example = Path(__file__).resolve().parents[3] / "analytics/reports/delivery.example.yaml"
+    example = Path(__file__).resolve().parents[3] / "analytics/delivery/delivery.example.yaml"
     # its WhatsApp block, commented out, loads too once uncommented
     text = example.read_text(encoding="utf-8")
     uncommented = re.sub(r"(?m)^  # ( *(whatsapp|phone_number_id|template|language|recipients|- \{to))",

@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 import pytest
 from starlette.requests import Request
 
-from analytics import export
-from analytics.api import _authorized
+from analytics.api import export
+from analytics.api.app import _authorized
 
 pytestmark = pytest.mark.unit
 

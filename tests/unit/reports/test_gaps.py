@@ -11,8 +11,8 @@ from reportlab.graphics.charts.lineplots import LinePlot
 
 from analytics import i18n
 from analytics.reports import charts
+from analytics.reports.content import Completeness, Point
 from analytics.reports.data import with_gaps
-from analytics.reports.model import Completeness, Point
 
 T0 = datetime(2026, 11, 10, 3, tzinfo=UTC)
 Q = timedelta(minutes=15)

@@ -9,10 +9,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from pypdf import PdfReader
 
-from analytics.delivery_config import Tariff
-from analytics.reports.daily import build_daily, summary_lines
-from analytics.reports.fortnightly import build_fortnightly
-from analytics.reports.model import (
+from analytics.delivery.config import Tariff
+from analytics.reports.content import (
     Anomaly,
     DailyData,
     DayDemand,
@@ -26,6 +24,8 @@ from analytics.reports.model import (
     Stat,
     Window,
 )
+from analytics.reports.daily import build_daily, summary_lines
+from analytics.reports.fortnightly import build_fortnightly
 
 pytestmark = pytest.mark.unit
 TZ = ZoneInfo("America/Sao_Paulo")

@@ -4,7 +4,7 @@ import smtplib
 
 import pytest
 
-from analytics import mail
+from analytics.delivery import mail
 
 pytestmark = pytest.mark.unit
 
