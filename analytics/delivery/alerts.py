@@ -1,6 +1,7 @@
 """Alerts: anomalies of the configured severities sent by e-mail, webhook and/or WhatsApp, with a
 cooldown per (site, meter, kind) and one decision per anomaly, both kept in the database
-(``alert_deliveries``, ``alert_cooldowns``) so a restart never re-sends."""
+(``alert_deliveries``, ``alert_cooldowns``) so a restart never re-sends. Named queries in
+``delivery/queries.sql``."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, LiteralString
 from zoneinfo import ZoneInfo
 
 import psycopg
@@ -18,23 +19,14 @@ from analytics import i18n
 from analytics.delivery import mail, webhook, whatsapp
 from analytics.delivery.config import DeliveryConfig
 from analytics.errors import AnalyticsError, DatabaseError
+from contract import sqlfiles
 
 log = logging.getLogger(__name__)
 
-_PENDING = """
-SELECT a.anomaly_id, a.site_id, a.meter_id, m.name, a.kind, a.severity, a.started_at,
-       a.ended_at, a.quantity, a.measured, a.limit_value, a.message_pt, a.message_en,
-       s.name, s.timezone, coalesce(d.attempts, 0), coalesce(a.details, '{}'::jsonb)
-FROM anomalies a
-JOIN sites s ON s.site_id = a.site_id
-LEFT JOIN meters m ON m.meter_id = a.meter_id
-LEFT JOIN alert_deliveries d ON d.anomaly_id = a.anomaly_id
-WHERE a.severity = ANY(%(severities)s)
-  AND a.started_at >= %(since)s AND a.started_at <= %(now)s
-  AND (%(site)s::text IS NULL OR a.site_id = %(site)s)
-  AND (d.anomaly_id IS NULL OR (d.outcome = 'failed' AND d.attempts < %(max_attempts)s))
-ORDER BY a.started_at, a.anomaly_id
-"""
+
+def _q(name: str) -> LiteralString:
+    """A query of ``delivery/queries.sql`` (our own file, never a value)."""
+    return sqlfiles.beside(__file__)[name]
 
 
 @dataclass(frozen=True)
@@ -177,11 +169,7 @@ def _record(
     conn: psycopg.Connection[Any], e: Event, outcome: str, channels: list[str], error: str | None
 ) -> None:
     conn.execute(
-        "INSERT INTO alert_deliveries (anomaly_id, site_id, meter_id, kind, outcome, channels,"
-        " attempts, last_error) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
-        " ON CONFLICT (anomaly_id) DO UPDATE SET outcome = EXCLUDED.outcome,"
-        " channels = EXCLUDED.channels, attempts = alert_deliveries.attempts + EXCLUDED.attempts,"
-        " last_error = EXCLUDED.last_error, decided_at = now()",
+        _q("record_decision"),
         (
             e.anomaly_id,
             e.site_id,
@@ -216,7 +204,7 @@ def deliver_alerts(
     try:
         with psycopg.connect(dsn) as conn:
             rows = conn.execute(
-                _PENDING,
+                _q("pending_alerts"),
                 {
                     "severities": list(cfg.severities),
                     "since": now - timedelta(hours=cfg.lookback_hours),
@@ -230,16 +218,10 @@ def deliver_alerts(
                 e = Event(*r)
                 # one worker decides per (site, meter, kind) at a time
                 state = conn.execute(
-                    "SELECT last_sent_at FROM alert_cooldowns WHERE site_id = %s"
-                    " AND meter_id IS NOT DISTINCT FROM %s AND kind = %s FOR UPDATE",
-                    (e.site_id, e.meter_id, e.kind),
+                    _q("lock_cooldown"), (e.site_id, e.meter_id, e.kind)
                 ).fetchone()
                 if state is not None and now - state[0] < cooldown:
-                    conn.execute(
-                        "UPDATE alert_cooldowns SET suppressed = suppressed + 1 WHERE site_id = %s"
-                        " AND meter_id IS NOT DISTINCT FROM %s AND kind = %s",
-                        (e.site_id, e.meter_id, e.kind),
-                    )
+                    conn.execute(_q("count_suppressed"), (e.site_id, e.meter_id, e.kind))
                     _record(conn, e, "suppressed", [], None)
                     conn.commit()
                     out.append(AlertResult(e.anomaly_id, "suppressed", ()))
@@ -248,12 +230,7 @@ def deliver_alerts(
                 error = "; ".join(errors) or None
                 if sent:
                     conn.execute(
-                        "INSERT INTO alert_cooldowns (site_id, meter_id, kind, last_sent_at,"
-                        " anomaly_id) VALUES (%s, %s, %s, %s, %s)"
-                        " ON CONFLICT ON CONSTRAINT alert_cooldowns_key DO UPDATE SET"
-                        " last_sent_at = EXCLUDED.last_sent_at, anomaly_id = EXCLUDED.anomaly_id,"
-                        " suppressed = 0",
-                        (e.site_id, e.meter_id, e.kind, now, e.anomaly_id),
+                        _q("start_cooldown"), (e.site_id, e.meter_id, e.kind, now, e.anomaly_id)
                     )
                 _record(conn, e, "sent" if sent else "failed", sent, error)
                 conn.commit()

@@ -79,10 +79,7 @@ def email_report(
     settings = mail.parse_smtp_url(config.smtp_url)
     try:
         with psycopg.connect(dsn) as conn:
-            row = conn.execute(
-                "SELECT emailed_at FROM reports WHERE report_id = %s FOR UPDATE SKIP LOCKED",
-                (rec.report_id,),
-            ).fetchone()
+            row = conn.execute(data.queries()["lock_unsent_report"], (rec.report_id,)).fetchone()
             if row is None or row[0] is not None:
                 return False
             site = data.site(conn, rec.site_id)
@@ -106,18 +103,12 @@ def email_report(
                 )
             except mail.MailError as exc:
                 conn.execute(
-                    "UPDATE reports SET email_attempts = email_attempts + %s, last_email_error = %s"
-                    " WHERE report_id = %s",
+                    data.queries()["email_failed"],
                     (config.smtp_attempts, str(exc)[:2000], rec.report_id),
                 )
                 conn.commit()
                 raise
-            conn.execute(
-                "UPDATE reports SET emailed_at = now(), recipients = %s,"
-                " email_attempts = email_attempts + %s, last_email_error = NULL"
-                " WHERE report_id = %s",
-                (recipients, used, rec.report_id),
-            )
+            conn.execute(data.queries()["email_sent"], (recipients, used, rec.report_id))
             conn.commit()
             return True
     except psycopg.Error as exc:

@@ -1,5 +1,6 @@
--- Named queries of the reports, loaded once by analytics/reports/data.py.
--- Parameters are psycopg named placeholders; ranges are [start, end) in UTC instants.
+-- Named queries of the reports (analytics/reports/), loaded once by data.queries(): what a
+-- report shows (named placeholders; ranges are [start, end) in UTC instants), and the
+-- recorded reports at the end of the file.
 
 -- name: site
 SELECT site_id, name, timezone, tariff_modality, contracted_demand_kw,
@@ -175,3 +176,45 @@ CROSS JOIN LATERAL (
 ) c
 WHERE m.site_id = %(site)s
 ORDER BY m.name;
+
+-- Recorded reports (analytics/reports/service.py, delivery.py): positional parameters;
+-- the columns of service.ReportRecord, in order.
+
+-- name: find_report
+-- The scheduled report of (site, kind, lang, period start), if recorded.
+SELECT report_id, site_id, kind, lang, period_start, period_end, path, sha256, bytes,
+       created_at, emailed_at, recipients
+FROM reports
+WHERE site_id = %s AND kind = %s AND lang = %s AND period_start = %s AND kind <> 'adhoc';
+
+-- name: record_report
+-- An adhoc report: every build is recorded.
+INSERT INTO reports (site_id, kind, lang, period_start, period_end, path, sha256, bytes)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
+RETURNING report_id, site_id, kind, lang, period_start, period_end, path, sha256, bytes,
+          created_at, emailed_at, recipients;
+
+-- name: record_scheduled_report
+-- A scheduled report: once per (site, kind, lang, period start); no row when another
+-- worker recorded it meanwhile.
+INSERT INTO reports (site_id, kind, lang, period_start, period_end, path, sha256, bytes)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
+ON CONFLICT (site_id, kind, lang, period_start) WHERE kind <> 'adhoc' DO NOTHING
+RETURNING report_id, site_id, kind, lang, period_start, period_end, path, sha256, bytes,
+          created_at, emailed_at, recipients;
+
+-- name: lock_unsent_report
+-- The report's row while it is e-mailed (another worker sending it skips it).
+SELECT emailed_at FROM reports WHERE report_id = %s FOR UPDATE SKIP LOCKED;
+
+-- name: email_failed
+-- Positional (attempts, error, report).
+UPDATE reports SET email_attempts = email_attempts + %s, last_email_error = %s
+WHERE report_id = %s;
+
+-- name: email_sent
+-- Positional (recipients, attempts, report).
+UPDATE reports
+SET emailed_at = now(), recipients = %s, email_attempts = email_attempts + %s,
+    last_email_error = NULL
+WHERE report_id = %s;

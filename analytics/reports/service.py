@@ -1,4 +1,5 @@
-"""Build a report from the database, keep the PDF on disk and record it in ``reports``."""
+"""Build a report from the database, keep the PDF on disk and record it in ``reports``
+(named queries in ``reports/queries.sql``)."""
 
 from __future__ import annotations
 
@@ -23,11 +24,6 @@ log = logging.getLogger(__name__)
 
 Layout = Literal["daily", "fortnightly"]
 RecordKind = Literal["daily", "fortnightly", "adhoc"]
-
-_COLUMNS = (
-    "report_id, site_id, kind, lang, period_start, period_end, path, sha256, bytes, "
-    "created_at, emailed_at, recipients"
-)
 
 
 @dataclass(frozen=True)
@@ -118,11 +114,7 @@ def _write(path: Path, content: bytes) -> None:
 def find(
     conn: data.Conn, site_id: str, kind: str, lang: str, start: datetime
 ) -> ReportRecord | None:
-    row = conn.execute(
-        f"SELECT {_COLUMNS} FROM reports"
-        " WHERE site_id = %s AND kind = %s AND lang = %s AND period_start = %s AND kind <> 'adhoc'",
-        (site_id, kind, lang, start),
-    ).fetchone()
+    row = conn.execute(data.queries()["find_report"], (site_id, kind, lang, start)).fetchone()
     return ReportRecord.from_row(row) if row else None
 
 
@@ -162,15 +154,9 @@ def generate(
                 name = name.replace(".pdf", f"_{datetime.now(UTC):%Y%m%dT%H%M%S%f}.pdf")
             path = (config.reports_dir / site_id / name).resolve()
             sha = hashlib.sha256(pdf).hexdigest()
-            conflict = (
-                " ON CONFLICT (site_id, kind, lang, period_start) WHERE kind <> 'adhoc' DO NOTHING"
-                if record_kind != "adhoc"
-                else ""
-            )
+            record = "record_report" if record_kind == "adhoc" else "record_scheduled_report"
             row = conn.execute(
-                "INSERT INTO reports (site_id, kind, lang, period_start, period_end, path, sha256,"
-                " bytes) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
-                f"{conflict} RETURNING {_COLUMNS}",
+                data.queries()[record],
                 (site_id, record_kind, config.lang, start, end, str(path), sha, len(pdf)),
             ).fetchone()
             if row is None:  # another worker recorded it meanwhile
