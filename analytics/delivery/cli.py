@@ -2,8 +2,8 @@
 ``send-test-email``, ``export``, ``pbids``, ``serve-api``, ``deliver``.
 
 ``__main__`` registers them with ``add_commands(subparsers)`` and dispatches through
-``COMMANDS[name](args)``; each returns the exit status and raises AnalyticsError (or the
-ingestor's ConfigError for the database URL) for ``__main__`` to print.
+``COMMANDS[name](args)``; each returns the exit status and raises AnalyticsError (or
+contract's SettingsError for the database URL) for ``__main__`` to print.
 """
 
 from __future__ import annotations
