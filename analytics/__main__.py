@@ -74,7 +74,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--tick", type=float, default=5.0, help="seconds between checks (default 5)")
     run.add_argument(
         "--delivery-config",
-        help="reports, e-mail and alerts YAML (default: $EMUSA_DELIVERY_CONFIG; see README)",
+        help="reports, e-mail and alerts YAML (default: $EMUSA_DELIVERY_CONFIG; see docs/analytics-and-reports.md)",
     )
     run.add_argument(
         "--clock-start",

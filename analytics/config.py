@@ -1,6 +1,6 @@
 """Settings of the analytics worker: environment variables, overridden by flags.
 
-Names are shared with the other services (DESIGN.md). A missing or malformed value
+Names are shared with the other services (contract/settings.py, docs/operations-and-security.md). A missing or malformed value
 raises :class:`ConfigError` naming the variable.
 """
 
@@ -58,7 +58,7 @@ class Settings(Strict):
     settle: timedelta = timedelta(minutes=5)
     catch_up: timedelta = timedelta(days=7)
     refit_every: timedelta = timedelta(hours=24)
-    train_window: timedelta = timedelta(days=21)  # the model: 3 Saturdays, 3 Sundays (model.py)
+    train_window: timedelta = timedelta(days=21)  # the model: 3 Saturdays, 3 Sundays (detection/seasonal.py)
     model_enabled: bool = True
     # counter cross-check: allowed |counter - integrated| per hour, the larger of the two
     crosscheck_tolerance_pct: float = Field(default=5.0, gt=0, lt=100)

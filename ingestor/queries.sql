@@ -1,6 +1,6 @@
 -- Named queries of the ingestor writer, loaded once by ingestor/writer.py.
 -- {columns} is replaced by the quoted `readings` columns (time, meter_id, seq, then one
--- per canonical quantity in gateway/quantities.py order), built with psycopg.sql.
+-- per canonical quantity in contract/quantities.py order), built with psycopg.sql.
 
 -- name: has_invalidations
 -- The ingestor logs the time ranges it wrote for the rollups (migration 0015, both builds).
@@ -87,7 +87,7 @@ VALUES (
 ON CONFLICT DO NOTHING;
 
 -- name: update_meter_info
--- The meter's part of its newest info message (gateway/meterinfo.py). A retained message
+-- The meter's part of its newest info message (contract/meterinfo.py). A retained message
 -- received again (at every reconnect) changes nothing: info_changed_at marks a change of
 -- the meter's part or (registers_changed, from the statements below) of its registers.
 UPDATE meters SET

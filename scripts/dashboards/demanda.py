@@ -27,7 +27,7 @@ def build() -> dict[str, Any]:
                                    override("Contratada", {"color": {"fixedColor": "orange", "mode": "fixed"}}),
                                    override("Demanda 15 min", {"custom.drawStyle": "bars", "custom.fillOpacity": 60})]))  # fmt: skip
 
-    # The demand controller's projection (analytics/demand_control.py), minute by minute:
+    # The demand controller's projection (analytics/demand/control.py), minute by minute:
     # energy of the interval so far (counter kWh, else kW/60) + the minute's kW until
     # the interval ends, x 4; against the limit of the interval's tariff period.
     # Read from the 1-minute rollup over the minutes needed only: the energy of a minute

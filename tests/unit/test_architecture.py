@@ -233,3 +233,46 @@ def test_scripts_do_not_reach_into_tests() -> None:
         if "sys.path.insert" in p.read_text(encoding="utf-8")
     ]
     assert (found, edits) == ([], [])
+
+
+# Pure logic, tested fast and alone: nothing it reaches, through any chain of product
+# imports, opens a network connection, a database session or a serial port.
+PURE = (
+    "gateway.decode", "gateway.planner", "gateway.registers", "gateway.plantfile",
+    "gateway.mapmodel", "gateway.timing",
+    "ingestor.validate", "ingestor.batcher", "ingestor.legacy_map",
+    "analytics.detection.rules", "analytics.detection.rulebase", "analytics.detection.extremes",
+    "analytics.detection.quality", "analytics.detection.events", "analytics.detection.seasonal",
+    "analytics.detection.baseline", "analytics.demand.control", "analytics.summaries.text",
+    "analytics.reports.layout", "analytics.reports.charts", "analytics.reports.content",
+    "analytics.reports.daily", "analytics.reports.fortnightly", "analytics.api.params",
+    "analytics.i18n",
+)  # fmt: skip
+IO_CLIENTS = ("psycopg", "paho", "pymodbus", "serial", "socket", "smtplib", "starlette", "uvicorn")
+
+
+def _reached(start: str) -> set[str]:
+    """``start`` and every product module it imports, directly or through others (a
+    module's packages included: importing ``a.b`` runs ``a/__init__``)."""
+    seen: set[str] = set()
+    todo = [start]
+    while todo:
+        module = todo.pop()
+        if module in seen:
+            continue
+        seen.add(module)
+        parents = [".".join(module.split(".")[:i]) for i in range(1, module.count(".") + 1)]
+        todo.extend([*edges()[module], *(p for p in parents if p in product_modules())])
+    return seen
+
+
+@pytest.mark.parametrize("module", PURE)
+def test_pure_logic_reaches_no_network_database_or_serial_client(module: str) -> None:
+    assert module in product_modules()
+    found = sorted(
+        f"{m} imports {name}"
+        for m in _reached(module)
+        for name, _line in _imported_names(product_modules()[m])
+        if name.split(".")[0] in IO_CLIENTS
+    )
+    assert found == []
