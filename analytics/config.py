@@ -58,7 +58,8 @@ class Settings(Strict):
     settle: timedelta = timedelta(minutes=5)
     catch_up: timedelta = timedelta(days=7)
     refit_every: timedelta = timedelta(hours=24)
-    train_window: timedelta = timedelta(days=21)  # the model: 3 Saturdays, 3 Sundays (detection/seasonal.py)
+    # the model (detection/seasonal.py): 3 Saturdays, 3 Sundays
+    train_window: timedelta = timedelta(days=21)
     model_enabled: bool = True
     # counter cross-check: allowed |counter - integrated| per hour, the larger of the two
     crosscheck_tolerance_pct: float = Field(default=5.0, gt=0, lt=100)

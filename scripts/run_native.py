@@ -160,7 +160,9 @@ class Stack:
     def start_grafana(self, db_port: int, grafana_password: str) -> None:
         binary = _grafana_binary()
         if binary is None:
-            _say("grafana-server not installed: Grafana skipped (dashboards: see docs/dashboards.md)")
+            _say(
+                "grafana-server not installed: Grafana skipped (dashboards: see docs/dashboards.md)"
+            )
             return
         home = Path(self.args.grafana_home)
         data = self.run_dir / "grafana"
