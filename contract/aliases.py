@@ -9,13 +9,11 @@ unit; a wrong unit or scale is an :class:`AliasError` naming the file and the al
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
+from contract import datafiles
 from contract.errors import ContractError
 from contract.quantities import conversion_problem
 from contract.settings import Strict
@@ -48,7 +46,9 @@ class _AliasFile(Strict):
 def load(path: Path = ALIASES_FILE) -> dict[str, Alias]:
     """The alias table: plant name (Portuguese) -> canonical quantity, unit, scale."""
     try:
-        spec = _AliasFile.model_validate(_read(path))
+        spec = _AliasFile.model_validate(datafiles.read(path))
+    except datafiles.DataFileError as exc:
+        raise AliasError(str(exc)) from exc
     except ValidationError as exc:
         lines = []
         for err in exc.errors():
@@ -61,14 +61,3 @@ def load(path: Path = ALIASES_FILE) -> dict[str, Alias]:
         if problem is not None:
             raise AliasError(f"{path.name}: aliases.{key}: {problem}")
     return dict(spec.aliases)
-
-
-def _read(path: Path) -> Any:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise AliasError(f"{path.name}: cannot read: {exc.strerror}") from exc
-    try:
-        return json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
-    except (json.JSONDecodeError, yaml.YAMLError) as exc:
-        raise AliasError(f"{path.name}: not valid {path.suffix[1:].upper()}: {exc}") from exc

@@ -30,15 +30,13 @@ Every error is a ``RegisterMapError`` naming the file, the register and the rule
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
-import yaml
 from pydantic import Field, ValidationError
 
-from contract import quantities
+from contract import datafiles, quantities
 from contract.settings import Strict
 from gateway.decode import TYPES, Order
 from gateway.errors import RegisterMapError
@@ -155,15 +153,9 @@ def _from_house(path: Path, doc: dict[str, Any]) -> RegisterMap:
 
 def _read(path: Path) -> Any:
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise RegisterMapError(f"{path.name}: cannot read: {exc.strerror}") from exc
-    try:
-        if path.suffix.lower() == ".json":
-            return json.loads(text)
-        return yaml.safe_load(text)
-    except (json.JSONDecodeError, yaml.YAMLError) as exc:
-        raise RegisterMapError(f"{path.name}: not valid {path.suffix[1:].upper()}: {exc}") from exc
+        return datafiles.read(path)
+    except datafiles.DataFileError as exc:
+        raise RegisterMapError(str(exc)) from exc
 
 
 def load_map(path: Path, order: Order | None = None) -> RegisterMap:
