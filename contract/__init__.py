@@ -11,6 +11,7 @@ of them, and nothing here opens a network or database connection. Its modules:
 - ``contract.mqtt_url``: ``EMUSA_MQTT_URL`` parsed;
 - ``contract.settings``: environment settings, the strict config base, shared validators;
 - ``contract.sqlfiles``: the one loader of named SQL queries (``-- name:`` files);
+- ``contract.datafiles``: the one reader of JSON/YAML data files (maps, aliases);
 - ``contract.logs``: the services' logging setup;
 - ``contract.errors``: ``ContractError``, the package's one exception base.
 """
