@@ -36,12 +36,16 @@ ORDER BY r.meter_id, r.bucket;
 
 -- name: demand_rows
 -- Site demand per 15-minute interval against contracted + tolerance (bi view), with
--- the average powers of the interval for the power factor.
+-- the average powers of the interval for the power factor. The range is given to both
+-- sides: the planner does not carry it across the join into the grouped view, and
+-- without it the second side reads every 15-minute bucket of the history (185 ms for a
+-- 6-hour window at a year of history, 10 ms with it; make bench-history, issue 17).
 SELECT b.time_utc AS bucket, b.demand_kw, b.limit_kw, b.exceeds_limit, b.energy_kwh,
        s.p_total_avg, s.q_total_avg
 FROM bi.site_demand_15m b
 JOIN site_demand_15m s ON s.site_id = b.site_id AND s.bucket = b.time_utc
 WHERE b.site_id = %(site)s AND b.time_utc >= %(start)s AND b.time_utc < %(end)s
+  AND s.bucket >= %(start)s AND s.bucket < %(end)s
 ORDER BY b.time_utc;
 
 -- name: raw_voltage
@@ -50,6 +54,9 @@ SELECT r.meter_id, r.time, r.v_l1n, r.v_l2n, r.v_l3n
 FROM unnest(%(meters)s::int[], %(starts)s::timestamptz[], %(ends)s::timestamptz[])
      AS w(meter_id, t0, t1)
 JOIN readings r ON r.meter_id = w.meter_id AND r.time >= w.t0 AND r.time < w.t1
+-- the windows' span (min start, max end) as constants: with the join alone the planner
+-- keeps every chunk of the history (848 ms at a year; make bench-history, issue 17)
+WHERE r.time >= %(lo)s AND r.time < %(hi)s
 ORDER BY r.meter_id, r.time;
 
 -- name: last_before

@@ -32,6 +32,9 @@ def raw_voltage(conn: Conn, windows: list[tuple[int, datetime, datetime]]) -> pd
     params = {
         "meters": [w[0] for w in windows], "starts": [w[1] for w in windows],
         "ends": [w[2] for w in windows],
+        # the windows' span as plain values: the planner then reads only its chunks
+        "lo": min((w[1] for w in windows), default=None),
+        "hi": max((w[2] for w in windows), default=None),
     }  # fmt: skip
     return frame(conn, "raw_voltage", params)
 
