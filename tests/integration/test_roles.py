@@ -163,3 +163,12 @@ def test_security_definer_functions_run_only_for_the_roles_that_need_them(seeded
     with as_role(seeded, "emusa_grafana") as conn:
         row = conn.execute("SELECT emusa_tariff_period('plant', '2026-11-24 21:00Z')").fetchone()
         assert row == ("ponta",)
+
+
+@pytest.mark.parametrize("role", ["emusa_grafana", "emusa_bi", "emusa_analytics"])
+def test_reader_logins_run_without_jit(seeded: str, role: str) -> None:
+    # migration 0020: compiling a year-long dashboard query cost more than running it
+    with as_role(seeded, role) as conn:
+        assert conn.execute("SHOW jit").fetchone() == ("off",)
+        source = conn.execute("SELECT source FROM pg_settings WHERE name = 'jit'").fetchone()
+        assert source == ("user",)  # the role's default, not the server's

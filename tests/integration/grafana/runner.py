@@ -23,10 +23,24 @@ class Result:
         return [r[i] for r in self.rows]
 
 
+def role_settings(conn: psycopg.Connection[tuple[Any, ...]], role: str) -> dict[str, str]:
+    """The settings ``role`` gets at login in this database (ALTER ROLE ... SET)."""
+    rows = conn.execute(
+        "SELECT unnest(setconfig) FROM pg_db_role_setting WHERE setrole = %s::regrole"
+        " AND setdatabase IN (0, (SELECT oid FROM pg_database WHERE datname = current_database()))"
+        " ORDER BY setdatabase",
+        (role,),
+    ).fetchall()
+    return dict(str(r[0]).split("=", 1) for r in rows)
+
+
 def connect(dsn: str) -> psycopg.Connection[tuple[Any, ...]]:
     """A read-only session with the privileges of the Grafana role (SET ROLE)."""
     conn = psycopg.connect(dsn, autocommit=True)
     conn.execute(f"SET ROLE {GRAFANA_ROLE}")
+    # what a login as the role gets (migrations 0012, 0020), which SET ROLE does not apply
+    for name, value in role_settings(conn, GRAFANA_ROLE).items():
+        conn.execute("SELECT set_config(%s, %s, false)", (name, value))
     conn.execute("SET default_transaction_read_only = on")
     conn.execute("SET statement_timeout = '20s'")
     return conn
