@@ -24,9 +24,17 @@ RANGE = "($__timeTo()::timestamptz - $__timeFrom()::timestamptz)"
 
 
 def meter_filter(alias: str, *, site_total: bool = False) -> str:
-    """Restrict a branch to the selected meters (or to the meters of the site total)."""
+    """Restrict a branch to the selected meters (or to the meters of the site total).
+
+    ``= ANY (ARRAY(...))``, not ``IN (SELECT ...)``: the semi-join form, in a branch that
+    the range switch turns off (a constant false), made the planner expand every chunk of
+    ``readings`` (13-19 ms of planning per panel at a year of history against 0.03 ms;
+    make bench-history, issue 17). Same rows: meter ids are never NULL."""
     which = "include_in_site_total" if site_total else "name IN ($meter)"
-    return f"{alias}.meter_id IN (SELECT meter_id FROM meters WHERE site_id = '$site' AND {which})"
+    return (
+        f"{alias}.meter_id = ANY (ARRAY(SELECT meter_id FROM meters"
+        f" WHERE site_id = '$site' AND {which}))"
+    )
 
 
 def switched(columns: dict[str, tuple[str, str]], *, site_total: bool = False) -> str:
