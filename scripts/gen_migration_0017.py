@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import sys
 
+from migration_sql import main
 from migration_sql.added_0016 import ADDED_0016  # in rollup.agg_<grain>_v16 (Community)
 from migration_sql.grains import FROZEN_REGISTRY, GRAINS, Grain, header
 
@@ -166,14 +167,5 @@ def timescale() -> str:
     return "\n".join(out)
 
 
-def main(argv: list[str]) -> int:
-    parts = {"apache": apache, "timescale": timescale}
-    if len(argv) != 2 or argv[1] not in parts:
-        print(f"usage: {argv[0]} {{{','.join(parts)}}}", file=sys.stderr)
-        return 2
-    sys.stdout.write(parts[argv[1]]())
-    return 0
-
-
 if __name__ == "__main__":
-    raise SystemExit(main(sys.argv))
+    raise SystemExit(main(sys.argv, {"apache": apache, "timescale": timescale}))

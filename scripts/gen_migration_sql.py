@@ -16,16 +16,7 @@ from __future__ import annotations
 
 import sys
 
-from migration_sql import MIGRATIONS
-
-
-def main(argv: list[str]) -> int:
-    if len(argv) != 2 or argv[1] not in MIGRATIONS:
-        print(f"usage: {argv[0]} {{{','.join(MIGRATIONS)}}}", file=sys.stderr)
-        return 2
-    sys.stdout.write(MIGRATIONS[argv[1]]())
-    return 0
-
+from migration_sql import main
 
 if __name__ == "__main__":
     raise SystemExit(main(sys.argv))

@@ -9,7 +9,8 @@ columns of the internal rollups; one module per migration family: ``timescale`` 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, Mapping
 
 from . import added_0016, apache, timescale, views
 
@@ -22,3 +23,12 @@ MIGRATIONS: dict[str, Callable[[], str]] = {
     "views": views.views,
     "refresh-from-minutes": apache.refresh_from_minutes,
 }
+
+
+def main(argv: list[str], builders: Mapping[str, Callable[[], str]] = MIGRATIONS) -> int:
+    """Print the SQL of the subcommand ``argv[1]`` (one of ``builders``); 2 on bad usage."""
+    if len(argv) != 2 or argv[1] not in builders:
+        print(f"usage: {argv[0]} {{{','.join(builders)}}}", file=sys.stderr)
+        return 2
+    sys.stdout.write(builders[argv[1]]())
+    return 0
