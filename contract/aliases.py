@@ -14,21 +14,17 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from contract import datafiles
-from contract.errors import ContractError
+from contract.errors import ReportedError
 from contract.quantities import conversion_problem
 from contract.settings import Strict
 
 ALIASES_FILE = Path(__file__).with_name("_aliases_kron03.yaml")
 
 
-class AliasError(ContractError):
+class AliasError(ReportedError):
     """The alias table cannot be read or breaks a rule; names the file and the alias."""
 
-    def __init__(self, detail: str) -> None:
-        super().__init__("bad_alias", detail)
-
-    def __str__(self) -> str:
-        return self.detail
+    code = "bad_alias"
 
 
 class Alias(Strict):

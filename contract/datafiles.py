@@ -8,17 +8,13 @@ from typing import Any
 
 import yaml
 
-from contract.errors import ContractError
+from contract.errors import ReportedError
 
 
-class DataFileError(ContractError):
+class DataFileError(ReportedError):
     """A data file that cannot be read or parsed; the message names the file."""
 
-    def __init__(self, detail: str) -> None:
-        super().__init__("bad_file", detail)
-
-    def __str__(self) -> str:
-        return self.detail
+    code = "bad_file"
 
 
 def read(path: Path) -> Any:
