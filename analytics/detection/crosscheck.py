@@ -155,6 +155,11 @@ def known_factor(value: float | None) -> str | None:
     return None
 
 
+def _utc(t: datetime) -> str:
+    """An instant of the details, in UTC whatever the database session's zone."""
+    return t.astimezone(UTC).isoformat()
+
+
 def _local(t: datetime, tz: str) -> str:
     """Wall-clock time of the site (for the messages), to the minute."""
     return t.astimezone(ZoneInfo(tz)).replace(tzinfo=None).isoformat(timespec="minutes")
@@ -164,7 +169,7 @@ def _common(h: HourFigures, counter: float, integrated: float, tz: str) -> dict[
     r = ratio(counter, integrated)
     return {
         "cause": "",
-        "hour": h.hour.astimezone(UTC).isoformat(),
+        "hour": _utc(h.hour),
         "hour_local": _local(h.hour, tz),
         "counter_kwh": round(counter, 3),
         "integrated_kwh": round(integrated, 3),
@@ -218,7 +223,7 @@ def classify(
             "step_kwh": round(h.step_kwh, 3),
             "counter_before": h.step_before,
             "counter_after": h.step_after,
-            "at": h.step_to.isoformat(),
+            "at": _utc(h.step_to),
             "at_local": _local(h.step_to, tz),
             "during_gap": not h.step_ok,
         }
@@ -250,8 +255,8 @@ def classify(
             "gap_counter_kwh": round(gap_counter, 3),
             "gap_estimate_kwh": round(h.gap_estimate_kwh, 3),
             "gap_minutes": round(h.gap_s / 60, 1),
-            "gap_from": h.gap_from.isoformat(),
-            "gap_to": h.gap_to.isoformat(),
+            "gap_from": _utc(h.gap_from),
+            "gap_to": _utc(h.gap_to),
             "gap_from_local": _local(h.gap_from, tz),
             "gap_to_local": _local(h.gap_to, tz),
         }
