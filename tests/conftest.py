@@ -23,6 +23,7 @@ from ingestor.localstack import LocalPostgres, ServiceUnavailable
 from ingestor.migrate import migrate
 from tests.harness.clock import TEST_NOW, session_now
 from tests.harness.services import Broker, mosquitto, require_services, timescaledb
+from tests.harness.worker import close_worker_contexts
 
 # Property tests: the same examples on every run (no example database, no deadline, so no
 # timing flakiness); HYPOTHESIS_PROFILE=explore searches further with random examples.
@@ -146,6 +147,12 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         )
         for nodeid in _skipped_service_tests[:20]:
             terminalreporter.write_line(f"  {nodeid}")
+
+
+@pytest.fixture(autouse=True)
+def _close_worker_contexts() -> Iterator[None]:
+    yield
+    close_worker_contexts()
 
 
 @pytest.fixture(autouse=True)

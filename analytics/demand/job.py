@@ -33,7 +33,6 @@ from datetime import datetime, timedelta
 from typing import Any, LiteralString
 
 import contract
-from analytics import db
 from analytics.db import Conn
 from analytics.demand import control as dc
 from analytics.detection import store as events
@@ -273,7 +272,7 @@ def run(ctx: Context, now: datetime, params: dc.DemandParams) -> dict[str, dc.Pr
     """Close ended intervals, project the running one and alert, for every site."""
     out: dict[str, dc.Projection] = {}
     opened = 0
-    with db.connect(ctx.conninfo) as conn:
+    with ctx.connection() as conn:
         for site in state.sites(conn, ctx.settings.site):
             with conn.transaction():
                 if not state.try_lock(conn, JOB, site.site_id):

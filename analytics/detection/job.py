@@ -11,7 +11,6 @@ from typing import Any
 
 import pandas as pd  # type: ignore[import-untyped]
 
-from analytics import db
 from analytics.db import Conn
 from analytics.detection import crosscheck, extremes, rules, seasonal, store
 from analytics.detection import events as ev
@@ -153,7 +152,7 @@ def detect_site(ctx: Context, site: rules.SiteInfo, now: datetime) -> dict[str, 
     """Detect over everything since the watermark (in chunks); None when another worker holds it."""
     end = _floor(now - ctx.settings.settle, timedelta(minutes=1))
     totals = {"opened": 0, "updated": 0, "closed": 0, "chunks": 0}
-    with db.connect(ctx.conninfo) as conn:
+    with ctx.connection() as conn:
         while True:
             with conn.transaction():
                 if not state.try_lock(conn, "detect", site.site_id):
@@ -198,6 +197,6 @@ def detect(ctx: Context, now: datetime) -> dict[str, Any]:
     end = _floor(now - ctx.settings.settle, timedelta(minutes=1))
     if ctx.rollups_fresh_at is not None and ctx.rollups_fresh_at < end:
         refresh_rollups(ctx, now)
-    with db.connect(ctx.conninfo) as conn:
+    with ctx.connection() as conn:
         all_sites = state.sites(conn, ctx.settings.site)
     return {s.site_id: detect_site(ctx, s, now) for s in all_sites}

@@ -56,7 +56,7 @@ def publish(ctx: Context, now: datetime, limit: int = 200) -> int:
     if ctx.publisher is None:
         ctx.publisher = Publisher(ctx.settings.mqtt_url)
     sent = 0
-    with db.connect(ctx.conninfo) as conn, conn.transaction():
+    with ctx.connection() as conn, conn.transaction():
         for row in db.execute(conn, _q("outbox_pending"), {"limit": limit}):
             try:
                 ctx.publisher.publish(

@@ -13,7 +13,6 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from analytics import db
 from analytics.db import Conn
 from analytics.detection.rulebase import SiteInfo
 from analytics.worker import store
@@ -33,7 +32,7 @@ def run_periods(
     ``ready(conn, site, end)`` may hold a window back (for example until detection has
     covered it). Returns the (site, window start) produced."""
     done: list[tuple[str, datetime]] = []
-    with db.connect(ctx.conninfo) as conn:
+    with ctx.connection() as conn:
         for site in store.sites(conn, ctx.settings.site):
             first = store.first_data(conn, site.site_id)
             if first is None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from analytics import db
 from analytics.worker.context import Context
 from contract import sqlfiles
 
@@ -22,7 +21,7 @@ def drop_old_diagnostics(ctx: Context, now: datetime) -> int:
     """Drop the Modbus diagnostics history older than 90 days; returns the chunks dropped."""
     del now
     query = sqlfiles.beside(__file__)["drop_old_diagnostics"]
-    with db.connect(ctx.conninfo) as conn:
+    with ctx.connection() as conn:
         row = conn.execute(query).fetchone()
     dropped = int(row["dropped"]) if row else 0
     if dropped:

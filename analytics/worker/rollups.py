@@ -19,10 +19,13 @@ real-time aggregation).
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, LiteralString
+from typing import TYPE_CHECKING, Any, LiteralString
 
 import psycopg
+from psycopg.rows import tuple_row
 
 from analytics.errors import DatabaseError
 from contract import sqlfiles
@@ -36,7 +39,11 @@ TRAILING_REFRESH = timedelta(minutes=30)
 
 # Another worker refreshing the pending windows: this one skips its turn.
 _PENDING_LOCK = "emusa.rollup.pending"
-Conn = psycopg.Connection[tuple[object, ...]]
+Conn = psycopg.Connection[Any]
+# A connection string (a session is opened for the call) or an open autocommit session
+# (the worker's own: a new session pays TimescaleDB's chunk-catalog load on its first
+# statement, see analytics.db).
+Database = str | Conn
 
 
 def _q(name: str) -> LiteralString:
@@ -44,34 +51,56 @@ def _q(name: str) -> LiteralString:
     return sqlfiles.beside(__file__)[name]
 
 
+@contextmanager
+def _session(database: Database) -> Iterator[Conn]:
+    """The given session, or one opened for the call; driver errors -> DatabaseError."""
+    try:
+        if isinstance(database, str):
+            with psycopg.connect(database, autocommit=True) as conn:
+                yield conn
+        else:
+            if not database.autocommit:  # refresh_continuous_aggregate refuses a transaction
+                raise DatabaseError("rollup refresh needs an autocommit session")
+            yield database
+    except psycopg.Error as exc:
+        raise DatabaseError(f"rollup refresh failed: {exc}") from exc
+
+
+def _rows(conn: Conn, query: LiteralString, params: tuple[object, ...] = ()) -> list[Any]:
+    with conn.cursor(row_factory=tuple_row) as cur:
+        cur.execute(query, params)
+        return cur.fetchall() if cur.description else []
+
+
+def _scalar(conn: Conn, query: LiteralString, params: tuple[object, ...] = ()) -> object:
+    rows = _rows(conn, query, params)
+    return rows[0][0] if rows else None
+
+
 def refresh_rollups(ctx: Context, now: datetime) -> int:
-    """The worker's job: the pending ranges, then the trailing window; returns the
-    ranges done."""
-    done = refresh_pending(ctx.conninfo)
-    refresh_recent(ctx.conninfo, now - TRAILING_REFRESH, now)
+    """The worker's job: the pending ranges, then the trailing window, on the worker's
+    own session; returns the ranges done."""
+    with ctx.connection() as conn:
+        done = refresh_pending(conn)
+        refresh_recent(conn, now - TRAILING_REFRESH, now)
     ctx.rollups_fresh_at = now
     return done
 
 
-def _license(conn: psycopg.Connection[tuple[object, ...]]) -> str:
-    row = conn.execute(_q("timescaledb_license")).fetchone()
-    return str(row[0]) if row and row[0] else ""
+def _license(conn: Conn) -> str:
+    return str(_scalar(conn, _q("timescaledb_license")) or "")
 
 
-def refresh(conninfo: str, start: datetime, end: datetime) -> str:
+def refresh(database: Database, start: datetime, end: datetime) -> str:
     """Re-aggregate all rollups over [start, end]; returns the mechanism used."""
     if end < start:
         raise DatabaseError(f"refresh range ends before it starts: {start} > {end}")
-    try:
-        with psycopg.connect(conninfo, autocommit=True) as conn:
-            if _license(conn) == "timescale":
-                windows = conn.execute(_q("refresh_windows"), (start, end)).fetchall()
-                _refresh_caggs(conn, windows)
-                return "continuous_aggregate"
-            conn.execute(_q("rollup_refresh"), (start, end))
-            return "table"
-    except psycopg.Error as exc:
-        raise DatabaseError(f"rollup refresh failed: {exc}") from exc
+    with _session(database) as conn:
+        if _license(conn) == "timescale":
+            _refresh_caggs(conn, _rows(conn, _q("refresh_windows"), (start, end)))
+            return "continuous_aggregate"
+        conn.execute(_q("rollup_refresh"), (start, end))
+        return "table"
 
 
 def _refresh_caggs(conn: Conn, windows: list[tuple[object, ...]]) -> None:
@@ -88,50 +117,42 @@ def _refresh_caggs(conn: Conn, windows: list[tuple[object, ...]]) -> None:
         conn.execute(_q("refresh_cagg"), (cagg, lo, hi))
 
 
-def refresh_recent(conninfo: str, start: datetime, end: datetime) -> bool:
+def refresh_recent(database: Database, start: datetime, end: datetime) -> bool:
     """Apache build: re-aggregate [start, end] (the scheduler's trailing window, for data
     written without an invalidation record). Community build: nothing to do, the
     continuous aggregates are real-time; returns whether a refresh ran."""
-    try:
-        with psycopg.connect(conninfo, autocommit=True) as conn:
-            if _license(conn) == "timescale":
-                return False
-            conn.execute(_q("rollup_refresh"), (start, end))
-    except psycopg.Error as exc:
-        raise DatabaseError(f"rollup refresh failed: {exc}") from exc
+    with _session(database) as conn:
+        if _license(conn) == "timescale":
+            return False
+        conn.execute(_q("rollup_refresh"), (start, end))
     return True
 
 
-def refresh_pending(conninfo: str) -> int:
+def refresh_pending(database: Database) -> int:
     """Refresh the ranges the ingestor logged; returns how many logged ranges were done.
 
     Apache build: ``rollup.refresh_pending()``. Community build: the windows of the
     ranges logged so far, then those ranges are deleted (a crash in between leaves them
     to the next call: refreshing again is harmless). When another worker is at it, 0.
     """
-    try:
-        with psycopg.connect(conninfo, autocommit=True) as conn:
-            if _license(conn) == "timescale":
-                done = _refresh_pending_caggs(conn)
-            else:
-                row = conn.execute(_q("rollup_refresh_pending")).fetchone()
-                done = int(str(row[0])) if row else 0
-    except psycopg.Error as exc:
-        raise DatabaseError(f"rollup refresh failed: {exc}") from exc
+    with _session(database) as conn:
+        if _license(conn) == "timescale":
+            done = _refresh_pending_caggs(conn)
+        else:
+            done = int(str(_scalar(conn, _q("rollup_refresh_pending")) or 0))
     log.debug("refreshed %d pending ranges", done, extra={"action": "refresh_pending"})
     return done
 
 
 def _refresh_pending_caggs(conn: Conn) -> int:
-    row = conn.execute(_q("pending_lock"), (_PENDING_LOCK,)).fetchone()
-    if not row or not row[0]:
+    if not _scalar(conn, _q("pending_lock"), (_PENDING_LOCK,)):
         return 0
     try:
-        row = conn.execute(_q("pending_ranges")).fetchone()
-        upto, count = (row[0], int(str(row[1]))) if row else (None, 0)
+        row = _rows(conn, _q("pending_ranges"))
+        upto, count = (row[0][0], int(str(row[0][1]))) if row else (None, 0)
         if not count:
             return 0
-        windows = conn.execute(_q("pending_windows"), (upto,)).fetchall()
+        windows = _rows(conn, _q("pending_windows"), (upto,))
         _refresh_caggs(conn, windows)
         conn.execute(_q("forget_pending_ranges"), (upto,))
         if windows:

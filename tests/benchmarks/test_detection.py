@@ -36,6 +36,7 @@ from analytics.worker.context import Context
 from gateway.simulator.model import Event, PlantModel
 from ingestor.writer import COLUMNS, COPY_TYPES, QUANTITY_NAMES
 from tests.benchmarks import results
+from tests.harness.worker import worker_context
 from tests.integration.analytics import history
 from tests.unit.analytics.simframes import ts
 
@@ -126,7 +127,7 @@ def test_detection_24h_1s_10_meters(db: str) -> None:
                 "INSERT INTO analytics_watermarks (job, site_id, watermark) VALUES ('detect', 'plant', %s)",
                 (DAY,),
             )
-        return Context(config.load(flags, env={}))
+        return worker_context(config.load(flags, env={}))
 
     # time without tracemalloc (it slows allocation-heavy code), then memory in a rerun
     ctx = fresh()

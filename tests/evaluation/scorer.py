@@ -23,6 +23,7 @@ Definitions (docs/detection.md):
 
 from __future__ import annotations
 
+from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -96,8 +97,8 @@ def run_detection(dsn: str, data: Dataset, *, model: bool = True) -> dict[str, A
         "model_enabled": model,
         "catch_up": end - start + timedelta(days=1),
     }
-    ctx = Context(config.load(flags, env={}))
-    return detect(ctx, end + timedelta(minutes=10))
+    with closing(Context(config.load(flags, env={}))) as ctx:
+        return detect(ctx, end + timedelta(minutes=10))
 
 
 def read_events(dsn: str) -> list[Event]:

@@ -19,6 +19,7 @@ from analytics.detection.job import detect
 from analytics.worker.context import Context
 from gateway.simulator.faults import Fault, mutate
 from gateway.simulator.model import Event, PlantModel
+from tests.harness.worker import worker_context
 from tests.integration.analytics import history, stored
 from tests.unit.analytics.simframes import ts
 
@@ -32,7 +33,7 @@ SWAP_VALUE = 812_345.6
 
 
 def _ctx(db: str) -> Context:
-    return Context(config.load({"database_url": db, "model_enabled": False}, env={}))
+    return worker_context(config.load({"database_url": db, "model_enabled": False}, env={}))
 
 
 FAULTS: dict[str, tuple[tuple[Event, ...], tuple[Fault, ...]]] = {

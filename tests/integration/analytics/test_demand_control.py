@@ -28,6 +28,7 @@ from gateway.simulator.model import Event
 from ingestor.migrate import set_role_passwords
 from tests.harness.mqtt import Collector
 from tests.harness.services import Broker
+from tests.harness.worker import worker_context
 from tests.integration.analytics import history
 from tests.integration.grafana import dashboards, macros, runner
 from tests.integration.reports.conftest import SmtpServer, smtp_server  # noqa: F401  (fixture)
@@ -43,7 +44,7 @@ def _ctx(db: str, broker: Broker | None = None, root: str = "emusa") -> Context:
     flags: dict[str, Any] = {"database_url": db, "model_enabled": False, "topic_root": root}
     if broker is not None:
         flags["mqtt_url"] = broker.url
-    return Context(config.load(flags, env={}))
+    return worker_context(config.load(flags, env={}))
 
 
 def _write(db: str, events: tuple[Event, ...], start: datetime, end: datetime) -> int:

@@ -15,6 +15,7 @@ from analytics import config
 from analytics.detection.job import detect
 from analytics.worker.context import Context
 from gateway.simulator.model import Event
+from tests.harness.worker import worker_context
 from tests.integration.analytics import history, stored
 from tests.unit.analytics.simframes import Mutate, ts
 
@@ -27,7 +28,9 @@ END = NOW  # data up to now: a meter whose data stopped would (rightly) be silen
 
 
 def _ctx(db: str, **flags: Any) -> Context:
-    return Context(config.load({"database_url": db, "model_enabled": False, **flags}, env={}))
+    return worker_context(
+        config.load({"database_url": db, "model_enabled": False, **flags}, env={})
+    )
 
 
 def _between(minutes: float, apply: Mutate) -> Mutate:

@@ -17,6 +17,7 @@ from analytics.detection.job import detect
 from analytics.worker.context import Context
 from analytics.worker.rollups import refresh_rollups
 from gateway.simulator.model import Event
+from tests.harness.worker import worker_context
 from tests.integration.analytics import history, stored
 from tests.unit.analytics.simframes import ts
 
@@ -30,7 +31,7 @@ LOSS = (Event("phase_loss", LOSS_AT.timestamp(), LOSS_FOR),)
 
 
 def _ctx(db: str, **flags: Any) -> Context:
-    return Context(
+    return worker_context(
         config.load({"database_url": db, "model_enabled": False, "settle": "PT0S", **flags}, env={})
     )
 

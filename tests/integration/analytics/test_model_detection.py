@@ -19,9 +19,9 @@ from analytics import config
 from analytics.db import connect
 from analytics.summaries.job import write_summary
 from analytics.worker import store
-from analytics.worker.context import Context
 from tests.evaluation import generator, scorer
 from tests.evaluation.kinds import CATALOGUE
+from tests.harness.worker import worker_context
 
 pytestmark = pytest.mark.integration
 
@@ -71,7 +71,7 @@ def test_clean_fortnight_quiet_and_an_injected_deviation_found_by_its_quantity(
     first, last = fits[0]["details"], fits[-1]["details"]
     assert first["meters"]["m1"]["ready"] == []  # type: ignore[index]
     assert last["meters"]["m2"]["ready"] == ["working", "weekend_holiday"]  # type: ignore[index]
-    ctx = Context(config.load({"database_url": db}, env={}))
+    ctx = worker_context(config.load({"database_url": db}, env={}))
     start = hist_start + timedelta(days=1, hours=12)
     with connect(db) as conn, conn.transaction():
         (site,) = store.sites(conn, data.site)

@@ -19,6 +19,7 @@ from gateway.simulator.model import Event
 from ingestor.localstack import free_port
 from tests.harness.mqtt import Collector
 from tests.harness.services import Broker
+from tests.harness.worker import worker_context
 from tests.integration.analytics import history
 from tests.unit.analytics.simframes import ts
 
@@ -27,7 +28,7 @@ pytestmark = pytest.mark.integration
 
 def _ctx(db: str, url: str, root: str) -> Context:
     flags = {"database_url": db, "mqtt_url": url, "topic_root": root, "model_enabled": False}
-    return Context(config.load(flags, env={}))
+    return worker_context(config.load(flags, env={}))
 
 
 def _pending(db: str) -> list[tuple[int, int, str | None]]:

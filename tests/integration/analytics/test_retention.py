@@ -12,10 +12,10 @@ import pytest
 from psycopg.conninfo import make_conninfo
 
 from analytics import config
-from analytics.worker.context import Context
 from analytics.worker.registry import scheduled
 from analytics.worker.retention import drop_old_diagnostics
 from ingestor.migrate import set_role_passwords
+from tests.harness.worker import worker_context
 from tests.integration.analytics import history
 
 pytestmark = pytest.mark.integration
@@ -55,7 +55,7 @@ def test_diagnostics_older_than_90_days_are_dropped_as_the_analytics_role(db: st
     _seed(db, now)
     set_role_passwords(db, {"EMUSA_ANALYTICS_DB_PASSWORD": "pw"})
     dsn = make_conninfo(db, user="emusa_analytics", password="pw")
-    ctx = Context(config.load({"database_url": dsn}, env={}))
+    ctx = worker_context(config.load({"database_url": dsn}, env={}))
 
     if _license(db) == "timescale":
         # Community: the job has nothing to do (it returns 0); the retention policies of

@@ -12,10 +12,10 @@ from analytics.__main__ import main
 from analytics.detection.job import detect
 from analytics.summaries.job import summarize
 from analytics.worker import rollups
-from analytics.worker.context import Context
 from analytics.worker.rollups import refresh_rollups
 from gateway.simulator.model import Event
 from ingestor.migrate import set_role_passwords
+from tests.harness.worker import worker_context
 from tests.integration.analytics import history
 from tests.unit.analytics.simframes import ts
 
@@ -36,7 +36,7 @@ def plant(db: str) -> str:
 def test_jobs_run_as_emusa_analytics(plant: str) -> None:
     set_role_passwords(plant, {"EMUSA_ANALYTICS_DB_PASSWORD": "pw"})
     dsn = make_conninfo(plant, user="emusa_analytics", password="pw")
-    ctx = Context(config.load({"database_url": dsn}, env={}))
+    ctx = worker_context(config.load({"database_url": dsn}, env={}))
     now = ts("2026-11-23 12:20")
     refresh_rollups(ctx, now)
     rollups.refresh(dsn, ts("2026-11-23 03:00"), now)  # backfill: EXECUTE on rollup.refresh

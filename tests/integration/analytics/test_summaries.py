@@ -17,6 +17,7 @@ from analytics.summaries.job import summarize
 from analytics.worker.context import Context
 from analytics.worker.registry import scheduled
 from analytics.worker.scheduler import Scheduler
+from tests.harness.worker import worker_context
 from tests.integration.analytics import history
 from tests.unit.analytics.fake_llm import fake_llm
 from tests.unit.analytics.simframes import ts
@@ -36,7 +37,9 @@ def plant(db: str) -> str:
 
 
 def _ctx(db: str, **flags: Any) -> Context:
-    return Context(config.load({"database_url": db, "model_enabled": False, **flags}, env={}))
+    return worker_context(
+        config.load({"database_url": db, "model_enabled": False, **flags}, env={})
+    )
 
 
 def _summaries(db: str) -> list[dict[str, Any]]:

@@ -21,12 +21,12 @@ from psycopg.conninfo import make_conninfo
 from analytics import config
 from analytics.__main__ import main
 from analytics.worker import rollups
-from analytics.worker.context import Context
 from analytics.worker.registry import scheduled
 from contract import Reading
 from ingestor.migrate import set_role_passwords
 from ingestor.writer import Writer
 from tests.harness.services import Broker
+from tests.harness.worker import worker_context
 from tests.integration.analytics import history
 from tests.integration.ingestor.conftest import make_config, publisher, running, wait_until
 
@@ -145,7 +145,7 @@ def test_late_readings_through_mqtt_reach_every_rollup_in_the_worker_cycle(
     assert _raw(roles["admin"], LATE, end) == len(items)
     assert _samples(roles["admin"], "readings_1m", LATE, end) == {}  # stored, not rolled up
 
-    ctx = Context(config.load({"database_url": roles["analytics"]}, env={}))
+    ctx = worker_context(config.load({"database_url": roles["analytics"]}, env={}))
     cycle = {job.name: job for job in scheduled(ctx)}
     assert cycle["refresh_rollups"].run(NOW) >= 1  # the logged ranges were refreshed
 
