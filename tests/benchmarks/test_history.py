@@ -48,8 +48,8 @@ SCALARS = {  # figure key -> words; each compared longest vs shortest history
     "summary_6h_s": "one 6-hour summary",
     "detection_cycle_s": "one detection cycle (fresh worker, models fitted)",
     "demand_projection_s": "one demand projection",
-    "trailing_refresh_s": "worker's trailing 30-min rollup refresh",
-    "late_reading_refresh_s": "refresh of one late reading 20 days old",
+    "trailing_refresh_s": "worker's refresh job (trailing 30 min), kept session",
+    "late_reading_refresh_s": "refresh of one late reading 20 days old, kept session",
 }
 
 
