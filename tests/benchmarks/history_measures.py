@@ -177,7 +177,7 @@ def worker_jobs(d: Dataset) -> dict[str, float]:
     # trailing 30 minutes
     worker = _context(d.dsn)
     try:
-        out["trailing_refresh_s"] = timed(lambda: rollups.refresh_rollups(worker, end), runs=9)
+        out["trailing_refresh_s"] = timed(lambda: rollups.refresh_rollups(worker, end), runs=15)
     finally:
         worker.close()
     return out
@@ -190,7 +190,7 @@ def late_reading(d: Dataset, days_ago: int = 20) -> float:
     runs = []
     worker = _context(d.dsn)
     try:
-        for k in range(8):
+        for k in range(16):
             at = d.end - timedelta(days=days_ago, hours=k, seconds=-0.5)
             with psycopg.connect(d.dsn, autocommit=True) as conn:
                 conn.execute(
