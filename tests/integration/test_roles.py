@@ -132,9 +132,9 @@ def test_public_cannot_call_the_refresh_functions(seeded: str) -> None:
 
 
 def test_security_definer_functions_run_only_for_the_roles_that_need_them(seeded: str) -> None:
-    """emusa_tariff_period() (SECURITY DEFINER) is no longer open to PUBLIC: analytics,
-    Grafana and emusa_bi may run it (bi.demand_15m calls it with its reader's rights), the
-    ingestor may not, and emusa_bi reaches it only through the views."""
+    """emusa_tariff_period() (SECURITY DEFINER) is not open to PUBLIC: analytics and Grafana
+    may run it, the ingestor may not, nor emusa_bi, whose bi views use the set-based
+    calendar instead (0021)."""
     with psycopg.connect(seeded, autocommit=True) as conn:
         open_to_public = conn.execute(
             "SELECT p.oid::regprocedure::text FROM pg_proc p"
@@ -148,21 +148,61 @@ def test_security_definer_functions_run_only_for_the_roles_that_need_them(seeded
             " 'emusa_bi']) AS r"
             " WHERE has_function_privilege(r, 'emusa_tariff_period(text, timestamptz)', 'EXECUTE')"
         ).fetchall()
-        if conn.execute("SELECT to_regprocedure('rollup.refresh_pending()')").fetchone() != (None,):
-            conn.execute("SELECT rollup.refresh('2026-11-25', '2026-11-25 00:30')")
     assert open_to_public == []
-    assert allowed == [("emusa_analytics",), ("emusa_grafana",), ("emusa_bi",)]
-    with as_role(seeded, "emusa_bi") as conn:
-        # 21:00-21:30 local on a Tuesday: just after the ponta window (18-21 h)
-        assert conn.execute("SELECT DISTINCT tariff_period FROM bi.demand_15m").fetchall() == [
-            ("fora_ponta",)
-        ]
-        _denied(conn, "SELECT public.emusa_tariff_period('plant', '2026-11-24 21:00Z')")
+    assert allowed == [("emusa_analytics",), ("emusa_grafana",)]
     with as_role(seeded, "emusa_ingestor") as conn:
         _denied(conn, "SELECT emusa_tariff_period('plant', '2026-11-24 21:00Z')")
     with as_role(seeded, "emusa_grafana") as conn:
         row = conn.execute("SELECT emusa_tariff_period('plant', '2026-11-24 21:00Z')").fetchone()
         assert row == ("ponta",)
+
+
+def test_the_set_based_calendar_reaches_the_readers_through_their_rights(seeded: str) -> None:
+    """emusa_tariff_period_local() (0021) is inlined into the caller's query, so it reads the
+    calendar views with the caller's rights: analytics, Grafana and emusa_bi (through the
+    bi views) may, the ingestor and PUBLIC may not; emusa_bi still cannot name them."""
+    calendar = "SELECT period FROM emusa_tariff_period_local('plant', '2026-11-24 18:30')"
+    with psycopg.connect(seeded, autocommit=True) as conn:
+        lic = conn.execute("SHOW timescaledb.license").fetchone()
+        if lic == ("apache",):
+            conn.execute("SELECT rollup.refresh('2026-11-25', '2026-11-25 00:30')")
+        callers = conn.execute(
+            "SELECT r FROM unnest(ARRAY['public', 'emusa_ingestor', 'emusa_analytics',"
+            " 'emusa_grafana', 'emusa_bi']) AS r WHERE has_function_privilege(r,"
+            " 'emusa_tariff_period_local(text, timestamp)', 'EXECUTE')"
+        ).fetchall()
+        # no bi view calls the per-instant function any more
+        per_instant = conn.execute(
+            "SELECT viewname FROM pg_views WHERE schemaname = 'bi'"
+            " AND definition LIKE '%emusa_tariff_period(%'"
+        ).fetchall()
+    assert callers == [("emusa_analytics",), ("emusa_grafana",), ("emusa_bi",)]
+    assert per_instant == []
+    for role in ("emusa_analytics", "emusa_grafana"):
+        with as_role(seeded, role) as conn:
+            assert conn.execute(calendar).fetchall() == [("ponta",)]
+            # -infinity: all day fora_ponta; 2000-01-01: fora_ponta, 18-21 h ponta, fora_ponta;
+            # each version also one row for days without ponta
+            assert conn.execute("SELECT count(*) FROM tariff_calendar").fetchone() == (6,)
+    with as_role(seeded, "emusa_ingestor") as conn:
+        _denied(conn, calendar)
+        _denied(conn, "SELECT 1 FROM tariff_calendar_lookup")
+    with as_role(seeded, "emusa_bi") as conn:
+        # 21:00-21:30 local on a Tuesday: just after the ponta window (18-21 h)
+        assert conn.execute("SELECT DISTINCT tariff_period FROM bi.demand_15m").fetchall() == [
+            ("fora_ponta",)
+        ]
+        assert conn.execute("SELECT DISTINCT tariff_period FROM bi.site_demand_15m").fetchall() == [
+            ("fora_ponta",)
+        ]
+        plan = "\n".join(
+            str(r[0]) for r in conn.execute("EXPLAIN SELECT * FROM bi.energy_daily").fetchall()
+        )
+        assert "emusa_tariff_period" not in plan  # inlined: no call per row
+        for name in ("public.tariff_calendar_lookup", "public.tariff_national_holidays"):
+            _denied(conn, f"SELECT 1 FROM {name}")
+        _denied(conn, "SELECT * FROM public.emusa_tariff_period_local('plant', now()::timestamp)")
+        _denied(conn, "SELECT public.emusa_tariff_period('plant', '2026-11-24 21:00Z')")
 
 
 @pytest.mark.parametrize("role", ["emusa_grafana", "emusa_bi", "emusa_analytics"])
