@@ -200,20 +200,19 @@ def energy_today(*, site_total: bool = False) -> str:
 
 # Site demand per 15-minute bucket with its tariff period and the contracted demand that
 # applies (ponta demand on tarifa azul), as the CTE ``c`` of the demand panels. The
-# period is what emusa_tariff_period() answers (a test compares them bucket by bucket),
-# computed per local day instead of per bucket: that function costs ~0.2 ms a call (it
-# rebuilds the national holidays each time), 0.6 s for the 2,880 buckets of 30 days.
-# Here the holidays of the years in range are built once, each day gets its working
-# flag and window version, and each bucket joins the site's few windows. A
-# set-returning emusa_tariff_periods(site, from, to) in the schema would remove this
-# copy of the calendar rules from the dashboards.
+# period comes from the schema's set-based calendar, emusa_tariff_period_local()
+# (migration 0021; a test compares it with emusa_tariff_period() bucket by bucket):
+# PostgreSQL inlines it, so the buckets join one calendar row per site and look their
+# period up in its arrays, where emusa_tariff_period() would cost ~0.2 ms per bucket
+# (0.6 s for the 2,880 buckets of 30 days). An inlined expression is repeated wherever
+# the query reads it; the OFFSET 0 subquery computes it once per bucket, however often
+# the panel reads c.period and c.contracted_kw.
 def tariff_cte(since: str | None = None) -> str:
-    """The CTEs ``s`` ... ``c`` over the dashboard range, or over [since, $__timeTo()].
+    """The CTEs ``s`` and ``c`` over the dashboard range, or over [since, $__timeTo()].
 
     ``since`` (an SQL timestamptz expression) bounds ``c`` to recent buckets for a panel
     that needs only those, so its cost does not grow with the dashboard range.
     """
-    frm = since or "$__timeFrom()::timestamptz"
     where = (
         "$__timeFilter(d.bucket)"
         if since is None
@@ -223,42 +222,20 @@ def tariff_cte(since: str | None = None) -> str:
   SELECT site_id, timezone, tariff_modality, contracted_demand_kw, contracted_demand_ponta_kw, demand_tolerance
   FROM sites WHERE site_id = '$site'
 ),
-off_days AS (
-  SELECT h.day
-  FROM generate_series(extract(year FROM {frm})::int - 1,
-                       extract(year FROM $__timeTo()::timestamptz)::int + 1) AS y,
-       LATERAL emusa_br_national_holidays(y) AS h
-  UNION
-  SELECT day FROM holidays WHERE site_id = '$site'
-),
-days AS MATERIALIZED (  -- per day, not per bucket
-  SELECT g::date AS day,
-         extract(isodow FROM g) < 6 AND g::date NOT IN (SELECT day FROM off_days) AS working,
-         (SELECT max(v.valid_from) FROM tariff_windows v, s
-          WHERE v.site_id = s.site_id AND v.valid_from <= g::date) AS version
-  FROM s, generate_series(({frm} AT TIME ZONE s.timezone)::date,
-                          ($__timeTo()::timestamptz AT TIME ZONE s.timezone)::date, interval '1 day') AS g
-),
-win AS (
-  SELECT w.valid_from, w.period, w.starts, w.ends
-  FROM tariff_windows w JOIN s ON s.site_id = w.site_id
-  WHERE w.period = 'ponta' OR s.tariff_modality = 'branca'
-),
 c AS (
-  SELECT d.site_id, d.bucket, d.demand_kw, d.e_imp_kwh_delta, l.lt, s.timezone, s.demand_tolerance,
-         coalesce(p.period, 'fora_ponta') AS period,
-         CASE WHEN s.tariff_modality = 'azul' AND p.period = 'ponta'
-              THEN s.contracted_demand_ponta_kw ELSE s.contracted_demand_kw END AS contracted_kw
-  FROM site_demand_15m d
-  JOIN s ON s.site_id = d.site_id
-  CROSS JOIN LATERAL (SELECT d.bucket AT TIME ZONE s.timezone AS lt) l
-  JOIN days dy ON dy.day = l.lt::date
-  LEFT JOIN LATERAL (
-    SELECT w.period FROM win w
-    WHERE dy.working AND w.valid_from = dy.version AND l.lt::time >= w.starts AND l.lt::time < w.ends
-    ORDER BY w.period = 'ponta' DESC LIMIT 1
-  ) p ON true
-  WHERE {where}
+  SELECT b.site_id, b.bucket, b.demand_kw, b.e_imp_kwh_delta, b.lt, b.timezone, b.demand_tolerance, b.period,
+         CASE WHEN b.tariff_modality = 'azul' AND b.period = 'ponta'
+              THEN b.contracted_demand_ponta_kw ELSE b.contracted_demand_kw END AS contracted_kw
+  FROM (
+    SELECT d.site_id, d.bucket, d.demand_kw, d.e_imp_kwh_delta, l.lt, t.period, s.timezone, s.demand_tolerance,
+           s.tariff_modality, s.contracted_demand_kw, s.contracted_demand_ponta_kw
+    FROM site_demand_15m d
+    JOIN s ON s.site_id = d.site_id
+    CROSS JOIN LATERAL (SELECT d.bucket AT TIME ZONE s.timezone AS lt) l
+    CROSS JOIN LATERAL emusa_tariff_period_local(s.site_id, l.lt) t
+    WHERE {where}
+    OFFSET 0
+  ) b
 )"""
 
 

@@ -318,7 +318,7 @@ def test_demand_panel_draws_contracted_and_the_5_percent_limit(
 
 
 def test_demand_panels_tariff_period_is_the_calendar_functions(dashboard_data: Dataset) -> None:
-    """The per-day period computation of the demand panels = emusa_tariff_period(), bucket by bucket."""
+    """The demand panels' period (the schema's set-based calendar, 0021) = emusa_tariff_period(), bucket by bucket."""
     q = _query("emusa-demanda", "Demanda máxima no período por posto")
     sql = expand(q.sql, context(dashboard_data, timedelta(days=30), q.dashboard))
     check = sql[: sql.rindex("\nSELECT ")] + (
