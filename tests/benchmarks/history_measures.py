@@ -64,12 +64,16 @@ def pct(values: list[float], p: float) -> float:
     return ordered[k]
 
 
-def timed(fn: Callable[[], object], runs: int = 3) -> float:
-    """Median seconds of ``runs`` calls after one warm-up call (one call when over 1 s)."""
+def timed(fn: Callable[[], object], runs: int | None = None) -> float:
+    """Median seconds of repeated calls after one warm-up call: 15 runs when a call takes
+    under 0.1 s (a few milliseconds of a busy core would otherwise decide the ratio
+    between two lengths), 3 under 1 s, one when slower (the run budget is 25 minutes);
+    ``runs`` overrides."""
     t0 = time.perf_counter()
     fn()
-    if time.perf_counter() - t0 > 1.0:
-        runs = 1  # a slow import: one warm-up is enough, the run budget is 25 minutes
+    warm = time.perf_counter() - t0
+    if runs is None:
+        runs = 15 if warm < 0.1 else 3 if warm < 1.0 else 1
     out = []
     for _ in range(runs):
         t0 = time.perf_counter()
@@ -177,7 +181,7 @@ def worker_jobs(d: Dataset) -> dict[str, float]:
     # trailing 30 minutes
     worker = _context(d.dsn)
     try:
-        out["trailing_refresh_s"] = timed(lambda: rollups.refresh_rollups(worker, end), runs=15)
+        out["trailing_refresh_s"] = timed(lambda: rollups.refresh_rollups(worker, end))
     finally:
         worker.close()
     return out
