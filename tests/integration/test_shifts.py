@@ -3,6 +3,7 @@ shift of an instant and bi.energy_by_shift against bi.energy_daily."""
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,6 +17,7 @@ from analytics.__main__ import main
 from analytics.shifts.config import load as load_shifts
 from analytics.shifts.store import apply as apply_shifts
 from analytics.worker.rollups import refresh
+from ingestor.migrate import default_directory, migrate
 
 pytestmark = pytest.mark.integration
 
@@ -342,3 +344,77 @@ def test_the_example_file_is_valid(db: str, conn: Conn) -> None:
     assert apply_shifts(db, cfg) == 5
     assert shift_of(conn, "2026-12-05 07:00-03") == ("2026-12-05", "sábado")
     assert shift_of(conn, "2026-12-25 07:00-03") == ("2026-12-25", "domingo e feriado")
+
+
+def test_energy_by_shift_returns_what_it_returned_before_0022(
+    empty_db: str, tmp_path: Path
+) -> None:
+    """The same data read through bi.energy_by_shift at migration 0021 (the rollups joined
+    to each shift on a range) and after 0022 (on each shift's 15-minute bucket starts):
+    equal row for row. Five local days from Thursday 26 November 2026: Wednesday's night
+    shift C cut by the first reading, the default shifts until Saturday's "fim de semana",
+    a version of 06-18 / 18-06 shifts from Sunday (folga) and Monday (dia, noite crossing
+    midnight, cut by the last reading); Friday's B without data, m2 missing for 90 minutes
+    of Thursday's A (complete site intervals drop, the meter's too), a sub-meter outside
+    the site total. Integer energies and powers, meter power factors in quarters and no
+    reactive power (site power factor 1): sums and averages are exact in any order."""
+    before = tmp_path / "migrations"
+    before.mkdir()
+    for f in default_directory().glob("*.sql"):
+        if int(f.name[:4]) <= 21:
+            shutil.copy(f, before / f.name)
+    migrate(empty_db, before)
+    start = datetime(2026, 11, 26, 3, tzinfo=UTC)  # Thursday 00:00 local
+    end = start + timedelta(days=5)
+    with psycopg.connect(empty_db, autocommit=True) as c:
+        c.execute("INSERT INTO sites (site_id, name) VALUES ('fab', 'Fábrica')")
+        c.execute(
+            "INSERT INTO meters (site_id, name, include_in_site_total) VALUES"
+            " ('fab', 'm1', true), ('fab', 'm2', true), ('fab', 'sub', false)"
+        )
+        configure(
+            c,
+            [
+                ("dia", ["working", "saturday"], "06:00", "18:00", "2026-11-29"),
+                ("noite", ["working", "saturday"], "18:00", "06:00", "2026-11-29"),
+                ("folga", ["sunday", "holiday"], "06:00", "06:00", "2026-11-29"),
+            ],
+        )
+        c.execute(
+            "INSERT INTO readings (time, meter_id, p_total, q_total, pf_total, e_imp_kwh)"
+            " SELECT t, m.meter_id, 10 + (i + m.meter_id) %% 13, 0, 0.25 * (m.meter_id %% 3 + 1),"
+            "        i * (m.meter_id + 1) + i / 97"
+            " FROM meters m, generate_series(0, 5 * 1440 - 1) AS i,"
+            "      LATERAL (SELECT %s::timestamptz + i * interval '1 minute' AS t) x"
+            " WHERE NOT (t >= '2026-11-27 14:00-03' AND t < '2026-11-27 22:00-03')"
+            "   AND NOT (m.name = 'm2' AND t >= '2026-11-26 09:00-03' AND t < '2026-11-26 10:30-03')",
+            (start,),
+        )
+    refresh(empty_db, start - timedelta(hours=1), end + timedelta(hours=1))
+    query = "SELECT * FROM bi.energy_by_shift ORDER BY site_id, meter, start_utc"
+    with psycopg.connect(empty_db) as c:
+        old = c.execute(query).fetchall()
+    assert len(migrate(empty_db)) >= 1  # 0022 and anything after it
+    with psycopg.connect(empty_db) as c:
+        new = c.execute(query).fetchall()
+        cols = [d.name for d in c.execute(query).description or []]
+    assert new == old
+    by = {(r[cols.index("meter")], str(r[cols.index("production_date")]), r[6]): r for r in new}
+    intervals = cols.index("intervals")
+    energy = cols.index("energy_kwh")
+    # 4 meter/site rows of: Wed C, Thu A B C, Fri A B C, Sat fim de semana, Sun folga,
+    # Mon dia noite
+    assert len(new) == 4 * 11
+    for meter in ("m1", "m2", "sub", None):
+        assert by[(meter, "2026-11-27", "B")][energy] is None
+        assert by[(meter, "2026-11-27", "B")][intervals] == 0
+        assert by[(meter, "2026-11-25", "C")][intervals] == 24  # 00-06 of 22-06
+        assert by[(meter, "2026-11-30", "noite")][intervals] == 24  # 18-24 of 18-06
+        assert by[(meter, "2026-11-29", "folga")][intervals] == 96
+    assert by[("m2", "2026-11-26", "A")][intervals] == 32 - 6
+    assert by[(None, "2026-11-26", "A")][intervals] == 32 - 6
+    assert by[("sub", "2026-11-26", "A")][intervals] == 32
+    assert by[(None, "2026-11-28", "fim de semana")][energy] == (
+        by[("m1", "2026-11-28", "fim de semana")][energy]
+        + by[("m2", "2026-11-28", "fim de semana")][energy]
+    )
