@@ -3,7 +3,6 @@ shift of an instant and bi.energy_by_shift against bi.energy_daily."""
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -17,7 +16,8 @@ from analytics.__main__ import main
 from analytics.shifts.config import load as load_shifts
 from analytics.shifts.store import apply as apply_shifts
 from analytics.worker.rollups import refresh
-from ingestor.migrate import default_directory, migrate
+from ingestor.migrate import migrate
+from tests.harness.migrations import migrate_up_to
 
 pytestmark = pytest.mark.integration
 
@@ -358,12 +358,7 @@ def test_energy_by_shift_returns_what_it_returned_before_0022(
     of Thursday's A (complete site intervals drop, the meter's too), a sub-meter outside
     the site total. Integer energies and powers, meter power factors in quarters and no
     reactive power (site power factor 1): sums and averages are exact in any order."""
-    before = tmp_path / "migrations"
-    before.mkdir()
-    for f in default_directory().glob("*.sql"):
-        if int(f.name[:4]) <= 21:
-            shutil.copy(f, before / f.name)
-    migrate(empty_db, before)
+    migrate_up_to(empty_db, 21, tmp_path)
     start = datetime(2026, 11, 26, 3, tzinfo=UTC)  # Thursday 00:00 local
     end = start + timedelta(days=5)
     with psycopg.connect(empty_db, autocommit=True) as c:

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from datetime import date, datetime
 from pathlib import Path
@@ -14,7 +13,8 @@ import pytest
 
 from analytics.reports.data import queries as report_queries
 from analytics.worker.rollups import refresh
-from ingestor.migrate import default_directory, migrate
+from ingestor.migrate import migrate
+from tests.harness.migrations import migrate_up_to
 
 pytestmark = pytest.mark.integration
 
@@ -368,12 +368,7 @@ def test_bi_views_return_what_they_returned_before_0021(empty_db: str, tmp_path:
     emusa_tariff_period() applied to each row. Eight days around Carnival 2019 (Tuesday
     5 March), a weekend, a site holiday and a change of windows; 1-minute readings whose
     energies, powers and power factors add up exactly in any order."""
-    before = tmp_path / "migrations"
-    before.mkdir()
-    for f in default_directory().glob("*.sql"):
-        if int(f.name[:4]) <= 20:
-            shutil.copy(f, before / f.name)
-    migrate(empty_db, before)
+    migrate_up_to(empty_db, 20, tmp_path)
     start, end = "2019-02-28 03:00Z", "2019-03-08 03:00Z"
     with psycopg.connect(empty_db) as conn:
         conn.execute(
