@@ -46,10 +46,26 @@ INTRO_APACHE = """-- 0023 Apache-only build: the rollup refresh writes by upsert
 -- Same functions, same signatures, same columns and values.
 """
 
-INTRO_TIMESCALE = """-- 0023 Community build: nothing to change. The Apache build's rollup.refresh_buckets()
--- and rollup.link_previous() now write by upsert (0023_refresh_upsert.apache.sql);
--- here continuous aggregates refresh themselves (refresh_continuous_aggregate).
+INTRO_TIMESCALE = """-- 0023 Community build: the rollups themselves do not change. The Apache build's
+-- rollup.refresh_buckets() and rollup.link_previous() now write by upsert
+-- (0023_refresh_upsert.apache.sql); here continuous aggregates are refreshed by their
+-- policies and, for late data, by the analytics worker. Both builds describe their
+-- rollup schema in the catalog (\\dn+ rollup).
 """
+
+SCHEMA_COMMENT = {
+    "apache": "Internal rollups (Apache build): hypertables refreshed by rollup.refresh()"
+    " and rollup.refresh_pending(), called by the analytics worker; read the"
+    " readings_<grain> views, not these tables.",
+    "timescale": "Internal rollups (Community build): continuous aggregates refreshed by"
+    " their policies and, for late data, by the analytics worker"
+    " (refresh_continuous_aggregate); read the readings_<grain> views, not these.",
+}
+
+
+def _schema_comment(build: str) -> str:
+    return f"COMMENT ON SCHEMA rollup IS '{SCHEMA_COMMENT[build]}';\n"
+
 
 SOURCE = {"15m": GRAINS[0], "1h": GRAINS[0], "1d": GRAINS[1]}  # coarser grain -> read from
 
@@ -169,12 +185,13 @@ def apache() -> str:
             "-- The rebuilt buckets and the one after each window get the previous bucket's\n"
             "-- last counter values (as 0017, by upsert).\n"
             + _function("link_previous", bounds, [link_block(g) for g in GRAINS]),
+            _schema_comment("apache"),
         ]
     )
 
 
 def timescale() -> str:
-    return "\n".join([HEADER, INTRO_TIMESCALE])
+    return "\n".join([HEADER, INTRO_TIMESCALE, _schema_comment("timescale")])
 
 
 if __name__ == "__main__":

@@ -704,3 +704,5 @@ BEGIN
     ON CONFLICT (meter_id, bucket) DO UPDATE SET e_imp_kwh_prev = EXCLUDED.e_imp_kwh_prev, e_exp_kwh_prev = EXCLUDED.e_exp_kwh_prev, e_imp_kvarh_prev = EXCLUDED.e_imp_kvarh_prev, e_exp_kvarh_prev = EXCLUDED.e_exp_kvarh_prev, e_b_kwh_prev = EXCLUDED.e_b_kwh_prev;
 END
 $$;
+
+COMMENT ON SCHEMA rollup IS 'Internal rollups (Apache build): hypertables refreshed by rollup.refresh() and rollup.refresh_pending(), called by the analytics worker; read the readings_<grain> views, not these tables.';

@@ -132,3 +132,12 @@ def test_refreshing_a_minute_of_a_long_history_locks_only_its_chunks(db: str) ->
             "SELECT samples, p_total_avg FROM readings_1m WHERE bucket = %s", (at,)
         ).fetchone()
     assert got == (2, pytest.approx(70.0))
+
+
+def test_the_catalog_says_how_this_build_refreshes_its_rollups(db: str) -> None:
+    with psycopg.connect(db) as conn:
+        lic = conn.execute("SHOW timescaledb.license").fetchone()
+        row = conn.execute("SELECT obj_description('rollup'::regnamespace)").fetchone()
+    assert lic is not None and row is not None
+    build = {"apache": "Apache build", "timescale": "Community build"}[str(lic[0])]
+    assert build in str(row[0]) and "readings_<grain>" in str(row[0])
