@@ -55,7 +55,8 @@ SCALARS = {  # figure key -> words; each compared longest vs shortest history
 
 def measure(d: Dataset, empty_rate: float) -> dict[str, Any]:
     t0 = time.perf_counter()
-    out: dict[str, Any] = {"panels": hm.panels(d, REPEAT)}
+    out: dict[str, Any] = {"load_avg_1m": os.getloadavg()[0]}  # how quiet the machine was
+    out["panels"] = hm.panels(d, REPEAT)
     out |= hm.reports(d)
     out |= hm.worker_jobs(d)
     out["late_reading_refresh_s"] = hm.late_reading(d)
