@@ -21,7 +21,8 @@ from __future__ import annotations
 import sys
 
 from migration_sql import main
-from migration_sql.added_0016 import ADDED_0016  # in rollup.agg_<grain>_v16 (Community)
+from migration_sql.added_0016 import ADDED_0016
+from migration_sql.apache import indent, window_bounds  # in rollup.agg_<grain>_v16 (Community)
 from migration_sql.grains import FROZEN_REGISTRY, GRAINS, Grain, header
 
 from contract.quantities import Quantity, counters, gauges
@@ -99,11 +100,8 @@ def apache() -> str:
     out += [_link(g, window=False) for g in GRAINS]
     blocks = []
     for g in GRAINS:  # hi: the first bucket after the refreshed window (its previous changed)
-        link = "\n".join("    " + line for line in _link(g, window=True).rstrip("\n").splitlines())
-        blocks.append(
-            f"    lo := {g.bucket_expr('p_from')};\n"
-            f"    hi := {g.bucket_expr('p_to')} + INTERVAL '{g.width}';\n{link}\n"
-        )
+        link = indent(_link(g, window=True))
+        blocks.append(f"{window_bounds(g)}{link}\n")
     out.append(
         "-- The buckets rebuilt by rollup.refresh_buckets() (the former rollup.refresh()) and\n"
         "-- the one after each window get the previous bucket's last counter values.\n"

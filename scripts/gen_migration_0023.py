@@ -22,7 +22,8 @@ from __future__ import annotations
 import sys
 
 from migration_sql import main
-from migration_sql.columns import agg_columns, agg_select, from_minutes_columns
+from migration_sql.apache import RANGE_CHECK, indent, window_bounds
+from migration_sql.columns import agg_columns, agg_select, rollup_select
 from migration_sql.grains import GRAINS, Grain, header
 
 from contract.quantities import counters
@@ -70,10 +71,6 @@ def _schema_comment(build: str) -> str:
 SOURCE = {"15m": GRAINS[0], "1h": GRAINS[0], "1d": GRAINS[1]}  # coarser grain -> read from
 
 
-def _indent(text: str, n: int = 4) -> str:
-    return "\n".join((" " * n + line) if line else line for line in text.splitlines())
-
-
 def _upsert_tail(cols: list[str]) -> str:
     sets = ", ".join(f"{c} = EXCLUDED.{c}" for c in cols)
     return f"ON CONFLICT (meter_id, bucket) DO UPDATE SET {sets}"
@@ -84,13 +81,7 @@ def _select(g: Grain) -> tuple[str, str, str]:
     if g.name not in SOURCE:
         return agg_select(g, "WHERE time >= lo AND time < hi\n"), "readings", "time"
     src = SOURCE[g.name]
-    lines = [f"    {expr} AS {col}" for col, expr in from_minutes_columns()]
-    body = ",\n".join(["    meter_id", f"    {g.bucket_expr('bucket')} AS b", *lines])
-    select = (
-        f"SELECT\n{body}\nFROM rollup.agg_{src.name}\n"
-        "WHERE bucket >= lo AND bucket < hi\nGROUP BY meter_id, b"
-    )
-    return select, f"rollup.agg_{src.name}", "bucket"
+    return rollup_select(g, src), f"rollup.agg_{src.name}", "bucket"
 
 
 def refresh_block(g: Grain) -> str:
@@ -101,7 +92,7 @@ def refresh_block(g: Grain) -> str:
     upsert = (
         f"WITH fresh AS (\n"
         f"    INSERT INTO {table} (meter_id, bucket, {', '.join(cols)})\n"
-        f"{_indent(select)}\n"
+        f"{indent(select)}\n"
         f"    {_upsert_tail(cols)}\n"
         f"    RETURNING meter_id, bucket)\n"
         f"SELECT count(*) INTO gone FROM {table} a\n"
@@ -116,11 +107,7 @@ def refresh_block(g: Grain) -> str:
         f" AND {g.bucket_expr('s.' + t)} = a.bucket);\n"
         f"END IF;"
     )
-    return (
-        f"    lo := {g.bucket_expr('p_from')};\n"
-        f"    hi := {g.bucket_expr('p_to')} + INTERVAL '{g.width}';\n"
-        f"{_indent(upsert)}\n"
-    )
+    return window_bounds(g) + indent(upsert) + "\n"
 
 
 def link_block(g: Grain) -> str:
@@ -133,9 +120,7 @@ def link_block(g: Grain) -> str:
     values = ",\n           ".join(f"CASE WHEN {adjacent} THEN p.{n}_last END" for n in names)
     lags = ", ".join(f"lag({n}_last) OVER w AS {n}_last" for n in names)
     sets = ", ".join(f"{n}_prev = EXCLUDED.{n}_prev" for n in names)
-    return (
-        f"    lo := {g.bucket_expr('p_from')};\n"
-        f"    hi := {g.bucket_expr('p_to')} + {width};\n"
+    return window_bounds(g) + (
         f"    INSERT INTO rollup.agg_{g.name} (meter_id, bucket, samples, {prev})\n"
         f"    SELECT p.meter_id, p.bucket, p.samples,\n           {values}\n"
         f"    FROM (SELECT meter_id, bucket, samples, lag(bucket) OVER w AS prev_bucket, {lags}\n"
@@ -159,15 +144,6 @@ def _function(name: str, declare: str, blocks: list[str], head: str = "") -> str
     )
 
 
-CHECK = (
-    "    IF p_from IS NULL OR p_to IS NULL OR p_to < p_from THEN\n"
-    "        RAISE EXCEPTION 'rollup.refresh: invalid range [%, %]', p_from, p_to\n"
-    "            USING ERRCODE = 'invalid_parameter_value';\n"
-    "    END IF;\n"
-    "    PERFORM pg_advisory_xact_lock(hashtext('emusa.rollup.refresh'));\n"
-)
-
-
 def apache() -> str:
     bounds = "    lo timestamptz;\n    hi timestamptz;\n"
     return "\n".join(
@@ -180,7 +156,7 @@ def apache() -> str:
                 "refresh_buckets",
                 bounds + "    gone bigint;\n",
                 [refresh_block(g) for g in GRAINS],
-                CHECK,
+                RANGE_CHECK,
             ),
             "-- The rebuilt buckets and the one after each window get the previous bucket's\n"
             "-- last counter values (as 0017, by upsert).\n"

@@ -3,17 +3,39 @@ coarser grains refreshed from the minute rollup (0008); the refresh blocks 0016 
 
 from __future__ import annotations
 
-from .columns import agg_columns, agg_select, from_minutes_columns
+from .columns import agg_columns, agg_select, rollup_select
 from .grains import FROZEN_REGISTRY, GRAINS, Grain, header
+
+
+def indent(text: str, n: int = 4) -> str:
+    """``text`` with every non-empty line indented by ``n`` spaces."""
+    return "\n".join((" " * n + line) if line else line for line in text.splitlines())
+
+
+def window_bounds(g: Grain) -> str:
+    """plpgsql assignments of lo, hi: the buckets of grain ``g`` touching [p_from, p_to]."""
+    return (
+        f"    lo := {g.bucket_expr('p_from')};\n"
+        f"    hi := {g.bucket_expr('p_to')} + INTERVAL '{g.width}';\n"
+    )
+
+
+# Start of rollup.refresh() and its successors: the range is checked, refreshes serialised.
+RANGE_CHECK = (
+    "    IF p_from IS NULL OR p_to IS NULL OR p_to < p_from THEN\n"
+    "        RAISE EXCEPTION 'rollup.refresh: invalid range [%, %]', p_from, p_to\n"
+    "            USING ERRCODE = 'invalid_parameter_value';\n"
+    "    END IF;\n"
+    "    PERFORM pg_advisory_xact_lock(hashtext('emusa.rollup.refresh'));\n"
+)
 
 
 def window_delete_insert(g: Grain) -> str:
     """Start of one grain's refresh block: the bucket window, delete it, insert into it."""
     names = ", ".join(c for c, _ in agg_columns())
     return (
-        f"    lo := {g.bucket_expr('p_from')};\n"
-        f"    hi := {g.bucket_expr('p_to')} + INTERVAL '{g.width}';\n"
-        f"    DELETE FROM rollup.agg_{g.name} WHERE bucket >= lo AND bucket < hi;\n"
+        window_bounds(g)
+        + f"    DELETE FROM rollup.agg_{g.name} WHERE bucket >= lo AND bucket < hi;\n"
         f"    INSERT INTO rollup.agg_{g.name} (meter_id, bucket, {names})\n"
     )
 
@@ -21,9 +43,7 @@ def window_delete_insert(g: Grain) -> str:
 def from_raw_block(g: Grain) -> str:
     """Refresh block re-aggregating one grain from the raw readings of the window."""
     select = agg_select(g, "WHERE time >= lo AND time < hi\n")
-    return (
-        window_delete_insert(g) + "\n".join("    " + line for line in select.splitlines()) + ";\n"
-    )
+    return window_delete_insert(g) + indent(select) + ";\n"
 
 
 def refresh_function(create: str, blocks: list[str]) -> str:
@@ -34,11 +54,7 @@ def refresh_function(create: str, blocks: list[str]) -> str:
         + "LANGUAGE plpgsql SECURITY DEFINER\n"
         "SET search_path = pg_catalog, public\n"
         "AS $$\nDECLARE\n    lo timestamptz;\n    hi timestamptz;\nBEGIN\n"
-        "    IF p_from IS NULL OR p_to IS NULL OR p_to < p_from THEN\n"
-        "        RAISE EXCEPTION 'rollup.refresh: invalid range [%, %]', p_from, p_to\n"
-        "            USING ERRCODE = 'invalid_parameter_value';\n"
-        "    END IF;\n"
-        "    PERFORM pg_advisory_xact_lock(hashtext('emusa.rollup.refresh'));\n"
+        + RANGE_CHECK
         + "\n".join(blocks)
         + "END\n$$;\n"
     )
@@ -46,14 +62,7 @@ def refresh_function(create: str, blocks: list[str]) -> str:
 
 def from_minutes_block(g: Grain, minute: Grain) -> str:
     """Refresh block aggregating grain ``g`` from the minute rollup of the window."""
-    lines = [f"        {expr} AS {col}" for col, expr in from_minutes_columns()]
-    select = ",\n".join(["        meter_id", f"        {g.bucket_expr('bucket')} AS b", *lines])
-    return (
-        window_delete_insert(g) + f"    SELECT\n{select}\n"
-        f"    FROM rollup.agg_{minute.name}\n"
-        "    WHERE bucket >= lo AND bucket < hi\n"
-        "    GROUP BY meter_id, b;\n"
-    )
+    return window_delete_insert(g) + indent(rollup_select(g, minute)) + ";\n"
 
 
 def rollups_apache() -> str:

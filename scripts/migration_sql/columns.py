@@ -42,6 +42,17 @@ def agg_select(grain: Grain, where: str = "") -> str:
     return f"SELECT\n{body}\nFROM readings\n{where}GROUP BY meter_id, bucket"
 
 
+def rollup_select(grain: Grain, source: Grain) -> str:
+    """SELECT aggregating the ``source`` rollup's rows in [lo, hi) into ``grain``'s buckets
+    (the coarser grains of the Apache build; plpgsql variables lo, hi)."""
+    lines = [f"    {expr} AS {col}" for col, expr in from_minutes_columns()]
+    body = ",\n".join(["    meter_id", f"    {grain.bucket_expr('bucket')} AS b", *lines])
+    return (
+        f"SELECT\n{body}\nFROM rollup.agg_{source.name}\n"
+        "WHERE bucket >= lo AND bucket < hi\nGROUP BY meter_id, b"
+    )
+
+
 def from_minutes_columns() -> list[tuple[str, str]]:
     """(column, aggregate over rollup.agg_1m) giving a coarser rollup from minute rows.
 
