@@ -12,19 +12,18 @@ consider a generic plan.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import psycopg
 import pytest
 
 from analytics.worker.rollups import refresh
-from tests.integration.test_rollup_previous import _assert_energy
-from tests.integration.test_rollups import GRAINS, T0, Row, loaded
+from tests.harness.clock import session_now
+from tests.integration.test_rollup_previous import Loaded, _assert_energy
+from tests.integration.test_rollups import GRAINS, T0, loaded
 
 pytestmark = pytest.mark.integration
 __all__ = ["loaded"]  # the fixture, shared with test_rollups
-
-Loaded = tuple[str, dict[str, int], list[Row]]
 
 # m1 loses a whole 15-minute bucket and the minutes on either side of it
 GONE = (T0 + timedelta(minutes=43), T0 + timedelta(minutes=62))
@@ -87,7 +86,7 @@ def _chunks_locked(conn: psycopg.Connection[tuple[object, ...]], table: str) -> 
 
 
 def test_refreshing_a_minute_of_a_long_history_locks_only_its_chunks(db: str) -> None:
-    start = datetime(2026, 1, 5, tzinfo=UTC)
+    start = session_now().replace(minute=0, second=0) - timedelta(weeks=21)
     with psycopg.connect(db, autocommit=True) as conn:
         conn.execute("INSERT INTO sites (site_id, name) VALUES ('plant', 'Plant')")
         conn.execute("INSERT INTO meters (site_id, name) VALUES ('plant', 'm1')")
