@@ -53,13 +53,13 @@ SCALARS = {  # figure key -> words; each compared longest vs shortest history
 }
 
 
-def measure(d: Dataset, empty_rate: float) -> dict[str, Any]:
+def measure(d: Dataset, empty_rate: float, days: int) -> dict[str, Any]:
     t0 = time.perf_counter()
     out: dict[str, Any] = {"load_avg_1m": os.getloadavg()[0]}  # how quiet the machine was
     out["panels"] = hm.panels(d, REPEAT)
     out |= hm.reports(d)
     out |= hm.worker_jobs(d)
-    out["late_reading_refresh_s"] = hm.late_reading(d)
+    out["late_reading_refresh_s"] = hm.late_reading(d, days)
     out["bi_imports"] = hm.bi_imports(d)
     rate = hm.ingest_rate(d.dsn, d.end + timedelta(hours=1), INGEST_N)
     out["ingest_readings_per_s"] = rate
@@ -193,7 +193,7 @@ def test_history_scale(
             t0 = time.perf_counter()
             chunks[days] = cut(data.dsn, data.end, days)
             cut_s = time.perf_counter() - t0
-            by_days[days] = measure(data, empty_rate) | {"cut_s": cut_s, "chunks": chunks[days]}
+            by_days[days] = measure(data, empty_rate, days) | {"cut_s": cut_s, "chunks": chunks[days]}
             print(f"\n{days} days: { {k: v for k, v in by_days[days].items() if k != 'panels'} }")
     finally:
         for db in (name, empty):

@@ -1,0 +1,144 @@
+"""Generate migration 0024 (issue 17): bounded previous-bucket lookups on the Community build.
+
+    python scripts/gen_migration_0024.py apache    > sql/migrations/0024_probe_previous.apache.sql
+    python scripts/gen_migration_0024.py timescale > sql/migrations/0024_probe_previous.timescale.sql
+
+On the Community build the views over the continuous aggregates still read a whole
+aggregate for any range: readings_15m, _1h and _1d joined each bucket to the previous one
+with ``p.bucket = a.bucket - width`` (0016, kept by 0017), which no time range reaches,
+and readings_1m's LATERAL probes (0017) ran for every row even when no energy column was
+asked for. A probe into an aggregate is cheap only when the aggregate has few chunks: its
+chunk exclusion runs again for every probe (measured on a year: ~60 us a probe over 37
+chunks of 10 days, ~4 us over one chunk). So, on that build:
+
+* each energy column is a scalar subquery probing the previous bucket (LIMIT 1: the
+  materialized row, the real-time part only on a miss), so a query pays for the energy
+  columns it reads, per row it reads, and nothing else;
+* the aggregates' new chunks span 90 days (minutes) and 365 days (coarser grains), as
+  the Apache build's daily table; chunks made before stay as they are.
+
+demand_15m (both builds) reads the energy delta once (coalesce instead of a CASE naming it
+twice): the same values. Developer tool like gen_migration_0023.py; the output is frozen.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from migration_sql import main
+from migration_sql.added_0016 import ADDED_0016
+from migration_sql.grains import GRAINS, Grain, header
+
+from contract.quantities import counters, gauges
+
+HEADER = header("gen_migration_0024.py")
+
+#: chunk interval of each continuous aggregate's new chunks (Community build)
+COMMUNITY_CHUNK = {"1m": "90 days", "15m": "365 days", "1h": "365 days", "1d": "365 days"}
+
+INTRO_DEMAND = """-- demand_15m names each energy delta once (coalesce, not a CASE reading it twice):
+-- same values; on the Community build every mention of a delta is a probe (below).
+"""
+
+INTRO_APACHE = """-- 0024 Apache-only build: the rollup tables store the previous bucket's counters
+-- (0017), so the views are unchanged here; only demand_15m changes, as on the Community
+-- build.
+"""
+
+INTRO_TIMESCALE = """-- 0024 Community build: bounded previous-bucket lookups in every readings_<grain>
+-- (issue 17). readings_15m/_1h/_1d joined each bucket to the previous one with
+-- p.bucket = a.bucket - width (0016): no time range reaches that side, so a day of
+-- readings_15m read the year's whole aggregate, twice for site_demand_15m. readings_1m's
+-- LATERAL probes (0017) ran for every row, even when no energy column was read.
+-- Now each energy column is a scalar subquery probing the previous bucket (LIMIT 1 stops at
+-- the materialized row; the real-time part is read only on a miss): a query pays per row
+-- for the energy columns it reads, nothing for the others, whatever the history kept.
+-- A probe re-runs chunk exclusion over every chunk of the aggregate (about 60 us at 37
+-- chunks of 10 days, 4 us at one), so the aggregates' new chunks span 90 days (minutes)
+-- and 365 days (coarser); chunks made before keep their 10 days.
+-- Same columns, same values; site totals, demand_15m and the bi views follow.
+"""
+
+
+def demand_view() -> str:
+    return (
+        "CREATE OR REPLACE VIEW demand_15m AS\nSELECT\n"
+        "    meter_id, bucket, samples,\n"
+        "    coalesce(e_imp_kwh_delta * 4, p_total_avg) AS demand_kw,\n"
+        "    coalesce(e_imp_kvarh_delta * 4, q_total_avg) AS demand_kvar,\n"
+        "    p_total_avg, p_total_max, q_total_avg, s_total_avg, pf_total_avg,\n"
+        "    e_imp_kwh_delta, e_exp_kwh_delta, e_imp_kvarh_delta, e_exp_kvarh_delta\n"
+        "FROM readings_15m;\n"
+    )
+
+
+def _probe(rel: str, alias: str, bucket: str, cols: list[str]) -> str:
+    """One row (or none) of ``rel`` for meter a.meter_id at ``bucket``."""
+    names = ", ".join(f"{alias}.{c}" for c in cols)
+    return (
+        f"(SELECT {names} FROM {rel} {alias}"
+        f" WHERE {alias}.meter_id = a.meter_id AND {alias}.bucket = {bucket} LIMIT 1)"
+    )
+
+
+def _delta(prev: str, cur: str, n: str, agg: bool = False) -> str:
+    """emusa_counter_delta of counter ``n``: ``prev`` is the previous bucket's last value,
+    ``cur`` the alias of the bucket's own row (its values under max() when ``agg``). No
+    argument is a subquery, so PostgreSQL inlines the function."""
+    f = "max({}.{})" if agg else "{}.{}"
+    own = ", ".join(f.format(cur, f"{n}_{c}") for c in ("first", "last", "min", "max"))
+    return f"emusa_counter_delta({prev}, {own})"
+
+
+def _columns(g: Grain) -> str:
+    """The view's columns: each energy delta a scalar subquery (aggregated over a LIMIT 1
+    probe, so it always yields one row: NULL where the probe found none)."""
+    prev = g.previous("a.bucket")
+    cols = ["a.meter_id", "a.bucket", "a.samples"]
+    for q in gauges():
+        cols += [f"a.{q.name}_avg", f"a.{q.name}_min", f"a.{q.name}_max"]
+    own, ext = f"rollup.agg_{g.name}", f"rollup.agg_{g.name}_v16"
+    for q in counters():
+        n = q.name
+        if n in ADDED_0016:  # from the 0016 aggregate: its own row (x) and the previous (px)
+            x = _probe(ext, "x", "a.bucket", [f"{n}_{c}" for c in ("first", "last", "min", "max")])
+            px = _probe(ext, "px", prev, [f"{n}_last"])
+            cols.append(
+                f"(SELECT {_delta(f'max(px.{n}_last)', 'x', n, agg=True)}\n"
+                f"     FROM {x} x\n     LEFT JOIN {px} px ON true) AS {n}_delta"
+            )
+            cols.append(f"{_probe(ext, 'x', 'a.bucket', [f'{n}_last'])} AS {n}_last")
+        else:
+            p = _probe(own, "p", prev, [f"{n}_last"])
+            cols.append(f"(SELECT {_delta(f'max(p.{n}_last)', 'a', n)}\n     FROM {p} p) AS {n}_delta")
+            cols.append(f"a.{n}_last")
+    return ",\n    ".join(cols)
+
+
+def readings_view(g: Grain) -> str:
+    return (
+        f"CREATE OR REPLACE VIEW readings_{g.name} AS\nSELECT\n    {_columns(g)}\n"
+        f"FROM rollup.agg_{g.name} a;\n"
+    )
+
+
+def apache() -> str:
+    return "\n".join([HEADER, INTRO_APACHE, INTRO_DEMAND + demand_view()])
+
+
+def timescale() -> str:
+    chunks = "".join(
+        f"SELECT set_chunk_time_interval('rollup.agg_{g.name}{v}',"
+        f" INTERVAL '{COMMUNITY_CHUNK[g.name]}');\n"
+        for g in GRAINS
+        for v in ("", "_v16")
+    )
+    return "\n".join(
+        [HEADER, INTRO_TIMESCALE, chunks]
+        + [readings_view(g) for g in GRAINS]
+        + [INTRO_DEMAND + demand_view()]
+    )
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv, {"apache": apache, "timescale": timescale}))
