@@ -160,7 +160,7 @@ def detect_site(ctx: Context, site: rules.SiteInfo, now: datetime) -> dict[str, 
                 mark = state.watermark(conn, "detect", site.site_id)
                 if mark is not None and mark >= end:
                     return totals
-                first = state.first_data(conn, site.site_id)
+                first = state.first_data(conn, site.site_id, end - ctx.settings.catch_up)
                 if first is None:
                     return totals
                 start = max(mark or first, end - ctx.settings.catch_up)

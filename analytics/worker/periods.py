@@ -34,10 +34,9 @@ def run_periods(
     done: list[tuple[str, datetime]] = []
     with ctx.connection() as conn:
         for site in store.sites(conn, ctx.settings.site):
-            first = store.first_data(conn, site.site_id)
-            if first is None:
+            since = store.first_data(conn, site.site_id, now - ctx.settings.catch_up)
+            if since is None:
                 continue
-            since = max(first, now - ctx.settings.catch_up)
             for start, end in complete_windows(
                 since, now, site.timezone, hours=hours, settle=ctx.settings.settle
             ):

@@ -43,8 +43,9 @@ def meters(conn: Conn, site: str) -> dict[int, MeterInfo]:
     }
 
 
-def first_data(conn: Conn, site: str) -> datetime | None:
-    row = conn.execute(_q("first_data"), {"site": site}).fetchone()
+def first_data(conn: Conn, site: str, since: datetime) -> datetime | None:
+    """The later of the site's first minute of data and ``since``; None without data."""
+    row = conn.execute(_q("first_data"), {"site": site, "since": since}).fetchone()
     return None if row is None else cast("datetime | None", next(iter(row.values())))
 
 

@@ -81,36 +81,53 @@ HYPERTABLES = (
 
 
 def cut(dsn: str, end: datetime, days: int) -> dict[str, int]:
-    """Forget everything older than ``days`` before ``end``; returns chunks per table left."""
+    """Forget everything older than ``days`` before ``end``; returns chunks per table left.
+
+    On the Community build the rollups are continuous aggregates: their whole chunks are
+    dropped, then the rows left before the cutoff are deleted from each one's
+    materialization hypertable (a chunk spans up to 365 days there, migration 0024: drop
+    alone would leave most of a year in every "30-day" aggregate)."""
     cutoff = end - timedelta(days=days)
     left: dict[str, int] = {}
     with psycopg.connect(dsn, autocommit=True) as conn:
         apache = conn.execute("SHOW timescaledb.license").fetchone() == ("apache",)
+        counted: list[tuple[str, str]] = []  # (name in the figures, hypertable)
         for table, col in HYPERTABLES if apache else HYPERTABLES[:1]:
             conn.execute("SELECT drop_chunks(%s, older_than => %s)", (table, cutoff))
-            conn.execute(
-                psycopg.sql.SQL("DELETE FROM {} WHERE {} < %s").format(
-                    psycopg.sql.Identifier(*table.split(".")), psycopg.sql.Identifier(col)
-                ),
-                (cutoff,),
-            )
-        if not apache:  # continuous aggregates: whole chunks only
+            _delete_before(conn, table, col, cutoff)
+            counted.append((table, table if "." in table else f"public.{table}"))
+        if not apache:
             caggs = conn.execute(
-                "SELECT format('%I.%I', view_schema, view_name)"
-                " FROM timescaledb_information.continuous_aggregates"
+                "SELECT format('%I.%I', view_schema, view_name),"
+                " format('%I.%I', materialization_hypertable_schema,"
+                " materialization_hypertable_name)"
+                " FROM timescaledb_information.continuous_aggregates ORDER BY 1"
             ).fetchall()
-            for (cagg,) in caggs:
+            for cagg, materialized in caggs:
                 conn.execute("SELECT drop_chunks(%s::regclass, older_than => %s)", (cagg, cutoff))
-        for table, _ in HYPERTABLES:
+                _delete_before(conn, materialized, "bucket", cutoff)
+                counted.append((cagg, materialized))
+        for name, hypertable in counted:
             row = conn.execute(
                 "SELECT count(*) FROM timescaledb_information.chunks"
-                " WHERE hypertable_schema || '.' || hypertable_name = %s",
-                (table if "." in table else f"public.{table}",),
+                " WHERE format('%%I.%%I', hypertable_schema, hypertable_name) = %s",
+                (hypertable,),
             ).fetchone()
-            left[table] = int(row[0]) if row else 0
+            left[name] = int(row[0]) if row else 0
         conn.execute("VACUUM ANALYZE")
         # Write the build's and the cut's dirty pages out now: a checkpoint spreads them
         # over minutes (checkpoint_completion_target), and the first length measured would
         # otherwise share the disk with that write-back.
         conn.execute("CHECKPOINT")
     return left
+
+
+def _delete_before(
+    conn: psycopg.Connection[tuple[object, ...]], table: str, col: str, t: datetime
+) -> None:
+    conn.execute(
+        psycopg.sql.SQL("DELETE FROM {} WHERE {} < %s").format(
+            psycopg.sql.Identifier(*table.split(".")), psycopg.sql.Identifier(col)
+        ),
+        (t,),
+    )
