@@ -164,7 +164,9 @@ def _columns(g: Grain) -> str:
             cols.append(f"{_probe(ext, 'x', 'a.bucket', [f'{n}_last'])} AS {n}_last")
         else:
             p = _probe(own, "p", prev, [f"{n}_last"])
-            cols.append(f"(SELECT {_delta(f'max(p.{n}_last)', 'a', n)}\n     FROM {p} p) AS {n}_delta")
+            cols.append(
+                f"(SELECT {_delta(f'max(p.{n}_last)', 'a', n)}\n     FROM {p} p) AS {n}_delta"
+            )
             cols.append(f"a.{n}_last")
     return ",\n    ".join(cols)
 

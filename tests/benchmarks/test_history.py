@@ -193,7 +193,10 @@ def test_history_scale(
             t0 = time.perf_counter()
             chunks[days] = cut(data.dsn, data.end, days)
             cut_s = time.perf_counter() - t0
-            by_days[days] = measure(data, empty_rate, days) | {"cut_s": cut_s, "chunks": chunks[days]}
+            by_days[days] = measure(data, empty_rate, days) | {
+                "cut_s": cut_s,
+                "chunks": chunks[days],
+            }
             print(f"\n{days} days: { {k: v for k, v in by_days[days].items() if k != 'panels'} }")
     finally:
         for db in (name, empty):
