@@ -82,7 +82,8 @@ INTRO_SHIFTS = """-- emusa_shift_energy() (0010) becomes PL/pgSQL, same signatur
 -- that query, so the real-time aggregates inside it kept their watermark as a function
 -- call: on the Community build every energy probe was planned over every raw chunk
 -- (60-108 ms of planning at a year, 12 ms at a month, for the shifts panel). A PL/pgSQL
--- statement is planned on its own, with the range's values (force_custom_plan).
+-- statement is planned on its own, with the range's values (force_custom_plan). It reads
+-- the site's demand through emusa_site_demand_15m() (below), as the demand panels do.
 """
 
 SHIFT_ENERGY = """CREATE OR REPLACE FUNCTION emusa_shift_energy(p_site text, p_from timestamptz, p_to timestamptz)
@@ -116,13 +117,99 @@ BEGIN
         iv.b - interval '1 microsecond', interval '15 minutes') AS q (bucket) ON true
     LEFT JOIN (
         SELECT x.bucket, x.e_imp_kwh_delta, x.demand_kw, x.pf_total_avg, x.meters_reporting
-        FROM site_demand_15m x
-        WHERE x.site_id = p_site AND x.bucket >= p_from AND x.bucket < p_to
+        FROM emusa_site_demand_15m(p_site, p_from, p_to) x
+        WHERE x.bucket < p_to
     ) d ON d.bucket = q.bucket
     GROUP BY iv.production_date, iv.shift, iv.a, iv.b
     ORDER BY iv.a;
 END
 $$;
+"""
+
+
+INTRO_DEMAND_FN = """-- Demand over a range for the dashboards (both builds): emusa_demand_15m(meters, from,
+-- to) gives demand_15m's rows and emusa_site_demand_15m(site, from, to) site_demand_15m's
+-- columns used by the demand panels, for from <= bucket <= to (Grafana's $__timeFilter).
+-- They read the 15-minute rollup over the range and one bucket before it and take each
+-- bucket's previous counter values with lag() (the adjacent bucket only, as the views):
+-- no per-row lookup, so on the Community build a year of demand costs what its rows
+-- cost (the views' probes cost 6-10 us a row there). The same values as the views.
+"""
+
+DEMAND_COUNTERS = ("e_imp_kwh", "e_exp_kwh", "e_imp_kvarh", "e_exp_kvarh")
+
+
+def _lag_delta(n: str) -> str:
+    return (
+        f"emusa_counter_delta(CASE WHEN lag(a.bucket) OVER w = a.bucket - INTERVAL '15 minutes'\n"
+        f"                                       THEN lag(a.{n}_last) OVER w END,\n"
+        f"                                  a.{n}_first, a.{n}_last, a.{n}_min, a.{n}_max) AS {n}_delta"
+    )
+
+
+def demand_functions() -> str:
+    deltas = ",\n               ".join(_lag_delta(n) for n in DEMAND_COUNTERS)
+    out_deltas = ", ".join(f"r.{n}_delta" for n in DEMAND_COUNTERS)
+    typed = ", ".join(f"{n}_delta double precision" for n in DEMAND_COUNTERS)
+    return f"""CREATE FUNCTION emusa_demand_15m(p_meters integer[], p_from timestamptz, p_to timestamptz)
+RETURNS TABLE (meter_id integer, bucket timestamptz, samples bigint,
+               demand_kw double precision, demand_kvar double precision,
+               p_total_avg double precision, p_total_max double precision,
+               q_total_avg double precision, s_total_avg double precision,
+               pf_total_avg double precision,
+               {typed})
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, public
+SET plan_cache_mode = force_custom_plan
+AS $$
+#variable_conflict use_column
+BEGIN
+    RETURN QUERY
+    SELECT r.meter_id, r.bucket, r.samples,
+           coalesce(r.e_imp_kwh_delta * 4, r.p_total_avg),
+           coalesce(r.e_imp_kvarh_delta * 4, r.q_total_avg),
+           r.p_total_avg, r.p_total_max, r.q_total_avg, r.s_total_avg, r.pf_total_avg,
+           {out_deltas}
+    FROM (
+        SELECT a.meter_id, a.bucket, a.samples, a.p_total_avg, a.p_total_max, a.q_total_avg,
+               a.s_total_avg, a.pf_total_avg,
+               {deltas}
+        FROM rollup.agg_15m a
+        WHERE a.meter_id = ANY (p_meters)
+          AND a.bucket >= p_from - INTERVAL '15 minutes' AND a.bucket <= p_to
+        WINDOW w AS (PARTITION BY a.meter_id ORDER BY a.bucket)
+    ) r
+    WHERE r.bucket >= p_from;
+END
+$$;
+COMMENT ON FUNCTION emusa_demand_15m(integer[], timestamptz, timestamptz) IS 'demand_15m''s rows of the given meters for from <= bucket <= to, read from the rollup over that range only (the previous bucket by lag()): what the dashboards read over long ranges.';
+
+CREATE FUNCTION emusa_site_demand_15m(p_site text, p_from timestamptz, p_to timestamptz)
+RETURNS TABLE (site_id text, bucket timestamptz, meters_reporting bigint,
+               demand_kw double precision, demand_kvar double precision,
+               e_imp_kwh_delta double precision, pf_total_avg double precision)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, public
+SET plan_cache_mode = force_custom_plan
+AS $$
+#variable_conflict use_column
+BEGIN
+    RETURN QUERY
+    SELECT p_site, d.bucket, count(*), sum(d.demand_kw), sum(d.demand_kvar),
+           sum(d.e_imp_kwh_delta),
+           sum(d.p_total_avg) / nullif(sqrt(sum(d.p_total_avg) ^ 2 + sum(d.q_total_avg) ^ 2), 0)
+    FROM emusa_demand_15m(ARRAY(SELECT m.meter_id FROM meters m
+                                WHERE m.site_id = p_site AND m.include_in_site_total),
+                          p_from, p_to) d
+    GROUP BY d.bucket;
+END
+$$;
+COMMENT ON FUNCTION emusa_site_demand_15m(text, timestamptz, timestamptz) IS 'site_demand_15m''s demand, energy and power factor of a site for from <= bucket <= to, from emusa_demand_15m().';
+
+REVOKE ALL ON FUNCTION emusa_demand_15m(integer[], timestamptz, timestamptz),
+    emusa_site_demand_15m(text, timestamptz, timestamptz) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION emusa_demand_15m(integer[], timestamptz, timestamptz),
+    emusa_site_demand_15m(text, timestamptz, timestamptz) TO emusa_analytics, emusa_grafana;
 """
 
 
@@ -199,7 +286,13 @@ def readings_view(g: Grain) -> str:
 
 def apache() -> str:
     return "\n".join(
-        [HEADER, INTRO_APACHE, INTRO_DEMAND + demand_view(), INTRO_SHIFTS + SHIFT_ENERGY]
+        [
+            HEADER,
+            INTRO_APACHE,
+            INTRO_DEMAND + demand_view(),
+            INTRO_DEMAND_FN + demand_functions(),
+            INTRO_SHIFTS + SHIFT_ENERGY,
+        ]
     )
 
 
@@ -213,7 +306,11 @@ def timescale() -> str:
     return "\n".join(
         [HEADER, INTRO_TIMESCALE, chunks]
         + [readings_view(g) for g in GRAINS]
-        + [INTRO_DEMAND + demand_view(), INTRO_SHIFTS + SHIFT_ENERGY]
+        + [
+            INTRO_DEMAND + demand_view(),
+            INTRO_DEMAND_FN + demand_functions(),
+            INTRO_SHIFTS + SHIFT_ENERGY,
+        ]
     )
 
 

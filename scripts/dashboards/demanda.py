@@ -7,7 +7,7 @@ from typing import Any
 
 from .frame import dashboard
 from .kit import BLUE, GREEN, RED, Layout, override, stat, table, timeseries, value_map
-from .queries import TARIFF_CTE, gaps_as_nulls, meter_filter, tariff_cte
+from .queries import TARIFF_CTE, gaps_as_nulls, meter_ids, tariff_cte
 
 
 def build() -> dict[str, Any]:
@@ -104,8 +104,8 @@ def build() -> dict[str, Any]:
                   description="Quanto a projeção do intervalo de 15 min em curso fica acima (vermelho) ou abaixo (verde, negativo) do limite de ultrapassagem."))  # fmt: skip
     meter_demand = gaps_as_nulls(
         'SELECT d.bucket AS time, m.name AS metric, d.demand_kw AS "kW"\n'
-        "FROM demand_15m d\nJOIN meters m ON m.meter_id = d.meter_id\n"
-        "WHERE $__timeFilter(d.bucket) AND " + meter_filter("d"),
+        f"FROM emusa_demand_15m({meter_ids()}, $__timeFrom()::timestamptz,"
+        " $__timeTo()::timestamptz) d\nJOIN meters m ON m.meter_id = d.meter_id",
         ["kW"],
     )
     p.append(timeseries(lay, "Demanda por medidor (15 min)", [meter_demand], "kwatt", w=12))

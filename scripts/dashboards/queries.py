@@ -30,11 +30,13 @@ def meter_filter(alias: str, *, site_total: bool = False) -> str:
     the range switch turns off (a constant false), made the planner expand every chunk of
     ``readings`` (13-19 ms of planning per panel at a year of history against 0.03 ms;
     make bench-history, issue 17). Same rows: meter ids are never NULL."""
+    return f"{alias}.meter_id = ANY ({meter_ids(site_total=site_total)})"
+
+
+def meter_ids(*, site_total: bool = False) -> str:
+    """The ids of the selected meters (or of the site total's) as an SQL integer array."""
     which = "include_in_site_total" if site_total else "name IN ($meter)"
-    return (
-        f"{alias}.meter_id = ANY (ARRAY(SELECT meter_id FROM meters"
-        f" WHERE site_id = '$site' AND {which}))"
-    )
+    return f"ARRAY(SELECT meter_id FROM meters WHERE site_id = '$site' AND {which})"
 
 
 def switched(columns: dict[str, tuple[str, str]], *, site_total: bool = False) -> str:
@@ -207,17 +209,17 @@ def energy_today(*, site_total: bool = False) -> str:
 # (0.6 s for the 2,880 buckets of 30 days). An inlined expression is repeated wherever
 # the query reads it; the OFFSET 0 subquery computes it once per bucket, however often
 # the panel reads c.period and c.contracted_kw.
+# The site's demand comes from emusa_site_demand_15m() (migration 0024): the rows of
+# site_demand_15m for the range, read with lag() over the range's 15-minute rollup rows
+# (on the Community build the view looks each bucket's previous one up: 6-10 us a row,
+# ~1 s for a year of two meters' demand).
 def tariff_cte(since: str | None = None) -> str:
     """The CTEs ``s`` and ``c`` over the dashboard range, or over [since, $__timeTo()].
 
     ``since`` (an SQL timestamptz expression) bounds ``c`` to recent buckets for a panel
     that needs only those, so its cost does not grow with the dashboard range.
     """
-    where = (
-        "$__timeFilter(d.bucket)"
-        if since is None
-        else f"d.bucket >= {since} AND d.bucket <= $__timeTo()::timestamptz"
-    )
+    start = "$__timeFrom()::timestamptz" if since is None else since
     return f"""WITH s AS (
   SELECT site_id, timezone, tariff_modality, contracted_demand_kw, contracted_demand_ponta_kw, demand_tolerance
   FROM sites WHERE site_id = '$site'
@@ -229,11 +231,10 @@ c AS (
   FROM (
     SELECT d.site_id, d.bucket, d.demand_kw, d.e_imp_kwh_delta, l.lt, t.period, s.timezone, s.demand_tolerance,
            s.tariff_modality, s.contracted_demand_kw, s.contracted_demand_ponta_kw
-    FROM site_demand_15m d
+    FROM emusa_site_demand_15m('$site', {start}, $__timeTo()::timestamptz) d
     JOIN s ON s.site_id = d.site_id
     CROSS JOIN LATERAL (SELECT d.bucket AT TIME ZONE s.timezone AS lt) l
     CROSS JOIN LATERAL emusa_tariff_period_local(s.site_id, l.lt) t
-    WHERE {where}
     OFFSET 0
   ) b
 )"""

@@ -29,6 +29,11 @@ DAYS = 40
 STEP = timedelta(minutes=5)
 
 
+def gap_m2(start: datetime) -> tuple[datetime, datetime]:
+    """When m2 is silent: 10:00-11:07 on the third day."""
+    return start + timedelta(days=2, hours=10), start + timedelta(days=2, hours=11, minutes=7)
+
+
 @pytest.fixture
 def history(db: str) -> tuple[str, datetime, dict[str, int]]:
     """``db`` holding DAYS days of readings from ``start`` (midnight UTC), rolled up."""
@@ -55,6 +60,11 @@ def history(db: str) -> tuple[str, datetime, dict[str, int]]:
             " FROM generate_series(%(start)s::timestamptz, %(end)s - %(step)s, %(step)s) t"
             " CROSS JOIN meters m",
             {"start": start, "end": end, "step": STEP},
+        )
+        # m2 is silent for 67 minutes on the third day: buckets without an adjacent one
+        conn.execute(
+            "DELETE FROM readings WHERE meter_id = %s AND time >= %s AND time < %s",
+            (ids["m2"], *gap_m2(start)),
         )
     refresh(db, start, end)
     return db, start, ids
@@ -164,3 +174,56 @@ def test_first_data_is_the_later_of_the_first_minute_and_the_bound(
         conn.execute("INSERT INTO sites (site_id, name) VALUES ('empty', 'No data')")
         conn.execute("INSERT INTO meters (site_id, name) VALUES ('empty', 'idle')")
         assert store.first_data(conn, "empty", start) is None
+
+
+DEMAND = (
+    "meter_id, bucket, samples, demand_kw, demand_kvar, p_total_avg, p_total_max,"
+    " q_total_avg, s_total_avg, pf_total_avg, e_imp_kwh_delta, e_exp_kwh_delta,"
+    " e_imp_kvarh_delta, e_exp_kvarh_delta"
+)
+SITE_DEMAND = "bucket, meters_reporting, demand_kw, demand_kvar, e_imp_kwh_delta, pf_total_avg"
+
+
+@pytest.mark.parametrize(
+    ("lo", "hi"),
+    [
+        (timedelta(0), timedelta(days=DAYS)),  # everything
+        (timedelta(days=2, hours=10, minutes=30), timedelta(days=3)),  # from inside m2's gap
+        (timedelta(days=5), timedelta(days=5, hours=6)),  # its first bucket's previous is before it
+    ],
+)
+def test_demand_functions_return_the_views_rows(
+    history: tuple[str, datetime, dict[str, int]], lo: timedelta, hi: timedelta
+) -> None:
+    """The dashboards' emusa_demand_15m() and emusa_site_demand_15m() (lag() over the range)
+    against demand_15m and site_demand_15m (stored or probed previous buckets), exactly."""
+    db, start, ids = history
+    a, b = start + lo, start + hi
+    meters = [ids["m1"], ids["m2"]]
+    with psycopg.connect(db) as conn:
+        fn = conn.execute(
+            f"SELECT {DEMAND} FROM emusa_demand_15m(%s, %s, %s) ORDER BY 1, 2", (meters, a, b)
+        ).fetchall()
+        view = conn.execute(
+            f"SELECT {DEMAND} FROM demand_15m WHERE bucket BETWEEN %s AND %s ORDER BY 1, 2",
+            (a, b),
+        ).fetchall()
+        site_fn = conn.execute(
+            f"SELECT {SITE_DEMAND} FROM emusa_site_demand_15m('plant', %s, %s) ORDER BY 1",
+            (a, b),
+        ).fetchall()
+        site_view = conn.execute(
+            f"SELECT {SITE_DEMAND} FROM site_demand_15m"
+            " WHERE site_id = 'plant' AND bucket BETWEEN %s AND %s ORDER BY 1",
+            (a, b),
+        ).fetchall()
+        one = conn.execute(
+            f"SELECT {DEMAND} FROM emusa_demand_15m(%s, %s, %s) ORDER BY 2", ([ids["m1"]], a, b)
+        ).fetchall()
+    assert fn == view and len(fn) > 0
+    assert site_fn == site_view
+    assert one == [r for r in fn if r[0] == ids["m1"]]  # only the meters asked for
+    gap_lo, gap_hi = gap_m2(start)
+    if a <= gap_hi <= b:  # m2's first bucket after its gap has no previous one: one reading
+        after = next(r for r in fn if r[0] == ids["m2"] and r[1] >= gap_lo)
+        assert after[1] == gap_lo + timedelta(hours=1) and after[10] == 0.0, after
