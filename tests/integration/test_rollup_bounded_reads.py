@@ -18,6 +18,7 @@ import psycopg
 import pytest
 
 from analytics import db as analytics_db
+from analytics.detection import store as detection_store
 from analytics.worker import store
 from analytics.worker.rollups import refresh
 from tests.harness.clock import session_now
@@ -227,3 +228,23 @@ def test_demand_functions_return_the_views_rows(
     if a <= gap_hi <= b:  # m2's first bucket after its gap has no previous one: one reading
         after = next(r for r in fn if r[0] == ids["m2"] and r[1] >= gap_lo)
         assert after[1] == gap_lo + timedelta(hours=1) and after[10] == 0.0, after
+
+
+def test_last_minute_before_a_range_is_found_near_it_and_far_from_it(
+    history: tuple[str, datetime, dict[str, int]],
+) -> None:
+    """Detection's last_before: the day before the range, the month before, then anywhere."""
+    db, start, ids = history
+    last = start + timedelta(days=DAYS) - STEP  # the last reading (and minute) of both
+    gap_lo, gap_hi = gap_m2(start)
+    with analytics_db.connect(db) as conn:
+        assert detection_store.last_before(conn, "plant", gap_hi) == {
+            ids["m1"]: gap_hi.replace(minute=5),
+            ids["m2"]: gap_lo - STEP,  # the last minute before m2's silence
+        }
+        for later in (timedelta(hours=3), timedelta(days=5), timedelta(days=90)):
+            assert detection_store.last_before(conn, "plant", last + later) == {
+                ids["m1"]: last,
+                ids["m2"]: last,
+            }, later
+        assert detection_store.last_before(conn, "plant", start) == {}
