@@ -30,6 +30,7 @@ import sys
 from migration_sql import main
 from migration_sql.added_0016 import ADDED_0016
 from migration_sql.grains import GRAINS, Grain, header
+from migration_sql.views import site_pf
 
 from contract.quantities import counters, gauges
 
@@ -197,7 +198,7 @@ BEGIN
     RETURN QUERY
     SELECT p_site, d.bucket, count(*), sum(d.demand_kw), sum(d.demand_kvar),
            sum(d.e_imp_kwh_delta),
-           sum(d.p_total_avg) / nullif(sqrt(sum(d.p_total_avg) ^ 2 + sum(d.q_total_avg) ^ 2), 0)
+           {site_pf("d")}
     FROM emusa_demand_15m(ARRAY(SELECT m.meter_id FROM meters m
                                 WHERE m.site_id = p_site AND m.include_in_site_total),
                           p_from, p_to) d
@@ -284,16 +285,17 @@ def readings_view(g: Grain) -> str:
     )
 
 
+def both_builds() -> list[str]:
+    """What 0024 changes alike on both builds."""
+    return [
+        INTRO_DEMAND + demand_view(),
+        INTRO_DEMAND_FN + demand_functions(),
+        INTRO_SHIFTS + SHIFT_ENERGY,
+    ]
+
+
 def apache() -> str:
-    return "\n".join(
-        [
-            HEADER,
-            INTRO_APACHE,
-            INTRO_DEMAND + demand_view(),
-            INTRO_DEMAND_FN + demand_functions(),
-            INTRO_SHIFTS + SHIFT_ENERGY,
-        ]
-    )
+    return "\n".join([HEADER, INTRO_APACHE, *both_builds()])
 
 
 def timescale() -> str:
@@ -306,11 +308,7 @@ def timescale() -> str:
     return "\n".join(
         [HEADER, INTRO_TIMESCALE, chunks]
         + [readings_view(g) for g in GRAINS]
-        + [
-            INTRO_DEMAND + demand_view(),
-            INTRO_DEMAND_FN + demand_functions(),
-            INTRO_SHIFTS + SHIFT_ENERGY,
-        ]
+        + both_builds()
     )
 
 

@@ -47,6 +47,14 @@ def public_rollup_view(
 SITE_SUMS = ("p_total_avg", "q_total_avg", "s_total_avg")
 
 
+def site_pf(alias: str) -> str:
+    """The site's power factor from the sums of its meters' average P and Q."""
+    return (
+        f"sum({alias}.p_total_avg) / nullif(sqrt(sum({alias}.p_total_avg) ^ 2"
+        f" + sum({alias}.q_total_avg) ^ 2), 0)"
+    )
+
+
 def site_view(
     name: str,
     source: str,
@@ -65,8 +73,7 @@ def site_view(
             "r.bucket",
             "count(*) AS meters_reporting",
             *sums,
-            "sum(r.p_total_avg) / nullif(sqrt(sum(r.p_total_avg) ^ 2 + sum(r.q_total_avg) ^ 2), 0)"
-            " AS pf_total_avg",
+            f"{site_pf('r')} AS pf_total_avg",
             *(f"sum(r.{n}_delta) AS {n}_delta" for n in appended),
         ]
     )
