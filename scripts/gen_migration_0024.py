@@ -306,9 +306,7 @@ def timescale() -> str:
         for v in ("", "_v16")
     )
     return "\n".join(
-        [HEADER, INTRO_TIMESCALE, chunks]
-        + [readings_view(g) for g in GRAINS]
-        + both_builds()
+        [HEADER, INTRO_TIMESCALE, chunks] + [readings_view(g) for g in GRAINS] + both_builds()
     )
 
 
